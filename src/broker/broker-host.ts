@@ -1,0 +1,375 @@
+import type { Aedes, AedesPublishPacket, Client } from 'aedes';
+import { EventEmitter } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { invalid, notFound, TenantBrokerError } from '../errors';
+import type { EngineEvents } from '../events';
+import { Registry, type IsolationStyle, type TenantChange } from '../registry/registry';
+import { inboundFilter, inboundTopic, outboundTopic, ROOT_SCOPE, type Scope } from '../tenancy/isolation';
+import { ALL_TENANTS, filterProblem, firstLevel, isInsideTenant, publishTopicProblem, ROOT_USER, unmount } from '../tenancy/topics';
+import { clientInfo, ConnectionTracker, splitInternalClientId, type ClientInfo, type ClientSession } from './connections';
+import { createHooks, mountUnsubscribe, type OriginPacket } from './hooks';
+import { TcpListener, WsListener, type ConnectionInfo, type TlsFiles } from './listeners';
+
+export interface BrokerHostOptions {
+  /** MQTT over TCP (or TLS); `false` disables it. Defaults: port 1883 on 0.0.0.0. */
+  mqtt?: { port?: number; host?: string; tls?: TlsFiles } | false;
+  /** MQTT over WebSocket; `false` disables it. Defaults: port 4035 on 0.0.0.0, path /ws. */
+  ws?: { port?: number; host?: string; path?: string; tls?: TlsFiles } | false;
+  /** The registry file (':memory:' for tests), or a Registry the caller owns and closes. */
+  database: string | Registry;
+  /** root's password; without one root cannot log in. */
+  rootPassword?: string;
+  /** Defaults for tenants created without these fields. */
+  defaults?: { isolation?: IsolationStyle; maxConnections?: number };
+  /** An aedes persistence; the in-memory one when absent. */
+  persistence?: unknown;
+  statsFlushIntervalMs?: number;
+}
+
+export interface BoundAddresses {
+  mqtt?: AddressInfo;
+  ws?: AddressInfo & { path: string };
+}
+
+export interface InProcessMessage {
+  /** The tenant the message belongs to; null for a root subscription outside every tenant. */
+  tenant: string | null;
+  /** Without the tenant prefix for tenant and all-tenant scopes; in full for root. */
+  topic: string;
+  payload: Buffer;
+  qos: 0 | 1 | 2;
+  retain: boolean;
+  /** The publisher's client identifier where known. */
+  clientId: string | null;
+}
+
+export interface PublishOptions {
+  topic: string;
+  payload: Buffer | string;
+  qos?: 0 | 1 | 2;
+  retain?: boolean;
+}
+
+export interface SubscribeOptions {
+  qos?: 0 | 1 | 2;
+  /** Deliver matching retained messages first (as a new MQTT subscription does). Default true. */
+  retained?: boolean;
+}
+
+export interface InProcessSubscription {
+  readonly filter: string;
+  close(): Promise<void>;
+}
+
+type DeliverFunc = (packet: AedesPublishPacket, callback: () => void) => void;
+
+const DEFAULT_MQTT = { port: 1883, host: '0.0.0.0' };
+const DEFAULT_WS = { port: 4035, host: '0.0.0.0', path: '/ws' };
+
+/**
+ * The multi-tenant broker: an aedes instance behind TCP and WebSocket
+ * listeners, authenticating against the tenant registry and isolating tenants
+ * through the hooks built in hooks.ts. Flows use `publish`/`subscribe` to
+ * reach it in-process, under the same isolation rules as a mountpoint client.
+ */
+export class BrokerHost extends EventEmitter<EngineEvents> {
+  readonly registry: Registry;
+  private readonly ownsRegistry: boolean;
+  private readonly connections = new ConnectionTracker();
+  private readonly sessions = new WeakMap<Client, ClientSession>();
+  private aedes: Aedes | null = null;
+  private servers: Array<TcpListener | WsListener> = [];
+  private rootPassword: string | undefined;
+  private state: 'new' | 'starting' | 'running' | 'closing' | 'closed' = 'new';
+  private closing: Promise<void> | null = null;
+  private readonly onTenantChanged = (change: TenantChange) => this.applyTenantChange(change);
+
+  constructor(private readonly options: BrokerHostOptions) {
+    super();
+    this.setRootPassword(options.rootPassword);
+    if (typeof options.database === 'string') {
+      this.registry = new Registry({ path: options.database, defaults: options.defaults, statsFlushIntervalMs: options.statsFlushIntervalMs });
+      this.ownsRegistry = true;
+    } else {
+      this.registry = options.database;
+      this.ownsRegistry = false;
+    }
+    this.registry.on('tenant-changed', this.onTenantChanged);
+  }
+
+  setRootPassword(password: string | undefined): void {
+    this.rootPassword = password ? password : undefined;
+  }
+
+  get running(): boolean {
+    return this.state === 'running';
+  }
+
+  /** Starts aedes and the listeners; resolves with the addresses actually bound (port 0 is resolved). */
+  async start(): Promise<BoundAddresses> {
+    if (this.state !== 'new') throw new TenantBrokerError('a broker host starts once', 'errors.already-started');
+    this.state = 'starting';
+    try {
+      const { Aedes } = await import('aedes');
+      const hooks = createHooks({
+        registry: this.registry,
+        sessions: this.sessions,
+        connections: this.connections,
+        rootPassword: () => this.rootPassword,
+        events: this,
+      });
+      this.aedes = await Aedes.createBroker({
+        ...hooks,
+        persistence: this.options.persistence,
+        // internal identifiers are `<username>:<id>`; the 23-byte MQTT 3.1 cap is checked on the client's own id
+        maxClientsIdLength: 65535,
+        // a slow consumer is dropped instead of holding messages for everyone
+        drainTimeout: 30_000,
+        maxTopicLevels: 100,
+      });
+      this.aedes.on('clientReady', (client) => this.emitClient('client-connected', client));
+      this.aedes.on('clientDisconnect', (client) => this.emitClient('client-disconnected', client));
+      this.aedes.on('clientError', (client, error) => this.emitFailure(client, error));
+      this.aedes.on('connectionError', (client, error) => this.emitFailure(client, error));
+      // aedes emits 'error' on persistence failures; unhandled, it would crash Node-RED
+      (this.aedes as unknown as EventEmitter).on('error', (error: Error) => this.emit('engine-error', error));
+
+      const addresses: BoundAddresses = {};
+      const accept = (stream: Duplex, info: ConnectionInfo) => this.accept(stream, info);
+      if (this.options.mqtt !== false) {
+        const listener = new TcpListener({ ...DEFAULT_MQTT, ...stripUndefined(this.options.mqtt ?? {}) }, accept);
+        this.servers.push(listener);
+        addresses.mqtt = await listener.start();
+      }
+      if (this.options.ws !== false) {
+        const ws = { ...DEFAULT_WS, ...stripUndefined(this.options.ws ?? {}) };
+        const listener = new WsListener(ws, accept);
+        this.servers.push(listener);
+        addresses.ws = { ...(await listener.start()), path: ws.path };
+      }
+      this.state = 'running';
+      return addresses;
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+  }
+
+  private accept(stream: Duplex, info: ConnectionInfo): void {
+    if (!this.aedes || this.state !== 'running') {
+      stream.destroy();
+      return;
+    }
+    const client = this.aedes.handle(stream, info.req);
+    this.sessions.set(client, {
+      username: null,
+      clientId: '',
+      transport: info.transport,
+      remoteAddress: info.remoteAddress,
+      scope: null,
+      identifierRejected: false,
+      connectedAt: 0,
+    });
+    mountUnsubscribe(client, this.registry);
+  }
+
+  private emitClient(event: 'client-connected' | 'client-disconnected', client: Client): void {
+    const session = this.sessions.get(client);
+    if (session?.scope) this.emit(event, clientInfo(session));
+  }
+
+  private emitFailure(client: Client, error: Error): void {
+    const session = client ? this.sessions.get(client) : undefined;
+    this.emit('client-error', { client: session ? clientInfo(session) : null, error });
+  }
+
+  private applyTenantChange(change: TenantChange): void {
+    const { before, after } = change;
+    if (!before) return;
+    if (!after || !after.enabled || change.passwordChanged || after.isolation !== before.isolation) {
+      this.kick(change.username);
+    } else if (after.maxConnections > 0 && after.maxConnections < before.maxConnections || (after.maxConnections > 0 && before.maxConnections === 0)) {
+      this.connections.trim(change.username, after.maxConnections);
+    }
+  }
+
+  /** Disconnects every client of a tenant (or of root); returns how many. */
+  kick(tenant: string): number {
+    return this.connections.kick(tenant);
+  }
+
+  /** Live connection count of one tenant, or of everyone. */
+  connectionCount(tenant?: string): number {
+    return tenant === undefined ? this.connections.total() : this.connections.count(tenant);
+  }
+
+  /** Live connections per tenant (tenants without connections are absent). */
+  connectionCounts(): Map<string, number> {
+    return this.connections.counts();
+  }
+
+  clients(tenant: string): ClientInfo[] {
+    return this.connections
+      .clients(tenant)
+      .map((client) => this.sessions.get(client))
+      .filter((session): session is ClientSession => Boolean(session?.scope))
+      .map(clientInfo);
+  }
+
+  /** Resolves a scope name for the in-process API: a tenant, `root`, or an error for anything else. */
+  private scopeFor(tenant: string, purpose: 'publish' | 'subscribe'): Scope {
+    if (tenant === ROOT_USER) return ROOT_SCOPE;
+    const record = this.registry.getTenant(tenant);
+    if (!record) throw notFound(`no tenant named ${JSON.stringify(tenant)}`, 'errors.unknown-tenant', { tenant });
+    if (purpose === 'publish' && !record.enabled) {
+      throw new TenantBrokerError(`tenant ${JSON.stringify(tenant)} is disabled`, 'errors.tenant-disabled', { tenant }, 'invalid');
+    }
+    // flows always see a tenant mountpoint-style, whatever its devices use
+    return { kind: 'tenant', tenant: record.username, isolation: 'mountpoint' };
+  }
+
+  private requireAedes(): Aedes {
+    if (!this.aedes || this.state !== 'running') throw new TenantBrokerError('the broker is not running', 'errors.not-running', {}, 'unavailable');
+    return this.aedes;
+  }
+
+  /**
+   * Publishes into a tenant's namespace (topic without the prefix) or, as
+   * `root`, anywhere but `$SYS`. Resolves once aedes has taken the message
+   * (for QoS 1/2: stored for offline persistent subscribers).
+   */
+  publish(tenant: string, message: PublishOptions): Promise<void> {
+    const aedes = this.requireAedes();
+    const scope = this.scopeFor(tenant, 'publish');
+    const problem = publishTopicProblem(message.topic);
+    if (problem) throw invalid(problem, 'errors.bad-topic', { topic: message.topic });
+    const target = inboundTopic(scope, message.topic);
+    if (!target.ok) throw invalid(`cannot publish to ${message.topic}: ${target.reason}`, 'errors.topic-denied', { topic: message.topic });
+    const packet: OriginPacket = {
+      cmd: 'publish',
+      topic: target.topic,
+      payload: Buffer.isBuffer(message.payload) ? message.payload : Buffer.from(message.payload),
+      qos: message.qos ?? 0,
+      retain: message.retain ?? false,
+      dup: false,
+      origin: { username: tenant },
+    };
+    return new Promise((resolve, reject) => aedes.publish(packet, (err) => (err ? reject(err) : resolve())));
+  }
+
+  /**
+   * Subscribes inside the process. `tenant` is a tenant (filter without its
+   * prefix), `*` for every tenant at once (the filter applies below each
+   * tenant's prefix; messages say which tenant), or `root` (full filters).
+   */
+  async subscribe(
+    tenant: string,
+    filter: string,
+    handler: (message: InProcessMessage) => void,
+    options: SubscribeOptions = {},
+  ): Promise<InProcessSubscription> {
+    const aedes = this.requireAedes();
+    const problem = filterProblem(filter);
+    if (problem) throw invalid(problem, 'errors.bad-filter', { filter });
+    let fullFilter: string;
+    let view: (topic: string) => { tenant: string | null; topic: string } | null;
+    if (tenant === ALL_TENANTS) {
+      if (filter.charCodeAt(0) === 36) throw invalid('a filter must not start with $', 'errors.bad-filter', { filter });
+      fullFilter = '+/' + filter;
+      view = (topic) => {
+        const owner = firstLevel(topic);
+        return this.registry.getTenant(owner) && isInsideTenant(topic, owner) ? { tenant: owner, topic: unmount(owner, topic) } : null;
+      };
+    } else {
+      const scope = this.scopeFor(tenant, 'subscribe');
+      const target = inboundFilter(scope, filter);
+      if (!target.ok) throw invalid(`cannot subscribe to ${filter}: ${target.reason}`, 'errors.filter-denied', { filter });
+      fullFilter = target.topic;
+      view = (topic) => {
+        const shown = outboundTopic(scope, topic);
+        if (shown === null) return null;
+        const owner = firstLevel(topic);
+        return { tenant: scope.kind === 'tenant' ? scope.tenant : this.registry.getTenant(owner) ? owner : null, topic: shown };
+      };
+    }
+    // [MQTT-4.7.2-1] a filter starting with a wildcard does not match $-topics
+    const blocksDollar = fullFilter.charCodeAt(0) === 43 || fullFilter.charCodeAt(0) === 35;
+    const maxQos = options.qos ?? 2;
+    const deliver = (packet: AedesPublishPacket, retained: boolean) => {
+      if (blocksDollar && packet.topic.charCodeAt(0) === 36) return;
+      const shown = view(packet.topic);
+      if (!shown) return;
+      const publisherId = (packet as AedesPublishPacket & { clientId?: string }).clientId;
+      const publisher = typeof publisherId === 'string' ? splitInternalClientId(publisherId) : null;
+      handler({
+        tenant: shown.tenant,
+        topic: shown.topic,
+        payload: packet.payload as Buffer,
+        qos: Math.min(packet.qos, maxQos) as 0 | 1 | 2,
+        retain: retained,
+        clientId: publisher?.clientId ?? null,
+      });
+    };
+    const onMessage: DeliverFunc = (packet, callback) => {
+      try {
+        deliver(packet, false);
+      } catch (err) {
+        this.emit('engine-error', err as Error);
+      }
+      callback();
+    };
+    await new Promise<void>((resolve, reject) => {
+      aedes.subscribe(fullFilter, onMessage, () => resolve());
+      void reject;
+    });
+    if (options.retained !== false) await this.deliverRetained(aedes, fullFilter, (packet) => deliver(packet, true));
+    let closed = false;
+    return {
+      filter: fullFilter,
+      close: () => {
+        if (closed || !this.aedes) return Promise.resolve();
+        closed = true;
+        return new Promise<void>((resolve) => aedes.unsubscribe(fullFilter, onMessage, () => resolve()));
+      },
+    };
+  }
+
+  private async deliverRetained(aedes: Aedes, filter: string, deliver: (packet: AedesPublishPacket) => void): Promise<void> {
+    const persistence = (aedes as unknown as { persistence: { createRetainedStreamCombi(patterns: string[]): AsyncIterable<AedesPublishPacket> } }).persistence;
+    for await (const packet of persistence.createRetainedStreamCombi([filter])) {
+      try {
+        deliver(packet);
+      } catch (err) {
+        this.emit('engine-error', err as Error);
+      }
+    }
+  }
+
+  /**
+   * Closes listeners, clients and (when it owns it) the registry. Resolves
+   * once every port is released. Safe to call more than once.
+   */
+  close(): Promise<void> {
+    if (!this.closing) this.closing = this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.state = 'closing';
+    this.registry.off('tenant-changed', this.onTenantChanged);
+    const aedes = this.aedes;
+    const closingListeners = this.servers.map((listener) => listener.close());
+    if (aedes) await new Promise<void>((resolve) => aedes.close(() => resolve()));
+    await Promise.all(closingListeners);
+    const persistence = (aedes as unknown as { persistence?: { destroy?: () => Promise<void> } } | null)?.persistence;
+    if (persistence?.destroy) await persistence.destroy().catch((err: Error) => this.emit('engine-error', err));
+    if (this.ownsRegistry) this.registry.close();
+    else this.registry.stats.flush();
+    this.state = 'closed';
+  }
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,239 @@
+import type { AedesOptions, AedesPublishPacket, AuthenticateError, Client, PublishPacket, Subscription } from 'aedes';
+import { randomUUID } from 'node:crypto';
+import type { EventEmitter } from 'node:events';
+import { REFUSAL_RETURN_CODES, type EngineEvents, type PublishedMessage, type RefusalReason } from '../events';
+import type { Registry } from '../registry/registry';
+import { secretsEqual } from '../registry/passwords';
+import { inboundFilter, inboundTopic, outboundTopic, ROOT_SCOPE, type Scope } from '../tenancy/isolation';
+import { filterIsInsideTenant, firstLevel, isInsideTenant, ROOT_USER } from '../tenancy/topics';
+import { clientInfo, internalClientId, splitInternalClientId, type ClientSession, type ConnectionTracker } from './connections';
+
+export interface HookContext {
+  registry: Registry;
+  sessions: WeakMap<Client, ClientSession>;
+  connections: ConnectionTracker;
+  rootPassword: () => string | undefined;
+  events: EventEmitter<EngineEvents>;
+}
+
+/** Who published a message through the in-process API; aedes hands the packet back to `published`. */
+export interface InProcessOrigin {
+  username: string;
+}
+export type OriginPacket = PublishPacket & { origin?: InProcessOrigin };
+
+type ClientWithSubscriptions = Client & { subscriptions: Record<string, { qos: number }>; connackSent: boolean; _will: PublishPacket | null; will: PublishPacket | null };
+
+// [MQTT-3.1.3-5] MQTT 3.1 capped identifiers at 23 bytes; 3.1.1 lets servers accept more.
+const MQTT31_MAX_CLIENT_ID = 23;
+
+function refusal(reason: RefusalReason): AuthenticateError {
+  const error = new Error(`connection refused: ${reason}`) as AuthenticateError;
+  (error as { returnCode: number }).returnCode = REFUSAL_RETURN_CODES[reason];
+  return error;
+}
+
+/**
+ * Builds aedes' hooks from the tenant registry. Every path by which a client
+ * reaches the topic tree goes through one of these: CONNECT (identity, will),
+ * PUBLISH and wills (authorizePublish), SUBSCRIBE and restored sessions
+ * (authorizeSubscribe), every delivery including retained and queued
+ * messages (authorizeForward). UNSUBSCRIBE has no hook: see `mountUnsubscribe`.
+ */
+export function createHooks(ctx: HookContext): Required<Pick<AedesOptions, 'preConnect' | 'authenticate' | 'authorizePublish' | 'authorizeSubscribe' | 'authorizeForward' | 'published'>> {
+  const { registry, sessions, connections, events } = ctx;
+
+  function scopeOfUser(username: string): Scope | null {
+    if (username === ROOT_USER) return ROOT_SCOPE;
+    const tenant = registry.getTenant(username);
+    return tenant ? { kind: 'tenant', tenant: tenant.username, isolation: tenant.isolation } : null;
+  }
+
+  function refuse(session: ClientSession, reason: RefusalReason, done: (err: AuthenticateError, ok: null) => void): void {
+    events.emit('connection-refused', {
+      username: session.username,
+      clientId: session.clientId,
+      transport: session.transport,
+      remoteAddress: session.remoteAddress,
+      reason,
+      returnCode: REFUSAL_RETURN_CODES[reason],
+    });
+    done(refusal(reason), null);
+  }
+
+  /** A will already mounted at CONNECT only needs to be inside its owner's namespace. */
+  function willAllowed(scope: Scope | null, topic: string): boolean {
+    if (!scope) return false;
+    if (scope.kind === 'root') return !topic.startsWith('$SYS/');
+    return isInsideTenant(topic, scope.tenant);
+  }
+
+  return {
+    preConnect(client, packet, callback) {
+      const session = sessions.get(client);
+      if (!session) return callback(new Error('connection not accepted through a listener'), false);
+      session.username = packet.username ?? null;
+      if (packet.clientId === '' && !packet.clean) {
+        session.identifierRejected = true;
+      } else if (packet.protocolVersion === 3 && Buffer.byteLength(packet.clientId) > MQTT31_MAX_CLIENT_ID) {
+        session.identifierRejected = true;
+      }
+      // [MQTT-3.1.3-6] an empty identifier with clean session gets one assigned
+      session.clientId = packet.clientId || 'auto-' + randomUUID();
+      if (!session.identifierRejected) packet.clientId = internalClientId(session.username ?? '', session.clientId);
+      callback(null, true);
+    },
+
+    authenticate(client, username, password, done) {
+      const session = sessions.get(client)!;
+      if (session.identifierRejected) return refuse(session, 'identifier-rejected', done);
+      if (!username) return refuse(session, 'no-credentials', done);
+      const secret = password ? password.toString('utf8') : '';
+      const checked: Promise<RefusalReason | null> =
+        username === ROOT_USER
+          ? Promise.resolve(ctx.rootPassword() === undefined ? 'root-disabled' : secretsEqual(secret, ctx.rootPassword()!) ? null : 'bad-credentials')
+          : registry.verifyPassword(username, secret).then((ok) => {
+              if (!ok) return 'bad-credentials';
+              const tenant = registry.getTenant(username);
+              if (!tenant || !tenant.enabled) return 'tenant-disabled';
+              if (tenant.maxConnections > 0 && connections.countExcept(username, client.id) >= tenant.maxConnections) return 'over-quota';
+              return null;
+            });
+      checked.then(
+        (reason) => {
+          if (reason) return refuse(session, reason, done);
+          const scope = scopeOfUser(username);
+          if (!scope) return refuse(session, 'bad-credentials', done);
+          const will = (client as ClientWithSubscriptions)._will;
+          if (will) {
+            // mounted once, here: the will is stored (and may be persisted) under its full topic
+            const target = inboundTopic(scope, will.topic);
+            if (!target.ok) return refuse(session, 'will-denied', done);
+            will.topic = target.topic;
+          }
+          if (client.closed) return done(refusal('bad-credentials'), null);
+          session.scope = scope;
+          session.connectedAt = Date.now();
+          connections.add(scope.kind === 'root' ? ROOT_USER : scope.tenant, client);
+          done(null, true);
+        },
+        (err: Error) => {
+          events.emit('engine-error', err);
+          refuse(session, 'bad-credentials', done);
+        },
+      );
+    },
+
+    authorizePublish(client, packet, callback) {
+      // A will (stale, from persistence: no client; or this client's own) was
+      // mounted at CONNECT; persistence marks it with the owner's internal id.
+      const stored = (packet as PublishPacket & { clientId?: string }).clientId;
+      if (client === null || packet === (client as ClientWithSubscriptions).will || stored !== undefined) {
+        const owner = client ? sessions.get(client)?.scope ?? null : stored ? scopeOfUser(splitInternalClientId(stored)?.username ?? '') : null;
+        return callback(willAllowed(owner, packet.topic) ? null : new Error('will outside its owner namespace'));
+      }
+      const session = sessions.get(client);
+      if (!session?.scope) return callback(new Error('not authenticated'));
+      const target = inboundTopic(session.scope, packet.topic);
+      if (!target.ok) {
+        events.emit('publish-denied', { ...clientInfo(session), topic: packet.topic, reason: target.reason });
+        // [MQTT-3.3.5-2] we close the connection rather than acknowledge and discard
+        return callback(new Error(`publish to ${packet.topic} denied: ${target.reason}`));
+      }
+      packet.topic = target.topic;
+      callback(null);
+    },
+
+    authorizeSubscribe(client, sub, callback) {
+      const session = sessions.get(client);
+      if (!session?.scope) return callback(null, null);
+      if (!(client as ClientWithSubscriptions).connackSent) {
+        // restoring a persistent session during CONNECT: aedes stored the filters already mounted
+        const scope = session.scope;
+        return callback(null, scope.kind === 'root' || filterIsInsideTenant(sub.topic, scope.tenant) ? sub : null);
+      }
+      const target = inboundFilter(session.scope, sub.topic);
+      if (!target.ok) {
+        events.emit('subscribe-denied', { ...clientInfo(session), filter: sub.topic, reason: target.reason });
+        return callback(null, null); // SUBACK 0x80
+      }
+      // in place: aedes persists packet.subscriptions, which holds this very object
+      (sub as Subscription).topic = target.topic;
+      callback(null, sub);
+    },
+
+    authorizeForward(client, packet) {
+      const session = sessions.get(client);
+      if (!session?.scope) return null;
+      const scope = session.scope;
+      if (scope.kind === 'root') return packet;
+      const topic = outboundTopic(scope, packet.topic);
+      if (topic === null) return null;
+      if (topic !== packet.topic) {
+        // aedes downgrades QoS by looking up the delivered topic among the
+        // client's filters; those are stored mounted, so do it before stripping.
+        const sub = (client as ClientWithSubscriptions).subscriptions[packet.topic];
+        if (sub && sub.qos < packet.qos) packet.qos = sub.qos as 0 | 1 | 2;
+        // In place, never a shared object: aedes 1.x hands each subscription,
+        // each retained delivery and each queued message its own packet copy,
+        // and the offline-queue path writes the packet it passed here, ignoring
+        // a returned copy (lib/handlers/connect.js emptyQueueFilter).
+        packet.topic = topic;
+      }
+      return packet;
+    },
+
+    published(packet, client, callback) {
+      const topic = packet.topic;
+      if (topic.charCodeAt(0) !== 36) {
+        const tenant = firstLevel(topic);
+        if (tenant !== topic && registry.getTenant(tenant)) {
+          registry.stats.record(tenant, topic, packet.payload.length);
+          if (events.listenerCount('message') > 0) {
+            const session = client ? sessions.get(client) : undefined;
+            const origin = (packet as OriginPacket).origin;
+            const message: PublishedMessage = {
+              tenant,
+              topic,
+              payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
+              qos: packet.qos,
+              retain: packet.retain,
+              clientId: session?.clientId ?? null,
+              username: session?.username ?? origin?.username ?? null,
+            };
+            events.emit('message', message);
+          }
+        }
+      }
+      callback(null);
+    },
+  };
+}
+
+/**
+ * UNSUBSCRIBE carries no hook in aedes, and a mountpoint client's filters are
+ * stored mounted, so its UNSUBSCRIBE topics are mounted as the packet is
+ * parsed. This listener runs before aedes' own (prepended) and sees the
+ * CONNECT first; packets that arrive before authentication are held by aedes
+ * until CONNACK and discarded if it fails, so the claimed username is the
+ * authenticated one whenever the mounted packet is ever handled.
+ */
+export function mountUnsubscribe(client: Client, registry: Registry): void {
+  let username: string | undefined;
+  const parser = (client as unknown as { _parser: EventEmitter })._parser;
+  parser.prependListener('packet', (packet: { cmd: string; username?: string; unsubscriptions?: string[] }) => {
+    if (packet.cmd === 'connect') {
+      username = packet.username;
+    } else if (packet.cmd === 'unsubscribe' && username !== undefined && packet.unsubscriptions) {
+      const tenant = registry.getTenant(username);
+      if (tenant?.isolation !== 'mountpoint') return;
+      const scope: Scope = { kind: 'tenant', tenant: tenant.username, isolation: 'mountpoint' };
+      packet.unsubscriptions = packet.unsubscriptions.map((filter) => {
+        const target = inboundFilter(scope, filter);
+        return target.ok ? target.topic : filter;
+      });
+    }
+  });
+}
+
+export type { AedesPublishPacket };

@@ -1,0 +1,160 @@
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import net, { type AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import tls from 'node:tls';
+import { WebSocketServer, createWebSocketStream } from 'ws';
+import { TenantBrokerError } from '../errors';
+
+export interface TlsFiles {
+  keyFile: string;
+  certFile: string;
+  caFile?: string;
+  /** Ask for a client certificate and refuse connections without a valid one (signed by `caFile`). */
+  requireClientCert?: boolean;
+}
+
+export interface ListenerOptions {
+  port: number;
+  host: string;
+  tls?: TlsFiles;
+}
+
+export interface WsListenerOptions extends ListenerOptions {
+  path: string;
+}
+
+export type Transport = 'tcp' | 'tls' | 'ws' | 'wss';
+
+export interface ConnectionInfo {
+  transport: Transport;
+  remoteAddress: string | undefined;
+  req?: http.IncomingMessage;
+}
+
+export type ConnectionHandler = (stream: Duplex, info: ConnectionInfo) => void;
+
+function readTlsFiles(files: TlsFiles): tls.TlsOptions {
+  const read = (path: string, what: string) => {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new TenantBrokerError(`cannot read TLS ${what} file ${path}: ${(err as Error).message}`, 'errors.tls-file', { path, what });
+    }
+  };
+  return {
+    key: read(files.keyFile, 'key'),
+    cert: read(files.certFile, 'certificate'),
+    ca: files.caFile ? read(files.caFile, 'CA') : undefined,
+    requestCert: Boolean(files.requireClientCert),
+    rejectUnauthorized: Boolean(files.requireClientCert),
+  };
+}
+
+function listen(server: net.Server, options: ListenerOptions, what: string): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      const key = err.code === 'EADDRINUSE' ? 'errors.port-in-use' : err.code === 'EACCES' ? 'errors.port-denied' : 'errors.listen';
+      reject(new TenantBrokerError(`${what} cannot listen on ${options.host}:${options.port}: ${err.message}`, key, { port: options.port, host: options.host, reason: err.message }, 'unavailable'));
+    };
+    server.once('error', onError);
+    server.listen({ port: options.port, host: options.host }, () => {
+      server.off('error', onError);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}
+
+/**
+ * Closes a server and resolves once its port is released: every open socket
+ * is destroyed first, because `server.close()` alone waits for clients to
+ * leave, and a restart on the same port must never meet EADDRINUSE.
+ */
+function closeServer(server: net.Server, sockets: Set<net.Socket>): Promise<void> {
+  return new Promise((resolve) => {
+    if (!server.listening) {
+      for (const socket of sockets) socket.destroy();
+      resolve();
+      return;
+    }
+    server.close(() => resolve());
+    for (const socket of sockets) socket.destroy();
+  });
+}
+
+function trackSockets(server: net.Server, sockets: Set<net.Socket>): void {
+  // 'connection' fires for the raw TCP socket under TLS and HTTP servers too
+  server.on('connection', (socket: net.Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+}
+
+/** MQTT over TCP, or over TLS when `tls` is given. */
+export class TcpListener {
+  private readonly server: net.Server;
+  private readonly sockets = new Set<net.Socket>();
+
+  constructor(
+    private readonly options: ListenerOptions,
+    onConnection: ConnectionHandler,
+  ) {
+    const transport: Transport = options.tls ? 'tls' : 'tcp';
+    const accept = (socket: net.Socket) => onConnection(socket, { transport, remoteAddress: socket.remoteAddress });
+    if (options.tls) {
+      this.server = tls.createServer(readTlsFiles(options.tls), accept);
+      // a failed handshake must not reach the broker or crash the process
+      this.server.on('tlsClientError', (_err, socket) => socket.destroy());
+    } else {
+      this.server = net.createServer(accept);
+    }
+    trackSockets(this.server, this.sockets);
+  }
+
+  start(): Promise<AddressInfo> {
+    return listen(this.server, this.options, 'MQTT');
+  }
+
+  close(): Promise<void> {
+    return closeServer(this.server, this.sockets);
+  }
+}
+
+/** MQTT over WebSocket (or secure WebSocket) on its own HTTP(S) server and path. */
+export class WsListener {
+  private readonly server: http.Server;
+  private readonly wss: WebSocketServer;
+  private readonly sockets = new Set<net.Socket>();
+
+  constructor(
+    private readonly options: WsListenerOptions,
+    onConnection: ConnectionHandler,
+  ) {
+    const transport: Transport = options.tls ? 'wss' : 'ws';
+    const refuse = (_req: http.IncomingMessage, res: http.ServerResponse) => {
+      res.writeHead(426, { 'Content-Type': 'text/plain' }).end(`MQTT over WebSocket: connect to ${options.path}\n`);
+    };
+    this.server = options.tls ? https.createServer(readTlsFiles(options.tls), refuse) : http.createServer(refuse);
+    if (options.tls) this.server.on('tlsClientError', (_err, socket) => socket.destroy());
+    trackSockets(this.server, this.sockets);
+    this.wss = new WebSocketServer({ server: this.server, path: options.path, maxPayload: 256 * 1024 * 1024 + 5 });
+    this.wss.on('connection', (ws, req) => {
+      const stream = createWebSocketStream(ws);
+      // a protocol error on the socket surfaces here; the broker closes the client
+      stream.on('error', () => stream.destroy());
+      onConnection(stream, { transport, remoteAddress: req.socket.remoteAddress, req });
+    });
+    this.wss.on('error', () => undefined);
+  }
+
+  start(): Promise<AddressInfo> {
+    return listen(this.server, this.options, 'MQTT over WebSocket');
+  }
+
+  async close(): Promise<void> {
+    for (const client of this.wss.clients) client.terminate();
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+    await closeServer(this.server, this.sockets);
+  }
+}

@@ -1,0 +1,16 @@
+/**
+ * The engine's public surface: Node-RED adapters, tests and benchmarks import
+ * from here and nowhere deeper.
+ */
+export { BrokerHost } from './broker/broker-host';
+export type { BoundAddresses, BrokerHostOptions, InProcessMessage, InProcessSubscription, PublishOptions, SubscribeOptions } from './broker/broker-host';
+export type { ClientInfo } from './broker/connections';
+export type { TlsFiles, Transport } from './broker/listeners';
+export { TenantBrokerError } from './errors';
+export type { ErrorCode } from './errors';
+export type { ConnectionRefused, EngineEvents, PublishDenied, PublishedMessage, RefusalReason, SubscribeDenied } from './events';
+export { REFUSAL_RETURN_CODES } from './events';
+export { ISOLATION_STYLES, Registry, webhookUrlProblem } from './registry/registry';
+export type { IsolationStyle, NewTenant, NewWebhook, Tenant, TenantChange, TenantPatch, Webhook } from './registry/registry';
+export type { TopicStat } from './registry/topic-stats';
+export { ALL_TENANTS, filterProblem, publishTopicProblem, ROOT_USER, tenantNameProblem, topicMatches } from './tenancy/topics';

@@ -1,0 +1,66 @@
+import type { Database } from 'better-sqlite3';
+
+/**
+ * Numbered, additive migrations. Each runs once, in order, inside a
+ * transaction, and is recorded in `schema_migrations`; a database written by
+ * an older release is brought forward on open. Never edit a shipped
+ * migration: add the next number.
+ */
+export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string }> = [
+  {
+    version: 1,
+    name: 'tenants, webhooks, topic stats',
+    sql: `
+      CREATE TABLE tenants (
+        id              INTEGER PRIMARY KEY,
+        username        TEXT NOT NULL UNIQUE,
+        password_hash   TEXT NOT NULL,
+        isolation       TEXT NOT NULL CHECK (isolation IN ('prefix', 'mountpoint')),
+        enabled         INTEGER NOT NULL DEFAULT 1,
+        max_connections INTEGER NOT NULL DEFAULT 0,
+        created_at      INTEGER NOT NULL,
+        updated_at      INTEGER NOT NULL
+      );
+      CREATE TABLE webhooks (
+        id           INTEGER PRIMARY KEY,
+        tenant       TEXT NOT NULL REFERENCES tenants(username) ON DELETE CASCADE ON UPDATE CASCADE,
+        topic_filter TEXT NOT NULL,
+        url          TEXT NOT NULL,
+        enabled      INTEGER NOT NULL DEFAULT 1,
+        created_at   INTEGER NOT NULL,
+        updated_at   INTEGER NOT NULL
+      );
+      CREATE INDEX webhooks_tenant ON webhooks(tenant);
+      CREATE TABLE topic_stats (
+        tenant    TEXT NOT NULL,
+        topic     TEXT NOT NULL,
+        messages  INTEGER NOT NULL DEFAULT 0,
+        bytes     INTEGER NOT NULL DEFAULT 0,
+        last_seen INTEGER NOT NULL,
+        PRIMARY KEY (tenant, topic)
+      ) WITHOUT ROWID;
+    `,
+  },
+];
+
+export function migrate(db: Database): number[] {
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL,
+    applied_at INTEGER NOT NULL
+  )`);
+  const applied = new Set(
+    (db.prepare('SELECT version FROM schema_migrations').all() as Array<{ version: number }>).map((row) => row.version),
+  );
+  const ran: number[] = [];
+  const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
+  for (const migration of MIGRATIONS) {
+    if (applied.has(migration.version)) continue;
+    db.transaction(() => {
+      db.exec(migration.sql);
+      record.run(migration.version, migration.name, Date.now());
+    })();
+    ran.push(migration.version);
+  }
+  return ran;
+}
