@@ -158,6 +158,8 @@ export class Registry extends EventEmitter<RegistryEvents> {
   private readonly credentials = new CredentialCache();
   private readonly defaults: { isolation: IsolationStyle; maxConnections: number };
   private closed = false;
+  /** Full scrypt verifications so far: shows the credential cache at work. */
+  scryptChecks = 0;
 
   constructor(options: RegistryOptions) {
     super();
@@ -303,6 +305,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
     if (hash === undefined) return false;
     const cached = this.credentials.check(username, password);
     if (cached !== undefined) return cached;
+    this.scryptChecks++;
     const ok = await verifyPasswordHash(password, hash);
     // a change while scrypt ran makes this verdict stale: do not cache it
     if (ok && this.hashes.get(username) === hash) this.credentials.remember(username, password);

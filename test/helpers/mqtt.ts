@@ -11,6 +11,8 @@ export interface Received {
 export interface TestClient {
   client: MqttClient;
   inbox: Received[];
+  /** The CONNACK's session-present flag. */
+  sessionPresent: boolean;
   /** Resolves with the first received message (already received or future) that matches. */
   waitFor(predicate: (m: Received) => boolean): Promise<Received>;
   subscribe(filter: string | string[], qos?: 0 | 1 | 2): Promise<number[]>;
@@ -40,13 +42,14 @@ export function connect(url: string, options: IClientOptions = {}): Promise<Test
     };
     client.once('error', fail);
     client.once('close', () => fail(Object.assign(new Error('connection closed before CONNACK'), { code: 'closed' })));
-    client.once('connect', () => {
+    client.once('connect', (connack) => {
       client.removeListener('error', fail);
       client.removeAllListeners('close');
       client.on('error', () => undefined);
       resolve({
         client,
         inbox,
+        sessionPresent: Boolean(connack.sessionPresent),
         waitFor(predicate) {
           const found = inbox.find(predicate);
           if (found) return Promise.resolve(found);
@@ -66,6 +69,10 @@ export function connect(url: string, options: IClientOptions = {}): Promise<Test
           return new Promise((res, rej) => client.publish(topic, payload, { qos: opts.qos ?? 1, retain: opts.retain ?? false }, (err) => (err ? rej(err) : res())));
         },
         end() {
+          if (!client.connected || client.stream?.destroyed) {
+            client.end(true);
+            return Promise.resolve();
+          }
           return new Promise((res) => client.end(false, {}, () => res()));
         },
       });

@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import BetterSqlite3 from 'better-sqlite3';
+import { Registry, TenantBrokerError, type TenantChange } from '../../src';
+import { tempDir } from '../helpers/tmp';
+
+describe('registry', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  let registry: Registry;
+  beforeEach(() => {
+    tmp = tempDir();
+    registry = new Registry({ path: tmp.file('registry.db') });
+  });
+  afterEach(() => {
+    registry.close();
+    tmp.remove();
+  });
+
+  const rejectsWith = (promise: Promise<unknown>, key: string, code?: string) =>
+    assert.rejects(promise, (err: TenantBrokerError) => err instanceof TenantBrokerError && err.key === key && (!code || err.code === code));
+
+  it('opens in WAL mode with its migrations recorded', () => {
+    assert.equal(registry.db.pragma('journal_mode', { simple: true }), 'wal');
+    const versions = registry.db.prepare('SELECT version FROM schema_migrations ORDER BY version').all() as Array<{ version: number }>;
+    assert.deepEqual(versions.map((v) => v.version), [1]);
+    // reopening runs nothing twice
+    registry.close();
+    registry = new Registry({ path: tmp.file('registry.db') });
+    assert.equal((registry.db.prepare('SELECT COUNT(*) AS n FROM schema_migrations').get() as { n: number }).n, 1);
+  });
+
+  it('stores salted scrypt hashes, never the password', async () => {
+    await registry.addTenant({ username: 'a', password: 'same' });
+    await registry.addTenant({ username: 'b', password: 'same' });
+    const rows = registry.db.prepare('SELECT password_hash FROM tenants').all() as Array<{ password_hash: string }>;
+    assert.match(rows[0].password_hash, /^scrypt\$\d+\$8\$1\$/);
+    assert.notEqual(rows[0].password_hash, rows[1].password_hash);
+    assert.ok(rows.every((r) => !r.password_hash.includes('same')));
+    assert.equal(await registry.verifyPassword('a', 'same'), true);
+    assert.equal(await registry.verifyPassword('a', 'other'), false);
+    assert.equal(await registry.verifyPassword('nobody', 'same'), false);
+  });
+
+  it('pays scrypt once per verified password, and again after a change', async () => {
+    await registry.addTenant({ username: 'a', password: 'pw' });
+    const before = registry.scryptChecks;
+    for (let i = 0; i < 50; i++) assert.equal(await registry.verifyPassword('a', 'pw'), true);
+    assert.equal(registry.scryptChecks - before, 1);
+    assert.equal(await registry.verifyPassword('a', 'wrong'), false);
+    await registry.updateTenant('a', { password: 'pw2' });
+    assert.equal(await registry.verifyPassword('a', 'pw'), false);
+    assert.equal(await registry.verifyPassword('a', 'pw2'), true);
+    assert.equal(registry.scryptChecks - before, 3);
+  });
+
+  it('refuses bad names, root, duplicates and bad fields with clear errors', async () => {
+    await rejectsWith(registry.addTenant({ username: 'root', password: 'x' }), 'errors.bad-tenant-name', 'invalid');
+    await rejectsWith(registry.addTenant({ username: 'a/b', password: 'x' }), 'errors.bad-tenant-name');
+    await rejectsWith(registry.addTenant({ username: 'ok', password: '' }), 'errors.password-required');
+    await rejectsWith(registry.addTenant({ username: 'ok', password: 'x', isolation: 'other' as 'prefix' }), 'errors.bad-isolation');
+    await rejectsWith(registry.addTenant({ username: 'ok', password: 'x', maxConnections: -1 }), 'errors.bad-number');
+    await registry.addTenant({ username: 'ok', password: 'x' });
+    await rejectsWith(registry.addTenant({ username: 'ok', password: 'y' }), 'errors.tenant-exists', 'conflict');
+    await rejectsWith(registry.updateTenant('missing', { enabled: false }), 'errors.unknown-tenant', 'not-found');
+    assert.throws(() => registry.removeTenant('missing'), (err: TenantBrokerError) => err.code === 'not-found');
+  });
+
+  it('uses the configured defaults for new tenants', async () => {
+    registry.close();
+    registry = new Registry({ path: tmp.file('registry.db'), defaults: { isolation: 'mountpoint', maxConnections: 7 } });
+    const t = await registry.addTenant({ username: 'd', password: 'x' });
+    assert.deepEqual([t.isolation, t.maxConnections, t.enabled], ['mountpoint', 7, true]);
+  });
+
+  it('emits a change for every add, update and remove', async () => {
+    const changes: TenantChange[] = [];
+    registry.on('tenant-changed', (c) => changes.push(c));
+    await registry.addTenant({ username: 'a', password: 'x' });
+    await registry.updateTenant('a', { password: 'y' });
+    await registry.updateTenant('a', { enabled: false });
+    registry.removeTenant('a');
+    assert.deepEqual(changes.map((c) => [c.kind, c.passwordChanged]), [
+      ['added', false],
+      ['updated', true],
+      ['updated', false],
+      ['removed', false],
+    ]);
+  });
+
+  it('reload picks up edits made outside the process', async () => {
+    await registry.addTenant({ username: 'a', password: 'x' });
+    const outside = new BetterSqlite3(tmp.file('registry.db'));
+    outside.prepare('UPDATE tenants SET enabled = 0 WHERE username = ?').run('a');
+    outside.close();
+    assert.equal(registry.getTenant('a')?.enabled, true);
+    const changes: TenantChange[] = [];
+    registry.on('tenant-changed', (c) => changes.push(c));
+    registry.reload();
+    assert.equal(registry.getTenant('a')?.enabled, false);
+    assert.equal(changes[0].kind, 'updated');
+  });
+
+  it('stores webhooks inside the tenant namespace only, with http(s) URLs', async () => {
+    await registry.addTenant({ username: 't1', password: 'x' });
+    const hook = registry.addWebhook({ tenant: 't1', topicFilter: 't1/sensors/+', url: 'http://127.0.0.1:9000/hook' });
+    assert.equal(hook.enabled, true);
+    assert.throws(() => registry.addWebhook({ tenant: 't1', topicFilter: 't2/#', url: 'http://x' }), (e: TenantBrokerError) => e.key === 'errors.filter-outside-tenant');
+    assert.throws(() => registry.addWebhook({ tenant: 't1', topicFilter: '#', url: 'http://x' }), (e: TenantBrokerError) => e.key === 'errors.filter-outside-tenant');
+    assert.throws(() => registry.addWebhook({ tenant: 't1', topicFilter: 't1/#', url: 'ftp://x' }), (e: TenantBrokerError) => e.key === 'errors.bad-webhook-url');
+    assert.throws(() => registry.addWebhook({ tenant: 'nope', topicFilter: 'nope/#', url: 'http://x' }), (e: TenantBrokerError) => e.code === 'not-found');
+    assert.equal(registry.updateWebhook(hook.id, { enabled: false }).enabled, false);
+    registry.removeTenant('t1');
+    assert.deepEqual(registry.listWebhooks(), []);
+  });
+
+  it('writes topic statistics behind, in batches, and flushes them on close', async () => {
+    await registry.addTenant({ username: 't1', password: 'x' });
+    const flushesBefore = registry.stats.flushes;
+    for (let i = 0; i < 5000; i++) registry.stats.record('t1', `t1/topic/${i % 10}`, 10);
+    assert.equal(registry.stats.flushes, flushesBefore, 'no write on the message path');
+    assert.equal(registry.stats.forTenant('t1')[0].messages, 500);
+    registry.close();
+    const db = new BetterSqlite3(tmp.file('registry.db'));
+    const row = db.prepare('SELECT SUM(messages) AS m, SUM(bytes) AS b, COUNT(*) AS n FROM topic_stats').get() as { m: number; b: number; n: number };
+    db.close();
+    assert.deepEqual(row, { m: 5000, b: 50000, n: 10 });
+  });
+});
