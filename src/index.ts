@@ -14,3 +14,7 @@ export { ISOLATION_STYLES, Registry, webhookUrlProblem } from './registry/regist
 export type { IsolationStyle, NewTenant, NewWebhook, Tenant, TenantChange, TenantPatch, Webhook } from './registry/registry';
 export type { TopicStat } from './registry/topic-stats';
 export { ALL_TENANTS, filterProblem, publishTopicProblem, ROOT_USER, tenantNameProblem, topicMatches } from './tenancy/topics';
+export { errorResponse, parseNewTenant, parseTenantPatch, requireUsername, tenantView } from './admin/tenant-api';
+export type { TenantView } from './admin/tenant-api';
+export { decodePayload, encodePayload } from './flows/payloads';
+export type { PayloadType } from './flows/payloads';

@@ -6,7 +6,7 @@ import { invalid, notFound, TenantBrokerError } from '../errors';
 import type { EngineEvents } from '../events';
 import { Registry, type IsolationStyle, type TenantChange } from '../registry/registry';
 import { inboundFilter, inboundTopic, outboundTopic, ROOT_SCOPE, type Scope } from '../tenancy/isolation';
-import { ALL_TENANTS, filterProblem, firstLevel, isInsideTenant, publishTopicProblem, ROOT_USER, unmount } from '../tenancy/topics';
+import { ALL_TENANTS, filterProblem, firstLevel, isInsideTenant, publishTopicProblem, ROOT_USER, tenantNameProblem, unmount } from '../tenancy/topics';
 import { clientInfo, ConnectionTracker, splitInternalClientId, type ClientInfo, type ClientSession } from './connections';
 import { createHooks, mountUnsubscribe, type OriginPacket } from './hooks';
 import { TcpListener, WsListener, type ConnectionInfo, type TlsFiles } from './listeners';
@@ -221,7 +221,11 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
   private scopeFor(tenant: string, purpose: 'publish' | 'subscribe'): Scope {
     if (tenant === ROOT_USER) return ROOT_SCOPE;
     const record = this.registry.getTenant(tenant);
-    if (!record) throw notFound(`no tenant named ${JSON.stringify(tenant)}`, 'errors.unknown-tenant', { tenant });
+    if (!record) {
+      // a flow may listen before its tenant is created: the namespace is empty until then
+      if (purpose === 'subscribe' && tenantNameProblem(tenant) === null) return { kind: 'tenant', tenant, isolation: 'mountpoint' };
+      throw notFound(`no tenant named ${JSON.stringify(tenant)}`, 'errors.unknown-tenant', { tenant });
+    }
     if (purpose === 'publish' && !record.enabled) {
       throw new TenantBrokerError(`tenant ${JSON.stringify(tenant)} is disabled`, 'errors.tenant-disabled', { tenant }, 'invalid');
     }

@@ -1,0 +1,52 @@
+import type { Node, NodeDef } from 'node-red';
+import type { BrokerHost } from '../../src';
+import type { BrokerState } from './status';
+
+export interface TenantBrokerNodeDef extends NodeDef {
+  tcpPort: string;
+  tcpHost: string;
+  wsEnabled: boolean;
+  wsPort: string;
+  wsHost: string;
+  wsPath: string;
+  tls: boolean;
+  keyFile: string;
+  certFile: string;
+  caFile: string;
+  requireClientCert: boolean;
+  database: string;
+  defaultIsolation: 'prefix' | 'mountpoint';
+  defaultMaxConnections: string;
+}
+
+export interface TenantBrokerCredentials {
+  rootPassword?: string;
+}
+
+/** A node that uses a tenant-broker and shows its state. */
+export type BrokerUser = Node & { onBrokerState?(state: BrokerState): void };
+
+export interface TenantBrokerNode extends Node<TenantBrokerCredentials> {
+  /** Resolves with the running engine, or rejects with the reason it could not start. */
+  ready: Promise<BrokerHost>;
+  state: BrokerState;
+  register(user: BrokerUser): void;
+  deregister(user: BrokerUser): void;
+}
+
+export interface TenantInNodeDef extends NodeDef {
+  broker: string;
+  tenant: string;
+  topic: string;
+  qos: string;
+  datatype: 'auto' | 'auto-detect' | 'utf8' | 'buffer' | 'json' | 'base64';
+  inputs: number;
+}
+
+export interface TenantOutNodeDef extends NodeDef {
+  broker: string;
+  tenant: string;
+  topic: string;
+  qos: string;
+  retain: string;
+}

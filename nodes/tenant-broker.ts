@@ -1,0 +1,102 @@
+import type { NodeAPI } from 'node-red';
+import { isAbsolute, join } from 'node:path';
+import { BrokerHost, type BrokerHostOptions } from '../src';
+import { registerTenantRoutes } from './shared/admin-routes';
+import { describeError } from './shared/i18n';
+import type { BrokerUser, TenantBrokerCredentials, TenantBrokerNode, TenantBrokerNodeDef } from './shared/node-types';
+import { brokerStatus, type BrokerState } from './shared/status';
+
+// Node-RED gives a node 15 s to close; the engine must be gone well before.
+const CLOSE_TIMEOUT_MS = 10_000;
+
+function port(value: string | number, fallback: number): number {
+  const text = String(value ?? '').trim();
+  if (text === '') return fallback;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`"${text}" is not a port (0-65535)`);
+  return n;
+}
+
+export default function (RED: NodeAPI): void {
+  registerTenantRoutes(RED);
+
+  function TenantBroker(this: TenantBrokerNode, config: TenantBrokerNodeDef) {
+    RED.nodes.createNode(this, config);
+    const node = this;
+    const users = new Set<BrokerUser>();
+    let host: BrokerHost | null = null;
+    let pendingStatus = false;
+
+    const setState = (state: BrokerState) => {
+      node.state = state;
+      for (const user of users) {
+        user.status(brokerStatus(RED, state));
+        user.onBrokerState?.(state);
+      }
+    };
+    // client churn can be fast: coalesce status updates to one per tick
+    const refreshClients = () => {
+      if (pendingStatus) return;
+      pendingStatus = true;
+      setImmediate(() => {
+        pendingStatus = false;
+        if (host?.running) setState({ kind: 'listening', clients: host.connectionCount() });
+      });
+    };
+
+    node.state = { kind: 'starting' };
+    node.register = (user) => {
+      users.add(user);
+      user.status(brokerStatus(RED, node.state));
+    };
+    node.deregister = (user) => {
+      users.delete(user);
+    };
+
+    node.ready = (async () => {
+      const userDir = (RED.settings as { userDir?: string }).userDir ?? process.cwd();
+      const database = config.database?.trim() || 'tenant-broker.db';
+      const tls = config.tls ? { keyFile: config.keyFile, certFile: config.certFile, caFile: config.caFile || undefined, requireClientCert: Boolean(config.requireClientCert) } : undefined;
+      const options: BrokerHostOptions = {
+        mqtt: { port: port(config.tcpPort, 1883), host: config.tcpHost || '0.0.0.0', tls },
+        ws: config.wsEnabled === false ? false : { port: port(config.wsPort, 4035), host: config.wsHost || config.tcpHost || '0.0.0.0', path: config.wsPath || '/ws', tls },
+        database: database === ':memory:' || isAbsolute(database) ? database : join(userDir, database),
+        rootPassword: (node.credentials as TenantBrokerCredentials | undefined)?.rootPassword,
+        defaults: { isolation: config.defaultIsolation || 'prefix', maxConnections: Number(config.defaultMaxConnections) || 0 },
+      };
+      host = new BrokerHost(options);
+      host.on('client-connected', refreshClients);
+      host.on('client-disconnected', refreshClients);
+      host.on('engine-error', (err) => node.warn(describeError(RED, err)));
+      const addresses = await host.start();
+      const where = [addresses.mqtt && `mqtt ${addresses.mqtt.address}:${addresses.mqtt.port}`, addresses.ws && `ws ${addresses.ws.address}:${addresses.ws.port}${addresses.ws.path}`];
+      node.log(RED._('tenant-broker.log.listening', { addresses: where.filter(Boolean).join(', ') }));
+      setState({ kind: 'listening', clients: 0 });
+      return host;
+    })();
+    node.ready.catch((err: unknown) => {
+      const reason = describeError(RED, err);
+      node.error(RED._('tenant-broker.errors.start-failed', { reason }));
+      setState({ kind: 'error', reason });
+    });
+
+    node.on('close', (_removed: boolean, done: () => void) => {
+      const closing = node.ready.then(
+        (running) => running.close(),
+        () => host?.close(),
+      );
+      const timeout = new Promise<void>((resolve) => setTimeout(resolve, CLOSE_TIMEOUT_MS).unref());
+      Promise.race([closing, timeout])
+        .catch((err: unknown) => node.warn(describeError(RED, err)))
+        .finally(() => {
+          setState({ kind: 'closed' });
+          users.clear();
+          done();
+        });
+    });
+  }
+
+  RED.nodes.registerType('tenant-broker', TenantBroker as never, {
+    credentials: { rootPassword: { type: 'password' } },
+  });
+}

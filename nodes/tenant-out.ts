@@ -1,0 +1,37 @@
+import type { Node, NodeAPI, NodeMessageInFlow } from 'node-red';
+import { encodePayload } from '../src';
+import { describeError } from './shared/i18n';
+import type { TenantBrokerNode, TenantOutNodeDef } from './shared/node-types';
+
+type OutMessage = NodeMessageInFlow & { tenant?: unknown; qos?: unknown; retain?: unknown };
+
+export default function (RED: NodeAPI): void {
+  function TenantOut(this: Node, config: TenantOutNodeDef) {
+    RED.nodes.createNode(this, config);
+    const node = this;
+    const broker = RED.nodes.getNode(config.broker) as TenantBrokerNode | null;
+    if (!broker) {
+      node.error(RED._('tenant-out.errors.missing-broker'));
+      node.status({ fill: 'red', shape: 'ring', text: RED._('tenant-out.errors.missing-broker') });
+      return;
+    }
+    broker.register(node);
+
+    node.on('input', (msg: OutMessage, _send, done) => {
+      const tenant = config.tenant || (typeof msg.tenant === 'string' ? msg.tenant : '');
+      const topic = config.topic || (typeof msg.topic === 'string' ? msg.topic : '');
+      const qos = Number(config.qos !== '' && config.qos !== undefined ? config.qos : msg.qos ?? 0);
+      const retain = config.retain === 'true' ? true : config.retain === 'false' ? false : msg.retain === true || msg.retain === 'true';
+      if (!tenant) return done(new Error(RED._('tenant-out.errors.no-tenant')));
+      if (!topic) return done(new Error(RED._('tenant-out.errors.no-topic')));
+      if (![0, 1, 2].includes(qos)) return done(new Error(RED._('tenant-out.errors.bad-qos', { qos: String(msg.qos) })));
+      broker.ready
+        .then((host) => host.publish(tenant, { topic, payload: encodePayload(msg.payload), qos: qos as 0 | 1 | 2, retain }))
+        .then(() => done(), (err: unknown) => done(new Error(describeError(RED, err))));
+    });
+
+    node.on('close', () => broker.deregister(node));
+  }
+
+  RED.nodes.registerType('tenant-out', TenantOut as never);
+}

@@ -1,0 +1,81 @@
+import { invalid, TenantBrokerError, type ErrorCode } from '../errors';
+import type { NewTenant, Tenant, TenantPatch } from '../registry/registry';
+
+/**
+ * The JSON shape of tenants over HTTP, shared by the editor's Tenants tab
+ * (Node-RED admin routes) and the tenant-admin API: snake_case fields, never
+ * a password hash.
+ */
+export interface TenantView {
+  username: string;
+  isolation: string;
+  enabled: boolean;
+  max_connections: number;
+  connections: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export function tenantView(tenant: Tenant, connections: number): TenantView {
+  return {
+    username: tenant.username,
+    isolation: tenant.isolation,
+    enabled: tenant.enabled,
+    max_connections: tenant.maxConnections,
+    connections,
+    created_at: new Date(tenant.createdAt).toISOString(),
+    updated_at: new Date(tenant.updatedAt).toISOString(),
+  };
+}
+
+function asObject(body: unknown): Record<string, unknown> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid('the request body must be a JSON object', 'errors.body-not-object');
+  return body as Record<string, unknown>;
+}
+
+function optional<T>(body: Record<string, unknown>, field: string, check: (v: unknown) => v is T, what: string): T | undefined {
+  const value = body[field];
+  if (value === undefined) return undefined;
+  if (!check(value)) throw invalid(`${field} must be ${what}`, 'errors.bad-field', { field });
+  return value;
+}
+
+const isString = (v: unknown): v is string => typeof v === 'string';
+const isBoolean = (v: unknown): v is boolean => typeof v === 'boolean';
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+
+/** Reads the updatable fields; unknown fields are refused so a typo is not silently ignored. */
+export function parseTenantPatch(body: unknown, allowed: readonly string[] = []): TenantPatch {
+  const object = asObject(body);
+  const known = new Set(['username', 'password', 'isolation', 'enabled', 'max_connections', ...allowed]);
+  const unknown = Object.keys(object).filter((key) => !known.has(key));
+  if (unknown.length > 0) throw invalid(`unknown field ${unknown.map((k) => JSON.stringify(k)).join(', ')}`, 'errors.unknown-field', { field: unknown[0] });
+  return {
+    password: optional(object, 'password', isString, 'a string'),
+    isolation: optional(object, 'isolation', (v): v is 'prefix' | 'mountpoint' => v === 'prefix' || v === 'mountpoint', '"prefix" or "mountpoint"'),
+    enabled: optional(object, 'enabled', isBoolean, 'true or false'),
+    maxConnections: optional(object, 'max_connections', isCount, 'a whole number, 0 or more'),
+  };
+}
+
+export function parseNewTenant(body: unknown): NewTenant {
+  const patch = parseTenantPatch(body);
+  const username = asObject(body).username;
+  if (typeof username !== 'string') throw invalid('username must be a string', 'errors.bad-field', { field: 'username' });
+  if (patch.password === undefined) throw invalid('a password is required', 'errors.password-required');
+  return { ...patch, username, password: patch.password };
+}
+
+export function requireUsername(body: unknown): string {
+  const username = asObject(body).username;
+  if (typeof username !== 'string' || username.length === 0) throw invalid('username is required', 'errors.bad-field', { field: 'username' });
+  return username;
+}
+
+const HTTP_STATUS: Record<ErrorCode, number> = { invalid: 400, 'not-found': 404, conflict: 409, unavailable: 503 };
+
+/** HTTP status and JSON body for an error: 4xx for the client's mistakes, 500 for ours. */
+export function errorResponse(err: unknown): { status: number; body: { status: 'error'; error: string } } {
+  if (err instanceof TenantBrokerError) return { status: HTTP_STATUS[err.code], body: { status: 'error', error: err.message } };
+  return { status: 500, body: { status: 'error', error: err instanceof Error ? err.message : String(err) } };
+}

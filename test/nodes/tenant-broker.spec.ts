@@ -1,0 +1,147 @@
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { helper, brokerConfig, brokerOf, loadNode } from '../helpers/nodes';
+import { connect, connackCode } from '../helpers/mqtt';
+import { tempDir } from '../helpers/tmp';
+
+const tenantBroker = loadNode('tenant-broker');
+const tenantIn = loadNode('tenant-in');
+const tenantOut = loadNode('tenant-out');
+
+type StatusCall = { args: [{ fill?: string; shape?: string; text?: string }] };
+
+/** Resolves with the first status a node reports that matches. */
+function statusOf(id: string, predicate: (s: StatusCall['args'][0]) => boolean): Promise<StatusCall['args'][0]> {
+  // the test helper emits `call:<method>` for spied node methods; Node's types do not know it
+  const node = helper.getNode(id) as unknown as import('node:events').EventEmitter;
+  return new Promise((resolve) => {
+    const check = (call: StatusCall) => {
+      if (predicate(call.args[0])) {
+        node.removeListener('call:status', check);
+        resolve(call.args[0]);
+      }
+    };
+    node.on('call:status', check);
+  });
+}
+
+describe('tenant-broker node', function () {
+  let tmp: ReturnType<typeof tempDir>;
+  beforeEach((done) => {
+    tmp = tempDir();
+    helper.startServer(done);
+  });
+  afterEach(async () => {
+    await helper.unload();
+    await new Promise<void>((resolve) => helper.stopServer(() => resolve()));
+    tmp.remove();
+  });
+
+  it('starts the engine, takes the root password from credentials and shows green with the client count', async () => {
+    const flow = [brokerConfig('b1', tmp.file('r.db')), { id: 'out', type: 'tenant-out', broker: 'b1', tenant: 'acme', topic: 'x', qos: '', retain: '', wires: [] }];
+    await helper.load([tenantBroker, tenantOut], flow, { b1: { rootPassword: 'rootpw' } });
+    const host = await brokerOf('b1');
+    await host.registry.addTenant({ username: 'acme', password: 'acme-pw' });
+    const url = `mqtt://127.0.0.1:${(await addressOf('b1')).port}`;
+    const green = statusOf('out', (s) => s.fill === 'green' && s.text === 'node-red-contrib-tenant-broker/tenant-broker:tenant-broker.status.listening');
+    const root = await connect(url, { username: 'root', password: 'rootpw' });
+    assert.deepEqual(await green, { fill: 'green', shape: 'dot', text: 'node-red-contrib-tenant-broker/tenant-broker:tenant-broker.status.listening' });
+    assert.equal(host.connectionCount(), 1);
+    assert.equal(await connackCode(url, { username: 'acme', password: 'wrong' }), 4);
+    await root.end();
+  });
+
+  it('accepts ports through environment variables', async () => {
+    const free = await freePort();
+    process.env.TB_TEST_PORT = String(free);
+    try {
+      await helper.load([tenantBroker], [brokerConfig('b1', tmp.file('r.db'), { tcpPort: '${TB_TEST_PORT}', wsEnabled: false })]);
+      await brokerOf('b1');
+      assert.equal((await addressOf('b1')).port, free);
+    } finally {
+      delete process.env.TB_TEST_PORT;
+    }
+  });
+
+  it('shows a red ring with the reason when the port is in use, and keeps Node-RED running', async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const port = (blocker.address() as AddressInfo).port;
+    try {
+      const flow = [brokerConfig('b1', tmp.file('r.db'), { tcpPort: String(port) }), { id: 'out', type: 'tenant-out', broker: 'b1', tenant: 'acme', topic: 'x', qos: '', retain: '', wires: [] }];
+      const red = new Promise<StatusCall['args'][0]>((resolve) => {
+        helper.load([tenantBroker, tenantOut], flow).then(() => statusOf('out', (s) => s.fill === 'red').then(resolve));
+      });
+      const status = await red;
+      assert.equal(status.shape, 'ring');
+      assert.match(String(status.text), new RegExp(String(port)));
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it('shows a red ring when the registry cannot be opened', async () => {
+    const flow = [brokerConfig('b1', tmp.file('missing-dir/sub/r.db')), { id: 'out', type: 'tenant-out', broker: 'b1', tenant: 'acme', topic: 'x', qos: '', retain: '', wires: [] }];
+    await helper.load([tenantBroker, tenantOut], flow);
+    const status = await new Promise<StatusCall['args'][0]>((resolve) => {
+      const last = helper.getNode('out').status as unknown as { lastCall?: StatusCall };
+      if (last.lastCall?.args[0].fill === 'red') return resolve(last.lastCall.args[0]);
+      statusOf('out', (s) => s.fill === 'red').then(resolve);
+    });
+    assert.match(String(status.text), /directory|open/i);
+  });
+
+  it('releases its ports on redeploy so the next instance binds the same ones', async () => {
+    const tcp = await freePort();
+    const ws = await freePort();
+    const flow = [brokerConfig('b1', tmp.file('r.db'), { tcpPort: String(tcp), wsPort: String(ws) })];
+    for (let i = 0; i < 5; i++) {
+      await helper.load([tenantBroker], flow, { b1: { rootPassword: 'rootpw' } });
+      await brokerOf('b1');
+      const tcpClient = await connect(`mqtt://127.0.0.1:${tcp}`, { username: 'root', password: 'rootpw' });
+      const wsClient = await connect(`ws://127.0.0.1:${ws}/ws`, { username: 'root', password: 'rootpw' });
+      // clients still connected at redeploy must not keep the ports
+      await helper.unload();
+      tcpClient.client.end(true);
+      wsClient.client.end(true);
+    }
+  });
+
+  it('serves the Tenants tab: list, add, update, remove, with JSON errors', async () => {
+    await helper.load([tenantBroker], [brokerConfig('b1', tmp.file('r.db'))]);
+    await brokerOf('b1');
+    const request = helper.request();
+    const added = await request.post('/tenant-broker/b1/tenants').send({ username: 'acme', password: 'pw', isolation: 'mountpoint' });
+    assert.equal(added.status, 201);
+    assert.equal(added.body.tenant.isolation, 'mountpoint');
+    assert.equal(added.body.tenant.password_hash, undefined);
+    const list = await request.get('/tenant-broker/b1/tenants');
+    assert.deepEqual(list.body.tenants.map((t: { username: string }) => t.username), ['acme']);
+    assert.equal((await request.post('/tenant-broker/b1/tenants').send({ username: 'acme', password: 'pw' })).status, 409);
+    const bad = await request.post('/tenant-broker/b1/tenants').send({ username: 'root', password: 'pw' });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.status, 'error');
+    assert.match(bad.body.error, /reserved/);
+    const updated = await request.put('/tenant-broker/b1/tenants/acme').send({ enabled: false, max_connections: 3 });
+    assert.deepEqual([updated.body.tenant.enabled, updated.body.tenant.max_connections], [false, 3]);
+    assert.equal((await request.put('/tenant-broker/b1/tenants/nobody').send({ enabled: true })).status, 404);
+    assert.equal((await request.delete('/tenant-broker/b1/tenants/acme')).status, 200);
+    assert.equal((await request.get('/tenant-broker/nope/tenants')).status, 404);
+  });
+});
+
+async function addressOf(id: string): Promise<AddressInfo> {
+  const host = await brokerOf(id);
+  return (host as unknown as { servers: Array<{ server: net.Server }> }).servers[0].server.address() as AddressInfo;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
