@@ -28,8 +28,9 @@ const DEFAULT_USER_AGENT = 'node-red-contrib-tenant-broker';
  * retries with backoff, and a bounded queue that drops rather than grows.
  *
  * Events: `delivered` and `failed` ({@link DeliveryResult}, once per delivery,
- * after its last attempt) and `dropped` ({@link DroppedMessage}). Nothing is
- * emitted for a webhook after `remove()` or `close()`.
+ * after its last attempt), `dropped` ({@link DroppedMessage}) and `retrying`
+ * ({@link RetryNotice}). Nothing is emitted for a webhook after `remove()` or
+ * `close()`.
  */
 export class WebhookDispatcher extends EventEmitter<WebhookEventMap> {
   private readonly targets = new Map<string, WebhookTarget>();
@@ -52,6 +53,7 @@ export class WebhookDispatcher extends EventEmitter<WebhookEventMap> {
       backoffMaxMs: options.backoffMaxMs ?? 30_000,
       retryAfterMaxMs: options.retryAfterMaxMs ?? 60_000,
       keepAliveTimeoutMs: options.keepAliveTimeoutMs ?? 4000,
+      tls: { ...options.tls },
     };
     this.closeGraceMs = options.closeGraceMs ?? 1000;
     this.userAgent = options.userAgent ?? DEFAULT_USER_AGENT;
@@ -68,7 +70,10 @@ export class WebhookDispatcher extends EventEmitter<WebhookEventMap> {
     if (existing !== undefined) {
       existing.update(normalized);
     } else {
-      this.targets.set(normalized.id, new WebhookTarget(normalized, this.settings, { result: (r, ok) => this.onResult(r, ok) }));
+      this.targets.set(normalized.id, new WebhookTarget(normalized, this.settings, {
+          result: (result, delivered) => this.safeEmit(delivered ? WebhookEvent.Delivered : WebhookEvent.Failed, result),
+          retrying: (notice) => this.safeEmit(WebhookEvent.Retrying, notice),
+        }));
     }
     this.reindex();
   }
@@ -171,10 +176,6 @@ export class WebhookDispatcher extends EventEmitter<WebhookEventMap> {
     this.toPump.clear();
     for (const dropped of drops) this.safeEmit(WebhookEvent.Dropped, dropped);
   };
-
-  private onResult(result: DeliveryResult, delivered: boolean): void {
-    this.safeEmit(delivered ? WebhookEvent.Delivered : WebhookEvent.Failed, result);
-  }
 
   /**
    * A throwing listener must not leave a worker or a flush half done: it is

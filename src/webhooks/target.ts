@@ -4,7 +4,7 @@ import { Pool } from 'undici';
 import { Fifo } from './fifo';
 import { isRetryableStatus, parseRetryAfter, retryDelay } from './retry';
 import { sign, signingKey } from './signing';
-import type { DeliveryResult, DroppedMessage, PublishedMessage, WebhookCounters } from './types';
+import type { DeliveryResult, DroppedMessage, PublishedMessage, RetryNotice, WebhookCounters } from './types';
 import type { NormalizedSpec } from './validate';
 
 /** Settings shared by every target of one dispatcher. */
@@ -13,11 +13,13 @@ export interface TargetSettings {
   backoffMaxMs: number;
   retryAfterMaxMs: number;
   keepAliveTimeoutMs: number;
+  tls: { ca?: string | Buffer | (string | Buffer)[]; rejectUnauthorized?: boolean };
 }
 
 /** How a target reports back to its dispatcher. */
 export interface TargetSink {
   result(result: DeliveryResult, delivered: boolean): void;
+  retrying(notice: RetryNotice): void;
 }
 
 interface Job {
@@ -81,7 +83,10 @@ export class WebhookTarget {
   private pool: Pool;
   private poolKey: string;
   private readonly queue = new Fifo<Job>();
+  /** Workers running. */
   private active = 0;
+  /** Jobs taken off the queue and not yet settled; a worker between jobs holds none. */
+  private inFlight = 0;
   private readonly controllers = new Set<AbortController>();
   private readonly sleeps = new Set<Sleep>();
   private readonly retiredPools = new Set<Pool>();
@@ -153,7 +158,8 @@ export class WebhookTarget {
       }));
       return dropped;
     }
-    this.queue.push({ msg, deliveryId: randomUUID(), enqueuedAt: performance.now(), settle });
+    // The delivery id is made when the first attempt starts, keeping route() cheaper.
+    this.queue.push({ msg, deliveryId: '', enqueuedAt: performance.now(), settle });
     return null;
   }
 
@@ -166,7 +172,7 @@ export class WebhookTarget {
   }
 
   counters(): WebhookCounters {
-    return { ...this.stats, queued: this.queue.length, inFlight: this.active };
+    return { ...this.stats, queued: this.queue.length, inFlight: this.inFlight };
   }
 
   /**
@@ -176,7 +182,7 @@ export class WebhookTarget {
   async stop(reason: string, graceMs: number): Promise<void> {
     if (this.stopped) return;
     this.stopReason = reason;
-    for (const job of this.queue.drain()) job.settle?.(this.abandoned(job, 0));
+    for (const job of this.queue.drain()) job.settle?.(this.abandoned(job));
     for (const sleep of this.sleeps) {
       clearTimeout(sleep.timer);
       sleep.resolve(false);
@@ -205,7 +211,7 @@ export class WebhookTarget {
       connections: spec.concurrency,
       pipelining: 1,
       keepAliveTimeout: this.settings.keepAliveTimeoutMs,
-      connect: { timeout: spec.timeoutMs },
+      connect: { ...this.settings.tls, timeout: spec.timeoutMs },
     });
   }
 
@@ -215,6 +221,8 @@ export class WebhookTarget {
       while (!this.stopped && this.active <= this.spec.concurrency) {
         const job = this.queue.shift();
         if (job === undefined) break;
+        this.inFlight++;
+        job.deliveryId = randomUUID();
         await this.process(job);
       }
     } finally {
@@ -232,27 +240,41 @@ export class WebhookTarget {
     for (;;) {
       attempts++;
       const outcome = await this.attempt(job);
-      this.stats.lastLatencyMs = outcome.latencyMs;
+      this.stats.lastLatencyMs = Math.round(outcome.latencyMs * 100) / 100;
       if (outcome.status !== undefined) this.stats.lastStatus = outcome.status;
       if (outcome.error !== undefined) this.stats.lastError = outcome.error;
 
       const delivered = outcome.error === undefined;
-      const again = !delivered && outcome.retryable && attempts <= this.spec.retries && !this.stopped;
-      if (!again) {
+      if (delivered || !outcome.retryable || attempts > this.spec.retries || this.stopped) {
         if (delivered) this.stats.delivered++;
         else this.stats.failed++;
-        const result = this.result(job, attempts, outcome);
-        job.settle?.(result);
-        if (!this.stopped) this.sink.result(result, delivered);
+        this.settle(job, this.result(job, attempts, outcome), delivered);
         return;
       }
       this.stats.retried++;
-      const completed = await this.sleep(retryDelay(attempts, outcome.retryAfterMs, this.settings));
-      if (!completed) {
-        job.settle?.(this.abandoned(job, attempts));
+      const delayMs = retryDelay(attempts, outcome.retryAfterMs, this.settings);
+      const notice: RetryNotice = {
+        webhookId: this.spec.id,
+        deliveryId: job.deliveryId,
+        topic: job.msg.topic,
+        attempt: attempts,
+        error: outcome.error ?? '',
+        delayMs,
+      };
+      if (outcome.status !== undefined) notice.status = outcome.status;
+      this.sink.retrying(notice);
+      if (!(await this.sleep(delayMs))) {
+        this.settle(job, this.result(job, attempts, { ...outcome, error: this.stopReason ?? 'stopped' }), false);
         return;
       }
     }
+  }
+
+  /** Ends a job; results of a stopped target resolve `deliver()` promises but emit nothing. */
+  private settle(job: Job, result: DeliveryResult, delivered: boolean): void {
+    this.inFlight--;
+    job.settle?.(result);
+    if (!this.stopped) this.sink.result(result, delivered);
   }
 
   private async attempt(job: Job): Promise<Outcome> {
@@ -341,8 +363,9 @@ export class WebhookTarget {
     });
   }
 
-  private abandoned(job: Job, attempts: number): DeliveryResult {
-    return this.result(job, attempts, {
+  /** The result for a job that never got an attempt. */
+  private abandoned(job: Job): DeliveryResult {
+    return this.result(job, 0, {
       error: this.stopReason ?? 'stopped',
       retryable: false,
       retryAfterMs: null,

@@ -62,6 +62,18 @@ export interface DroppedMessage {
   queueLimit: number;
 }
 
+/** A failed attempt that will be retried. */
+export interface RetryNotice {
+  webhookId: string;
+  deliveryId: string;
+  topic: string;
+  /** The attempt that failed, from 1. */
+  attempt: number;
+  status?: number;
+  error: string;
+  delayMs: number;
+}
+
 export interface WebhookCounters {
   delivered: number;
   failed: number;
@@ -91,6 +103,8 @@ export interface DispatcherOptions {
   keepAliveTimeoutMs?: number;
   /** Sent unless a webhook's headers set one. */
   userAgent?: string;
+  /** For https: targets: extra trusted CAs (PEM), or `rejectUnauthorized: false` to accept any certificate. */
+  tls?: { ca?: string | Buffer | (string | Buffer)[]; rejectUnauthorized?: boolean };
 }
 
 /** Events of {@link WebhookDispatcher}. */
@@ -101,10 +115,14 @@ export enum WebhookEvent {
   Failed = 'failed',
   /** The queue was full: {@link DroppedMessage}. */
   Dropped = 'dropped',
+  /** An attempt failed and another follows after `delayMs`: {@link RetryNotice}. */
+  Retrying = 'retrying',
 }
 
+// Literal keys, so listeners can be added with plain strings as well as the enum.
 export interface WebhookEventMap {
-  [WebhookEvent.Delivered]: [DeliveryResult];
-  [WebhookEvent.Failed]: [DeliveryResult];
-  [WebhookEvent.Dropped]: [DroppedMessage];
+  delivered: [DeliveryResult];
+  failed: [DeliveryResult];
+  dropped: [DroppedMessage];
+  retrying: [RetryNotice];
 }

@@ -1,3 +1,4 @@
+import { TenantBrokerError } from '../errors';
 import { filterProblem } from '../tenancy/topics';
 import { secretProblem } from './signing';
 import type { WebhookSpec } from './types';
@@ -16,14 +17,17 @@ const LIMITS = {
   queueLimit: [1, 1_000_000],
 } as const;
 
-/** Thrown by `upsert` for an unusable spec; `field` names the offending property. */
-export class WebhookConfigError extends Error {
-  override name = 'WebhookConfigError';
+/**
+ * Thrown by `upsert` for an unusable spec; `field` names the offending
+ * property. i18n key `errors.bad-webhook` with params `{field, reason}`.
+ */
+export class WebhookConfigError extends TenantBrokerError {
   constructor(
     message: string,
     readonly field: string,
   ) {
-    super(message);
+    super(message, 'errors.bad-webhook', { field, reason: message }, 'invalid');
+    this.name = 'WebhookConfigError';
   }
 }
 

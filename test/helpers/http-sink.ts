@@ -1,4 +1,5 @@
-import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 
@@ -44,19 +45,22 @@ export class HttpSink {
     private readonly server: Server,
     readonly port: number,
     script: SinkScript,
+    private readonly scheme: 'http' | 'https',
   ) {
     this.script = script;
   }
 
-  static async start(script: SinkScript = () => OK): Promise<HttpSink> {
+  /** Starts on 127.0.0.1:0; with `tls` (PEM key and certificate) it serves https. */
+  static async start(script: SinkScript = () => OK, tls?: { key: Buffer; cert: Buffer }): Promise<HttpSink> {
     let sink: HttpSink | undefined;
-    const server = createServer((req, res) => {
+    const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
       const receivedAt = performance.now();
       const chunks: Buffer[] = [];
       req.on('data', (chunk: Buffer) => chunks.push(chunk));
       req.on('end', () => sink?.receive(req.method ?? '', req.url ?? '', req.headers, req.rawHeaders, Buffer.concat(chunks), receivedAt, res));
-    });
-    server.on('connection', (socket) => {
+    };
+    const server: Server = tls ? createTlsServer(tls, onRequest) : createServer(onRequest);
+    server.on('connection', (socket: Socket) => {
       sink?.sockets.add(socket);
       socket.on('close', () => sink?.sockets.delete(socket));
     });
@@ -64,12 +68,12 @@ export class HttpSink {
       server.once('error', reject);
       server.listen(0, '127.0.0.1', resolve);
     });
-    sink = new HttpSink(server, (server.address() as AddressInfo).port, script);
+    sink = new HttpSink(server, (server.address() as AddressInfo).port, script, tls ? 'https' : 'http');
     return sink;
   }
 
   url(path = '/'): string {
-    return `http://127.0.0.1:${this.port}${path}`;
+    return `${this.scheme}://127.0.0.1:${this.port}${path}`;
   }
 
   /** Resolves once at least `count` requests have arrived. */

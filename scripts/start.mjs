@@ -1,0 +1,84 @@
+// `npm start`: Node-RED with this package, the getting-started flow and the
+// demo tenants, in a git-ignored user directory. Everything comes from the
+// environment so that two demos can run side by side:
+//   NODE_RED_PORT (1880)  MQTT_PORT (1883)  MQTT_WS_PORT (4035)  ADMIN_PORT (4036)
+//   ROOT_PASSWORD (root's password, set at each start)  DEMO_DIR (./.demo)
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const require = createRequire(import.meta.url);
+const project = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const env = {
+  NODE_RED_PORT: process.env.NODE_RED_PORT || '1880',
+  MQTT_PORT: process.env.MQTT_PORT || '1883',
+  MQTT_WS_PORT: process.env.MQTT_WS_PORT || '4035',
+  ADMIN_PORT: process.env.ADMIN_PORT || '4036',
+};
+const demoDir = resolve(project, process.env.DEMO_DIR || '.demo');
+const brokerId = 'tb-broker';
+const database = join(demoDir, 'tenant-broker.db');
+
+if (!existsSync(join(project, 'dist/nodes/tenant-broker.js'))) {
+  console.error('dist/ is missing: run `npm install` (it builds the package) first.');
+  process.exit(1);
+}
+mkdirSync(join(demoDir, 'node_modules'), { recursive: true });
+
+// Node-RED loads the package from the user directory's node_modules, as if installed from the palette.
+const link = join(demoDir, 'node_modules', 'node-red-contrib-tenant-broker');
+rmSync(link, { force: true, recursive: true });
+symlinkSync(project, link, 'dir');
+writeFileSync(join(demoDir, 'package.json'), JSON.stringify({ name: 'tenant-broker-demo', private: true, dependencies: { 'node-red-contrib-tenant-broker': `file:${project}` } }, null, 2));
+
+writeFileSync(
+  join(demoDir, 'settings.js'),
+  `module.exports = {
+  uiHost: '127.0.0.1',
+  uiPort: Number(process.env.NODE_RED_PORT),
+  flowFile: 'flows.json',
+  // the demo keeps root's password readable so ROOT_PASSWORD can set it at each start
+  credentialSecret: false,
+  logging: { console: { level: 'info', metrics: false, audit: false } },
+  editorTheme: { projects: { enabled: false }, tours: false },
+  diagnostics: { enabled: false },
+  telemetry: { enabled: false },
+};
+`,
+);
+
+// The getting-started example, with ports from the environment (Node-RED substitutes ${VAR}).
+const flowFile = join(demoDir, 'flows.json');
+if (!existsSync(flowFile)) {
+  const flow = JSON.parse(readFileSync(join(project, 'examples', '01 Getting started.json'), 'utf8'));
+  for (const node of flow) {
+    if (node.type === 'tenant-broker') Object.assign(node, { tcpPort: '${MQTT_PORT}', wsPort: '${MQTT_WS_PORT}', tcpHost: '127.0.0.1' });
+  }
+  writeFileSync(flowFile, JSON.stringify(flow, null, 2));
+}
+if (process.env.ROOT_PASSWORD !== undefined) {
+  const credFile = join(demoDir, 'flows_cred.json');
+  const creds = existsSync(credFile) ? JSON.parse(readFileSync(credFile, 'utf8')) : {};
+  creds[brokerId] = { ...(creds[brokerId] || {}), rootPassword: process.env.ROOT_PASSWORD };
+  writeFileSync(credFile, JSON.stringify(creds, null, 2));
+}
+
+// Demo tenants on first start only: afterwards the registry is the user's.
+if (!existsSync(database)) {
+  const { Registry } = require(join(project, 'dist/src/index.js'));
+  const registry = new Registry({ path: database });
+  await registry.addTenant({ username: 'tenant1', password: 'secret', isolation: 'prefix' });
+  await registry.addTenant({ username: 'tenant2', password: 'secret2', isolation: 'mountpoint' });
+  registry.close();
+  console.log(`Created demo tenants tenant1/secret (prefix) and tenant2/secret2 (mountpoint) in ${database}`);
+}
+
+console.log(`Node-RED editor: http://127.0.0.1:${env.NODE_RED_PORT}  MQTT: ${env.MQTT_PORT}  MQTT over WebSocket: ${env.MQTT_WS_PORT}/ws`);
+const red = spawn(process.execPath, [require.resolve('node-red/red.js'), '--userDir', demoDir, '--settings', join(demoDir, 'settings.js')], {
+  stdio: 'inherit',
+  env: { ...process.env, ...env },
+});
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => red.kill(signal));
+red.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

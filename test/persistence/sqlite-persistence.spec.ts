@@ -1,0 +1,378 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import BetterSqlite3 from 'better-sqlite3';
+import { createSqlitePersistence, SqlitePersistence } from '../../src/persistence/sqlite-persistence';
+import { collect, FakeBroker, payloads, publish, retained, Workspace } from './helpers';
+
+describe('SqlitePersistence', () => {
+  let ws: Workspace;
+  beforeEach(() => {
+    ws = new Workspace();
+  });
+  afterEach(async () => {
+    await ws.cleanup();
+  });
+
+  describe('restart', () => {
+    it('keeps retained messages, and their deletion, across destroy and reopen', async () => {
+      const first = await ws.open();
+      await first.storeRetained(retained('a/b', 'one'));
+      await first.storeRetained(retained('a/c', 'two'));
+      await first.storeRetained(retained('a/c', '')); // [MQTT-3.3.1-10] deletes a/c
+      await first.storeRetained(retained('$SYS/x', 'sys'));
+      await ws.close(first);
+
+      const second = await ws.open({}, new FakeBroker('broker-2'));
+      const all = await collect(second.createRetainedStream('#'));
+      assert.deepEqual(
+        all.map((p) => [p.topic, String(p.payload), Buffer.isBuffer(p.payload)]),
+        [['a/b', 'one', true]],
+        '# must not match a $ topic [MQTT-4.7.2-1]',
+      );
+      assert.equal((await collect(second.createRetainedStream('$SYS/#'))).length, 1);
+      assert.equal(second.stats().retained, 2);
+    });
+
+    it('restores a persistent session: subscriptions, offline queue in order, in-flight state', async () => {
+      const client = { id: 't1:sensor' };
+      const first = await ws.open();
+      await first.addSubscriptions(client, [
+        { topic: 'data/#', qos: 1, rh: 0, rap: false, nl: false },
+        { topic: 'cmd', qos: 0, rh: 0, rap: false, nl: false, subscriptionIdentifier: 7 },
+      ]);
+      const subs = await first.subscriptionsByTopic('data/x');
+      assert.equal(subs.length, 1);
+      for (let i = 0; i < 5; i++) {
+        await first.outgoingEnqueueCombi(subs, publish('data/x', `m${i}`, { brokerId: 'broker-1', brokerCounter: i + 1 }));
+      }
+      // m0 was sent (messageId 10), m1 got to PUBREC and is now a PUBREL
+      await first.outgoingUpdate(client, { ...publish('data/x', 'm0'), brokerId: 'broker-1', brokerCounter: 1, messageId: 10 });
+      await first.outgoingUpdate(client, { ...publish('data/x', 'm1'), brokerId: 'broker-1', brokerCounter: 2, messageId: 11 });
+      await first.outgoingUpdate(client, { cmd: 'pubrel', messageId: 11 });
+      await first.incomingStorePacket(client, { ...publish('up', 'qos2', { qos: 2 }), messageId: 99 });
+      await ws.close(first);
+
+      const second = await ws.open({}, new FakeBroker('broker-2'));
+      const restored = await second.subscriptionsByClient(client);
+      restored.sort((a, b) => a.topic.localeCompare(b.topic));
+      assert.deepEqual(restored, [
+        { topic: 'cmd', qos: 0, rh: 0, rap: false, nl: false, subscriptionIdentifier: 7 },
+        { topic: 'data/#', qos: 1, rh: 0, rap: false, nl: false },
+      ]);
+      assert.deepEqual(await second.countOffline(), { subsCount: 1, clientsCount: 1 });
+      assert.deepEqual(
+        (await second.subscriptionsByTopic('data/y')).map((s) => [s.clientId, s.topic, s.qos]),
+        [['t1:sensor', 'data/#', 1]],
+      );
+      const queue = await collect(second.outgoingStream(client));
+      assert.deepEqual(
+        queue.map((p) => [p.cmd, p.messageId, p.cmd === 'publish' ? String(p.payload) : null]),
+        [
+          ['publish', 10, 'm0'],
+          ['pubrel', 11, null],
+          ['publish', undefined, 'm2'],
+          ['publish', undefined, 'm3'],
+          ['publish', undefined, 'm4'],
+        ],
+      );
+      assert.equal(String((await second.incomingGetPacket(client, { messageId: 99 })).payload), 'qos2');
+
+      // new messages queue behind the restored ones, also after a further restart
+      await second.outgoingEnqueue({ clientId: client.id }, publish('data/x', 'm5', { brokerId: 'broker-2', brokerCounter: 1 }));
+      await second.outgoingClearMessageId(client, { messageId: 10 });
+      await ws.close(second);
+      const third = await ws.open({}, new FakeBroker('broker-3'));
+      assert.deepEqual(payloads((await collect(third.outgoingStream(client))).slice(1)), ['m2', 'm3', 'm4', 'm5']);
+    });
+
+    it('keeps a will and offers it to the next broker as orphaned', async () => {
+      const client = { id: 't1:dev' };
+      const first = await ws.open({}, new FakeBroker('old-broker'));
+      await first.putWill(client, { topic: 'dev/status', payload: Buffer.from('offline'), qos: 1, retain: true });
+      await ws.close(first);
+
+      const second = await ws.open({}, new FakeBroker('new-broker'));
+      const orphans = await collect(second.streamWill({ 'new-broker': Date.now() }));
+      assert.deepEqual(
+        orphans.map((w) => [w.clientId, w.brokerId, w.topic, String(w.payload)]),
+        [['t1:dev', 'old-broker', 'dev/status', 'offline']],
+      );
+      await second.delWill({ id: client.id });
+      await ws.close(second);
+
+      const third = await ws.open();
+      assert.equal(await third.getWill(client), undefined);
+    });
+
+    it('continues the counter of a broker restarted with the same id', async () => {
+      const first = await ws.open({}, new FakeBroker('fixed-id'));
+      await first.outgoingEnqueue({ clientId: 'acme:a' }, publish('t', 'm', { brokerId: 'fixed-id', brokerCounter: 41 }));
+      await ws.close(first);
+      const broker = new FakeBroker('fixed-id');
+      await ws.open({}, broker);
+      assert.equal(broker.counter, 41, 'the next packet gets brokerCounter 42, not 1');
+    });
+  });
+
+  describe('write batching', () => {
+    it('serves reads from memory before the flush, and flushes on its own', async () => {
+      const p = await ws.open({ flushIntervalMs: 250 });
+      await p.storeRetained(retained('x', 'pending'));
+      // only microtasks ran since the write: its timer cannot have fired yet
+      assert.equal(p.stats().flushes, 0);
+      assert.equal(p.stats().pendingWrites, 1);
+      assert.equal(ws.countRows('persist_retained'), 0);
+      assert.deepEqual(payloads(await collect(p.createRetainedStream('x'))), ['pending']);
+
+      await once(p, 'flush');
+      assert.equal(p.stats().pendingWrites, 0);
+      assert.equal(ws.countRows('persist_retained'), 1);
+    });
+
+    it('writes N messages in far fewer transactions than N', async () => {
+      const n = 1000;
+      const p = await ws.open();
+      for (let i = 0; i < n; i++) {
+        await p.outgoingEnqueue({ clientId: 't1:offline' }, publish('t', `m${i}`, { brokerId: 'broker-1', brokerCounter: i + 1 }));
+        await p.storeRetained(retained(`r/${i % 10}`, `v${i}`));
+      }
+      await p.flush();
+      assert.equal(p.stats().flushes, 1);
+      assert.equal(ws.countRows('persist_outgoing'), n);
+      assert.equal(ws.countRows('persist_retained'), 10, 'repeated writes to one topic coalesce');
+    });
+
+    it('never writes a message acknowledged within one interval', async () => {
+      const client = { id: 't1:online' };
+      const p = await ws.open();
+      const packet = publish('t', 'fast', { brokerId: 'broker-1', brokerCounter: 1 });
+      await p.outgoingEnqueue({ clientId: client.id }, packet);
+      await p.outgoingUpdate(client, { ...packet, messageId: 1 });
+      await p.outgoingClearMessageId(client, { messageId: 1 });
+      await p.incomingStorePacket(client, { ...publish('t', 'q2', { qos: 2 }), messageId: 5 });
+      await p.incomingDelPacket(client, { messageId: 5 });
+      assert.equal(p.stats().pendingWrites, 0);
+      await p.flush();
+      assert.equal(p.stats().flushes, 0);
+      assert.equal(ws.countRows('persist_outgoing'), 0);
+    });
+
+    it('deletes a flushed entry from disk once it is acknowledged', async () => {
+      const client = { id: 't1:slow' };
+      const p = await ws.open();
+      const packet = publish('t', 'slow', { brokerId: 'broker-1', brokerCounter: 1 });
+      await p.outgoingEnqueue({ clientId: client.id }, packet);
+      await p.outgoingUpdate(client, { ...packet, messageId: 3 });
+      await p.flush();
+      assert.equal(ws.countRows('persist_outgoing'), 1);
+      await p.outgoingClearMessageId(client, { messageId: 3 });
+      await p.flush();
+      assert.equal(ws.countRows('persist_outgoing'), 0);
+    });
+  });
+
+  describe('bounded offline queues', () => {
+    it('drops the newest messages for a client over maxOfflinePerClient, and counts them', async () => {
+      const p = await ws.open({ maxOfflinePerClient: 3 });
+      for (let i = 0; i < 5; i++) {
+        await p.outgoingEnqueueCombi([{ clientId: 'acme:a' }], publish('t', `m${i}`, { brokerId: 'broker-1', brokerCounter: i + 1 }));
+      }
+      assert.deepEqual(payloads(await collect(p.outgoingStream({ id: 'acme:a' }))), ['m0', 'm1', 'm2']);
+      const stats = p.stats();
+      assert.equal(stats.offlineDropped, 2);
+      assert.deepEqual(stats.offlineDroppedByTenant, { acme: 2 });
+      assert.equal(stats.queued, 3);
+    });
+
+    it('bounds a tenant across its clients with maxOfflinePerTenant', async () => {
+      const p = await ws.open({ maxOfflinePerTenant: 4 });
+      const subs = [{ clientId: 'acme:a' }, { clientId: 'acme:b' }, { clientId: 'globex:c' }];
+      for (let i = 0; i < 3; i++) {
+        await p.outgoingEnqueueCombi(subs, publish('t', `m${i}`, { brokerId: 'broker-1', brokerCounter: i + 1 }));
+      }
+      const sizes = await Promise.all(['acme:a', 'acme:b', 'globex:c'].map(async (id) => (await collect(p.outgoingStream({ id }))).length));
+      assert.deepEqual(sizes, [2, 2, 3]);
+      assert.deepEqual(p.stats().offlineDroppedByTenant, { acme: 2 });
+    });
+
+    it('uses tenantOf to group clients', async () => {
+      const p = await ws.open({ maxOfflinePerTenant: 1, tenantOf: (id) => id.split('.')[0] ?? null });
+      await p.outgoingEnqueueCombi([{ clientId: 'x.1' }, { clientId: 'x.2' }, { clientId: 'y.1' }], publish('t', 'm', { brokerId: 'broker-1', brokerCounter: 1 }));
+      assert.deepEqual(p.stats().offlineDroppedByTenant, { x: 1 });
+    });
+
+    it('does not bound a connected client, whose queue holds its in-flight messages', async () => {
+      const broker = new FakeBroker('broker-1');
+      broker.connect('acme:a');
+      const p = await ws.open({ maxOfflinePerClient: 2 }, broker);
+      for (let i = 0; i < 5; i++) {
+        await p.outgoingEnqueue({ clientId: 'acme:a' }, publish('t', `m${i}`, { brokerId: 'broker-1', brokerCounter: i + 1 }));
+      }
+      assert.equal((await collect(p.outgoingStream({ id: 'acme:a' }))).length, 5);
+      assert.equal(p.stats().offlineDropped, 0);
+    });
+
+    it('lets a message dropped during a reconnect still be delivered live', async () => {
+      const p = await ws.open({ maxOfflinePerClient: 1 });
+      const client = { id: 'acme:a' };
+      const kept = publish('t', 'kept', { brokerId: 'broker-1', brokerCounter: 1 });
+      const dropped = publish('t', 'dropped', { brokerId: 'broker-1', brokerCounter: 2 });
+      await p.outgoingEnqueue({ clientId: client.id }, kept);
+      await p.outgoingEnqueue({ clientId: client.id }, dropped);
+      assert.equal(p.stats().offlineDropped, 1);
+      // aedes' live delivery calls outgoingUpdate; rejecting would disconnect the client
+      await p.outgoingUpdate(client, { ...dropped, messageId: 2 });
+      await assert.rejects(p.outgoingUpdate(client, { ...dropped, brokerCounter: 3, messageId: 3 }), /no such packet/);
+    });
+
+    it('restores queue sizes on reopen, so the bound still holds', async () => {
+      const first = await ws.open({ maxOfflinePerClient: 2 });
+      for (let i = 0; i < 2; i++) {
+        await first.outgoingEnqueue({ clientId: 'acme:a' }, publish('t', `m${i}`, { brokerId: 'broker-1', brokerCounter: i + 1 }));
+      }
+      await ws.close(first);
+      const second = await ws.open({ maxOfflinePerClient: 2 });
+      await second.outgoingEnqueue({ clientId: 'acme:a' }, publish('t', 'm2', { brokerId: 'broker-2', brokerCounter: 1 }));
+      assert.equal(second.stats().queued, 2);
+      assert.equal(second.stats().offlineDropped, 1);
+    });
+  });
+
+  describe('session expiry', () => {
+    const HOUR = 3_600_000;
+
+    async function sessionWithState(p: SqlitePersistence, clientId: string): Promise<void> {
+      const client = { id: clientId };
+      await p.addSubscriptions(client, [{ topic: 'a/#', qos: 1 }]);
+      await p.outgoingEnqueue({ clientId }, publish('a/b', 'queued', { brokerId: 'broker-1', brokerCounter: 1 }));
+      await p.incomingStorePacket(client, { ...publish('up', 'q2', { qos: 2 }), messageId: 1 });
+      await p.putWill(client, { topic: 'will', payload: Buffer.from('bye'), qos: 0, retain: false });
+    }
+
+    it('discards subscriptions, queue, in-flight state and will of a client offline too long', async () => {
+      const now = Date.now();
+      const first = await ws.open({ sessionExpiryMs: HOUR });
+      await sessionWithState(first, 'acme:old');
+      await sessionWithState(first, 'acme:recent');
+      first.touchClient('acme:old', now - 2 * HOUR);
+      first.touchClient('acme:recent', now - HOUR / 2);
+
+      assert.equal(first.sweepExpiredSessions(now), 1);
+      const old = { id: 'acme:old' };
+      assert.deepEqual(await first.subscriptionsByClient(old), []);
+      assert.deepEqual(await collect(first.outgoingStream(old)), []);
+      await assert.rejects(first.incomingGetPacket(old, { messageId: 1 }));
+      assert.equal(await first.getWill(old), undefined);
+      assert.deepEqual((await first.subscriptionsByTopic('a/b')).map((s) => s.clientId), ['acme:recent']);
+      assert.equal(first.stats().sessionsExpired, 1);
+      await ws.close(first);
+
+      // and the discard reached the disk
+      const second = await ws.open({ sessionExpiryMs: HOUR });
+      assert.deepEqual(await second.subscriptionsByClient(old), []);
+      assert.equal(await second.getWill(old), undefined);
+      assert.equal(second.stats().queued, 1);
+      assert.equal((await second.subscriptionsByClient({ id: 'acme:recent' })).length, 1);
+    });
+
+    it('never expires a connected client', async () => {
+      const broker = new FakeBroker('broker-1');
+      const p = await ws.open({ sessionExpiryMs: HOUR }, broker);
+      await sessionWithState(p, 'acme:live');
+      broker.connect('acme:live');
+      assert.equal(p.sweepExpiredSessions(Date.now() + 2 * HOUR), 0);
+      assert.equal((await p.subscriptionsByClient({ id: 'acme:live' })).length, 1);
+    });
+
+    it("takes last-seen from aedes' client and clientDisconnect events", async () => {
+      const broker = new FakeBroker('broker-1');
+      const p = await ws.open({ sessionExpiryMs: HOUR }, broker);
+      await sessionWithState(p, 'acme:x');
+      p.touchClient('acme:x', 0);
+      broker.disconnect('acme:x'); // aedes' clientDisconnect: seen now
+      assert.equal(p.sweepExpiredSessions(Date.now()), 0);
+      assert.equal(p.sweepExpiredSessions(Date.now() + 2 * HOUR), 1);
+    });
+
+    it('keeps last-seen across a restart', async () => {
+      const first = await ws.open({ sessionExpiryMs: HOUR });
+      await sessionWithState(first, 'acme:old');
+      first.touchClient('acme:old', Date.now() - 2 * HOUR);
+      await ws.close(first);
+      const second = await ws.open({ sessionExpiryMs: HOUR });
+      assert.equal(second.sweepExpiredSessions(), 1);
+    });
+
+    it('sweeps on its own timer', async () => {
+      const p = await ws.open({ sessionExpiryMs: 1, sweepIntervalMs: 10 });
+      await sessionWithState(p, 'acme:gone');
+      const [clientId] = (await once(p, 'sessionExpired')) as [string];
+      assert.equal(clientId, 'acme:gone');
+      assert.deepEqual(await p.subscriptionsByClient({ id: 'acme:gone' }), []);
+    });
+  });
+
+  describe('options and database handle', () => {
+    it('rejects a flush interval outside 1..1000 ms', () => {
+      assert.throws(() => createSqlitePersistence({ flushIntervalMs: 1001 }), RangeError);
+      assert.throws(() => createSqlitePersistence({ flushIntervalMs: 0 }), RangeError);
+      assert.throws(() => createSqlitePersistence({ maxOfflinePerClient: -1 }), RangeError);
+    });
+
+    it('opens its own file in WAL mode', async () => {
+      await ws.open();
+      const db = new BetterSqlite3(ws.file, { readonly: true });
+      try {
+        assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+      } finally {
+        db.close();
+      }
+    });
+
+    it('shares an open handle: adds only persist_ tables and leaves the handle open', async () => {
+      const db = new BetterSqlite3(ws.file);
+      try {
+        db.exec("CREATE TABLE tenants (name TEXT PRIMARY KEY); INSERT INTO tenants VALUES ('acme')");
+        const p = new SqlitePersistence({ db });
+        await p.setup(new FakeBroker('broker-1'));
+        await p.storeRetained(retained('acme/x', 'v'));
+        await p.destroy();
+        assert.equal(db.open, true);
+        const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Array<{ name: string }>)
+          .map((r) => r.name)
+          .filter((name) => name !== 'tenants');
+        assert.ok(tables.length > 0 && tables.every((name) => name.startsWith('persist_')), tables.join());
+        assert.deepEqual(db.prepare('SELECT name FROM tenants').all(), [{ name: 'acme' }]);
+        assert.equal(db.prepare('SELECT count(*) AS n FROM persist_retained').pluck().get(), 1);
+      } finally {
+        db.close();
+      }
+    });
+
+    it('keeps the writes of a failed flush and commits them on the retry', async () => {
+      const db = new BetterSqlite3(ws.file);
+      try {
+        const p = new SqlitePersistence({ db, flushIntervalMs: 10 });
+        await p.setup(new FakeBroker('broker-1'));
+        db.exec("CREATE TRIGGER fail_once BEFORE INSERT ON persist_retained BEGIN SELECT RAISE(ABORT, 'disk says no'); END");
+        await p.storeRetained(retained('a', '1'));
+        const [err] = (await once(p, 'flushError')) as [Error];
+        assert.match(err.message, /disk says no/);
+        db.exec('DROP TRIGGER fail_once');
+        await once(p, 'flush');
+        assert.deepEqual(p.stats().flushErrors, 1);
+        assert.equal(db.prepare('SELECT count(*) FROM persist_retained').pluck().get(), 1);
+        await p.destroy();
+      } finally {
+        db.close();
+      }
+    });
+
+    it('rejects use after destroy, and tolerates a second destroy', async () => {
+      const p = await ws.open();
+      await ws.close(p);
+      await p.destroy();
+      await assert.rejects(p.storeRetained(retained('x', 'y')), /destroyed/);
+    });
+  });
+});
