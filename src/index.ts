@@ -2,7 +2,7 @@
  * The engine's public surface: Node-RED adapters, tests and benchmarks import
  * from here and nowhere deeper.
  */
-export { BrokerHost } from './broker/broker-host';
+export { BrokerHost, REGISTRY_WEBHOOK_PREFIX } from './broker/broker-host';
 export type { BoundAddresses, BrokerHostOptions, InProcessMessage, InProcessSubscription, PublishOptions, SubscribeOptions } from './broker/broker-host';
 export type { ClientInfo } from './broker/connections';
 export type { TlsFiles, Transport } from './broker/listeners';
@@ -10,7 +10,7 @@ export { TenantBrokerError } from './errors';
 export type { ErrorCode } from './errors';
 export type { ConnectionRefused, EngineEvents, PublishDenied, PublishedMessage, RefusalReason, SubscribeDenied } from './events';
 export { REFUSAL_RETURN_CODES } from './events';
-export { ISOLATION_STYLES, Registry, webhookUrlProblem } from './registry/registry';
+export { ISOLATION_STYLES, Registry } from './registry/registry';
 export type { IsolationStyle, NewTenant, NewWebhook, Tenant, TenantChange, TenantPatch, Webhook } from './registry/registry';
 export type { TopicStat } from './registry/topic-stats';
 export { ALL_TENANTS, filterProblem, publishTopicProblem, ROOT_USER, tenantNameProblem, topicMatches } from './tenancy/topics';
@@ -18,3 +18,5 @@ export { errorResponse, parseNewTenant, parseTenantPatch, requireUsername, tenan
 export type { TenantView } from './admin/tenant-api';
 export { decodePayload, encodePayload } from './flows/payloads';
 export type { PayloadType } from './flows/payloads';
+export { WebhookDispatcher, WebhookEvent, validateWebhookUrl, verifySignature, WebhookConfigError } from './webhooks';
+export type { DeliveryResult, DroppedMessage, RetryNotice, WebhookCounters, WebhookSpec } from './webhooks';

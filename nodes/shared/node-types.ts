@@ -50,3 +50,14 @@ export interface TenantOutNodeDef extends NodeDef {
   qos: string;
   retain: string;
 }
+
+export interface TenantWebhookNodeDef extends NodeDef {
+  broker: string;
+  tenant: string;
+  topic: string;
+  url: string;
+  headers: string;
+  timeout: string;
+  retries: string;
+  concurrency: string;
+}

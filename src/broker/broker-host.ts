@@ -10,6 +10,9 @@ import { ALL_TENANTS, filterProblem, firstLevel, isInsideTenant, publishTopicPro
 import { clientInfo, ConnectionTracker, splitInternalClientId, type ClientInfo, type ClientSession } from './connections';
 import { createHooks, mountUnsubscribe, type OriginPacket } from './hooks';
 import { TcpListener, WsListener, type ConnectionInfo, type TlsFiles } from './listeners';
+import { WebhookDispatcher } from '../webhooks/dispatcher';
+import type { DispatcherOptions, WebhookSpec } from '../webhooks/types';
+import type { PublishedMessage } from '../events';
 
 export interface BrokerHostOptions {
   /** MQTT over TCP (or TLS); `false` disables it. Defaults: port 1883 on 0.0.0.0. */
@@ -25,7 +28,12 @@ export interface BrokerHostOptions {
   /** An aedes persistence; the in-memory one when absent. */
   persistence?: unknown;
   statsFlushIntervalMs?: number;
+  /** Options of the webhook dispatcher (backoff, TLS trust for https targets). */
+  webhooks?: DispatcherOptions;
 }
+
+/** Webhooks registered in the registry have these ids in the dispatcher; flow webhooks choose their own. */
+export const REGISTRY_WEBHOOK_PREFIX = 'registry:';
 
 export interface BoundAddresses {
   mqtt?: AddressInfo;
@@ -75,6 +83,8 @@ const DEFAULT_WS = { port: 4035, host: '0.0.0.0', path: '/ws' };
  */
 export class BrokerHost extends EventEmitter<EngineEvents> {
   readonly registry: Registry;
+  /** Delivers published messages to every webhook: the registry's and those flows add with `setWebhook`. */
+  readonly webhooks: WebhookDispatcher;
   private readonly ownsRegistry: boolean;
   private readonly connections = new ConnectionTracker();
   private readonly sessions = new WeakMap<Client, ClientSession>();
@@ -84,6 +94,8 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
   private state: 'new' | 'starting' | 'running' | 'closing' | 'closed' = 'new';
   private closing: Promise<void> | null = null;
   private readonly onTenantChanged = (change: TenantChange) => this.applyTenantChange(change);
+  private readonly onWebhooksChanged = () => this.syncRegistryWebhooks();
+  private readonly routeToWebhooks = (message: PublishedMessage) => this.webhooks.route(message);
 
   constructor(private readonly options: BrokerHostOptions) {
     super();
@@ -96,6 +108,36 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
       this.ownsRegistry = false;
     }
     this.registry.on('tenant-changed', this.onTenantChanged);
+    this.webhooks = new WebhookDispatcher(options.webhooks);
+  }
+
+  /** Adds or replaces a webhook defined outside the registry (a flow's tenant-webhook node). */
+  setWebhook(spec: WebhookSpec): void {
+    this.webhooks.upsert(spec);
+    this.updateWebhookRouting();
+  }
+
+  removeWebhook(id: string): void {
+    this.webhooks.remove(id);
+    this.updateWebhookRouting();
+  }
+
+  private syncRegistryWebhooks(): void {
+    const stored = this.registry.listWebhooks();
+    const wanted = new Set(stored.map((w) => REGISTRY_WEBHOOK_PREFIX + w.id));
+    for (const id of this.webhooks.ids()) if (id.startsWith(REGISTRY_WEBHOOK_PREFIX) && !wanted.has(id)) this.webhooks.remove(id);
+    for (const w of stored) {
+      this.webhooks.upsert({ id: REGISTRY_WEBHOOK_PREFIX + w.id, tenant: w.tenant, topicFilter: w.topicFilter, url: w.url, secret: w.secret ?? undefined, enabled: w.enabled });
+    }
+    this.updateWebhookRouting();
+  }
+
+  // The published hook builds a message object only while someone listens: no webhook, no cost.
+  private updateWebhookRouting(): void {
+    const routing = this.listeners('message').includes(this.routeToWebhooks);
+    const wanted = this.webhooks.ids().length > 0;
+    if (wanted && !routing) this.on('message', this.routeToWebhooks);
+    else if (!wanted && routing) this.off('message', this.routeToWebhooks);
   }
 
   setRootPassword(password: string | undefined): void {
@@ -148,6 +190,8 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
         this.servers.push(listener);
         addresses.ws = { ...(await listener.start()), path: ws.path };
       }
+      this.registry.on('webhooks-changed', this.onWebhooksChanged);
+      this.syncRegistryWebhooks();
       this.state = 'running';
       return addresses;
     } catch (err) {
@@ -362,10 +406,11 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
   private async shutdown(): Promise<void> {
     this.state = 'closing';
     this.registry.off('tenant-changed', this.onTenantChanged);
+    this.registry.off('webhooks-changed', this.onWebhooksChanged);
     const aedes = this.aedes;
     const closingListeners = this.servers.map((listener) => listener.close());
     if (aedes) await new Promise<void>((resolve) => aedes.close(() => resolve()));
-    await Promise.all(closingListeners);
+    await Promise.all([...closingListeners, this.webhooks.close()]);
     const persistence = (aedes as unknown as { persistence?: { destroy?: () => Promise<void> } } | null)?.persistence;
     if (persistence?.destroy) await persistence.destroy().catch((err: Error) => this.emit('engine-error', err));
     if (this.ownsRegistry) this.registry.close();

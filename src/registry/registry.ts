@@ -4,6 +4,8 @@ import { conflict, invalid, notFound } from '../errors';
 import { filterIsInsideTenant, filterProblem, tenantNameProblem } from '../tenancy/topics';
 import { CredentialCache, hashPassword, verifyPasswordHash } from './passwords';
 import { migrate } from './schema';
+import { secretProblem } from '../webhooks/signing';
+import { validateWebhookUrl } from '../webhooks/validate';
 import { TopicStats } from './topic-stats';
 
 export type IsolationStyle = 'prefix' | 'mountpoint';
@@ -43,6 +45,8 @@ export interface Webhook {
   topicFilter: string;
   url: string;
   enabled: boolean;
+  /** Standard Webhooks signing secret; never shown over HTTP. */
+  secret: string | null;
   createdAt: number;
   updatedAt: number;
 }
@@ -52,6 +56,8 @@ export interface NewWebhook {
   topicFilter: string;
   url: string;
   enabled?: boolean;
+  /** null removes a secret on update. */
+  secret?: string | null;
 }
 
 export interface RegistryOptions {
@@ -79,6 +85,7 @@ interface WebhookRow {
   topic_filter: string;
   url: string;
   enabled: number;
+  secret: string | null;
   created_at: number;
   updated_at: number;
 }
@@ -107,6 +114,7 @@ function toWebhook(row: WebhookRow): Webhook {
     topicFilter: row.topic_filter,
     url: row.url,
     enabled: row.enabled === 1,
+    secret: row.secret,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -130,18 +138,13 @@ function checkPassword(value: unknown): string {
   return value;
 }
 
-export function webhookUrlProblem(url: unknown): string | null {
-  if (typeof url !== 'string' || url.length === 0) return 'a webhook URL is required';
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return `${JSON.stringify(url)} is not a URL`;
+function checkWebhookTarget(url: unknown, secret: unknown): void {
+  const urlProblem = validateWebhookUrl(url);
+  if (urlProblem) throw invalid(urlProblem, 'errors.bad-webhook-url');
+  if (secret !== undefined && secret !== null && secret !== '') {
+    const problem = typeof secret === 'string' ? secretProblem(secret) : 'a secret must be a string';
+    if (problem) throw invalid(problem, 'errors.bad-webhook-secret');
   }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-    return `only http: and https: webhook URLs are allowed, not ${parsed.protocol}`;
-  }
-  return null;
 }
 
 /**
@@ -315,12 +318,11 @@ export class Registry extends EventEmitter<RegistryEvents> {
   addWebhook(input: NewWebhook): Webhook {
     this.requireTenant(input.tenant);
     this.checkWebhookFilter(input.tenant, input.topicFilter);
-    const urlProblem = webhookUrlProblem(input.url);
-    if (urlProblem) throw invalid(urlProblem, 'errors.bad-webhook-url');
+    checkWebhookTarget(input.url, input.secret);
     const now = Date.now();
     const row = this.db
-      .prepare('INSERT INTO webhooks (tenant, topic_filter, url, enabled, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING *')
-      .get(input.tenant, input.topicFilter, input.url, input.enabled === false ? 0 : 1, now, now) as WebhookRow;
+      .prepare('INSERT INTO webhooks (tenant, topic_filter, url, enabled, secret, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *')
+      .get(input.tenant, input.topicFilter, input.url, input.enabled === false ? 0 : 1, input.secret || null, now, now) as WebhookRow;
     this.emit('webhooks-changed');
     return toWebhook(row);
   }
@@ -351,12 +353,12 @@ export class Registry extends EventEmitter<RegistryEvents> {
     const topicFilter = patch.topicFilter ?? before.topicFilter;
     const url = patch.url ?? before.url;
     this.checkWebhookFilter(before.tenant, topicFilter);
-    const urlProblem = webhookUrlProblem(url);
-    if (urlProblem) throw invalid(urlProblem, 'errors.bad-webhook-url');
+    const secret = patch.secret === undefined ? before.secret : patch.secret || null;
+    checkWebhookTarget(url, secret);
     const enabled = patch.enabled === undefined ? before.enabled : Boolean(patch.enabled);
     const row = this.db
-      .prepare('UPDATE webhooks SET topic_filter = ?, url = ?, enabled = ?, updated_at = ? WHERE id = ? RETURNING *')
-      .get(topicFilter, url, enabled ? 1 : 0, Date.now(), id) as WebhookRow;
+      .prepare('UPDATE webhooks SET topic_filter = ?, url = ?, enabled = ?, secret = ?, updated_at = ? WHERE id = ? RETURNING *')
+      .get(topicFilter, url, enabled ? 1 : 0, secret, Date.now(), id) as WebhookRow;
     this.emit('webhooks-changed');
     return toWebhook(row);
   }

@@ -41,6 +41,11 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 2,
+    name: 'webhook signing secrets',
+    sql: `ALTER TABLE webhooks ADD COLUMN secret TEXT;`,
+  },
 ];
 
 export function migrate(db: Database): number[] {

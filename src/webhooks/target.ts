@@ -382,6 +382,7 @@ export class WebhookTarget {
       latencyMs: Math.round(outcome.latencyMs * 100) / 100,
       totalMs: Math.round((performance.now() - job.enqueuedAt) * 100) / 100,
       attempts,
+      requested: Boolean(job.settle),
     };
     if (outcome.status !== undefined) result.status = outcome.status;
     if (outcome.error !== undefined) result.error = outcome.error;

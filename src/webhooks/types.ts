@@ -1,14 +1,7 @@
-/** One message as the broker saw it, handed to {@link WebhookDispatcher.route}. */
-export interface PublishedMessage {
-  tenant: string;
-  /** Full topic including the tenant prefix, e.g. `tenant1/sensors/temp`. */
-  topic: string;
-  payload: Buffer;
-  qos: 0 | 1 | 2;
-  retain: boolean;
-  clientId: string | null;
-  username: string | null;
-}
+import type { PublishedMessage } from '../events';
+
+/** What the broker hands to {@link WebhookDispatcher.route}: one message published inside a tenant. */
+export type { PublishedMessage };
 
 /** A webhook: which messages it receives and where they are POSTed. */
 export interface WebhookSpec {
@@ -49,6 +42,8 @@ export interface DeliveryResult {
   /** From enqueueing to this result: queueing, every attempt and every backoff. */
   totalMs: number;
   attempts: number;
+  /** True for a delivery asked for with `deliver()` (its caller has the result), false for a routed message. */
+  requested: boolean;
   /** Set when the delivery failed. */
   error?: string;
 }

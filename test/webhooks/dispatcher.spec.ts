@@ -60,6 +60,7 @@ describe('webhooks: WebhookDispatcher', () => {
         status: 200,
         latencyMs: 0,
         totalMs: 0,
+        requested: false,
         attempts: 1,
       });
       const counters = dispatcher.counters('h');

@@ -1,0 +1,119 @@
+import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow } from 'node-red';
+import { ALL_TENANTS, encodePayload, type BrokerHost, type DeliveryResult, type WebhookSpec } from '../src';
+import { describeError } from './shared/i18n';
+import type { TenantBrokerNode, TenantWebhookNodeDef } from './shared/node-types';
+
+type Credentials = { secret?: string };
+
+function count(value: string, fallback: number): number {
+  return value === '' || value === undefined ? fallback : Number(value);
+}
+
+/** One output message per delivery: [success, failure]. */
+function outputs(result: DeliveryResult, base: Record<string, unknown> = {}): Array<NodeMessage | null> {
+  const msg = { ...base, payload: { status: result.status, latency: result.latencyMs, attempts: result.attempts, error: result.error }, topic: result.topic, tenant: result.tenant, webhookId: result.deliveryId } as NodeMessage;
+  return result.error ? [null, msg] : [msg, null];
+}
+
+export default function (RED: NodeAPI): void {
+  function TenantWebhook(this: Node<Credentials>, config: TenantWebhookNodeDef) {
+    RED.nodes.createNode(this, config);
+    const node = this;
+    const broker = RED.nodes.getNode(config.broker) as TenantBrokerNode | null;
+    if (!broker) {
+      node.error(RED._('tenant-webhook.errors.missing-broker'));
+      node.status({ fill: 'red', shape: 'ring', text: RED._('tenant-webhook.errors.missing-broker') });
+      return;
+    }
+    const id = `node:${node.id}`;
+    const tenant = config.tenant || ALL_TENANTS;
+    let host: BrokerHost | null = null;
+
+    const showStatus = () => {
+      const counters = host?.webhooks.counters(id);
+      if (!counters) return;
+      const last = counters.lastStatus ? `${counters.lastStatus} ${counters.lastLatencyMs ?? 0} ms` : counters.lastError ?? '';
+      node.status({
+        fill: counters.lastError && !counters.lastStatus ? 'red' : 'green',
+        shape: counters.queued + counters.inFlight > 0 ? 'ring' : 'dot',
+        text: RED._('tenant-webhook.status.summary', { queued: String(counters.queued + counters.inFlight), last }),
+      });
+    };
+    const onResult = (result: DeliveryResult) => {
+      // results of input messages are sent by the input handler, with the message
+      if (result.webhookId !== id || result.requested) return;
+      node.send(outputs(result));
+      showStatus();
+    };
+    const onDropped = (dropped: { webhookId: string; queueLimit: number }) => {
+      if (dropped.webhookId === id) node.warn(RED._('tenant-webhook.errors.dropped', { limit: String(dropped.queueLimit) }));
+    };
+
+    const ready = broker.ready.then((running) => {
+      let headers: Record<string, string> | undefined;
+      try {
+        headers = config.headers ? JSON.parse(config.headers) : undefined;
+      } catch {
+        throw new Error(RED._('tenant-webhook.errors.bad-headers'));
+      }
+      const spec: WebhookSpec = {
+        id,
+        tenant: tenant === ALL_TENANTS ? null : tenant,
+        topicFilter: `${tenant === ALL_TENANTS ? '+' : tenant}/${config.topic || '#'}`,
+        url: config.url,
+        headers,
+        secret: node.credentials?.secret || undefined,
+        timeoutMs: count(config.timeout, 5000),
+        retries: count(config.retries, 3),
+        concurrency: count(config.concurrency, 4),
+      };
+      running.setWebhook(spec);
+      running.webhooks.on('delivered', onResult);
+      running.webhooks.on('failed', onResult);
+      running.webhooks.on('dropped', onDropped);
+      host = running;
+      node.status({ fill: 'green', shape: 'dot', text: RED._('tenant-webhook.status.ready') });
+      return running;
+    });
+    ready.catch((err: unknown) => {
+      const reason = describeError(RED, err);
+      node.error(RED._('tenant-webhook.errors.setup-failed', { reason }));
+      node.status({ fill: 'red', shape: 'ring', text: reason });
+    });
+
+    node.on('input', (msg: NodeMessageInFlow & { tenant?: unknown }, send, done) => {
+      const msgTenant = typeof msg.tenant === 'string' && msg.tenant ? msg.tenant : tenant;
+      if (msgTenant === ALL_TENANTS) return done(new Error(RED._('tenant-webhook.errors.no-tenant')));
+      ready
+        .then((running) => {
+          const delivery = running.webhooks.deliver(id, {
+            tenant: msgTenant,
+            topic: `${msgTenant}/${msg.topic || ''}`,
+            payload: encodePayload(msg.payload),
+            qos: 0,
+            retain: false,
+            clientId: null,
+            username: msgTenant,
+          });
+          return delivery;
+        })
+        .then((result) => {
+          send(outputs(result, msg));
+          showStatus();
+          done();
+        }, (err: unknown) => done(new Error(describeError(RED, err))));
+    });
+
+    node.on('close', (_removed: boolean, done: () => void) => {
+      if (host) {
+        host.webhooks.off('delivered', onResult);
+        host.webhooks.off('failed', onResult);
+        host.webhooks.off('dropped', onDropped);
+        host.removeWebhook(id);
+      }
+      done();
+    });
+  }
+
+  RED.nodes.registerType('tenant-webhook', TenantWebhook as never, { credentials: { secret: { type: 'password' } } });
+}

@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import type { NodeMessage } from 'node-red';
+import { verifySignature } from '../../src';
+import { helper, brokerConfig, brokerOf, loadNode } from '../helpers/nodes';
+import { closedPort, HttpSink } from '../helpers/http-sink';
+import { connect } from '../helpers/mqtt';
+import { tempDir } from '../helpers/tmp';
+
+const nodes = [loadNode('tenant-broker'), loadNode('tenant-webhook')];
+
+function nextInput(id: string): Promise<NodeMessage & Record<string, unknown>> {
+  return new Promise((resolve) => helper.getNode(id).once('input', resolve));
+}
+
+describe('tenant-webhook node', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  let sink: HttpSink;
+  beforeEach((done) => {
+    tmp = tempDir();
+    HttpSink.start().then((s) => {
+      sink = s;
+      helper.startServer(done);
+    });
+  });
+  afterEach(async () => {
+    await helper.unload();
+    await new Promise<void>((resolve) => helper.stopServer(() => resolve()));
+    await sink.close();
+    tmp.remove();
+  });
+
+  async function start(webhook: Record<string, unknown>, secret?: string) {
+    const flow = [
+      brokerConfig('b1', tmp.file('r.db')),
+      { id: 'w1', type: 'tenant-webhook', broker: 'b1', tenant: 'tenant1', topic: 'sensors/+', url: sink.url('/hook'), headers: '{"Authorization":"Bearer t0k"}', timeout: '2000', retries: '0', concurrency: '1', wires: [['ok'], ['failed']], ...webhook },
+      { id: 'ok', type: 'helper' },
+      { id: 'failed', type: 'helper' },
+    ];
+    await helper.load(nodes, flow as never, { b1: { rootPassword: 'rootpw' }, w1: secret ? { secret } : {} });
+    const host = await brokerOf('b1');
+    await host.registry.addTenant({ username: 'tenant1', password: 'secret', isolation: 'mountpoint' });
+    return host;
+  }
+
+  it('POSTs matching device messages with MQTT headers and reports each delivery on output 1', async () => {
+    const host = await start({});
+    const delivered = nextInput('ok');
+    const { port } = (host as unknown as { servers: Array<{ server: import('node:net').Server }> }).servers[0].server.address() as import('node:net').AddressInfo;
+    const device = await connect(`mqtt://127.0.0.1:${port}`, { username: 'tenant1', password: 'secret', clientId: 'dev-1' });
+    await device.publish('sensors/temp', '{"temp_c":23.45}');
+    await device.end();
+    const [request] = await sink.waitFor(1);
+    assert.equal(request.body.toString(), '{"temp_c":23.45}');
+    assert.equal(request.headers['x-mqtt-topic'], 'tenant1/sensors/temp');
+    assert.equal(request.headers['x-mqtt-username'], 'tenant1');
+    assert.equal(request.headers['x-mqtt-client-id'], 'dev-1');
+    assert.equal(request.headers.authorization, 'Bearer t0k');
+    const msg = await delivered;
+    assert.deepEqual([msg.topic, msg.tenant, (msg.payload as { status: number }).status], ['tenant1/sensors/temp', 'tenant1', 200]);
+  });
+
+  it('signs requests with the secret from its credentials', async () => {
+    const secret = 'whsec_' + Buffer.from('a secret key of 32 bytes length!').toString('base64');
+    const host = await start({}, secret);
+    await host.publish('tenant1', { topic: 'sensors/x', payload: 'signed' });
+    const [request] = await sink.waitFor(1);
+    assert.equal(verifySignature(secret, request.body, request.headers), true);
+    assert.equal(verifySignature(secret, Buffer.from('tampered'), request.headers), false);
+  });
+
+  it('sends a failure after the last retry to output 2', async () => {
+    const port = await closedPort();
+    const host = await start({ url: `http://127.0.0.1:${port}/down` });
+    const failed = nextInput('failed');
+    await host.publish('tenant1', { topic: 'sensors/x', payload: 'lost' });
+    const msg = await failed;
+    assert.match(String((msg.payload as { error: string }).error), /ECONNREFUSED|refused/i);
+  });
+
+  it('delivers an input message ad hoc and answers with that message', async () => {
+    await start({});
+    const delivered = nextInput('ok');
+    helper.getNode('w1').receive({ payload: { hello: 'world' }, topic: 'manual/test', _msgid: 'm1', extra: 42 } as never);
+    const msg = await delivered;
+    assert.equal((msg as { extra?: number }).extra, 42);
+    const [request] = await sink.waitFor(1);
+    assert.equal(request.body.toString(), '{"hello":"world"}');
+    assert.equal(request.headers['x-mqtt-topic'], 'tenant1/manual/test');
+  });
+
+  it('is removed from the broker on close', async () => {
+    const host = await start({});
+    assert.equal(host.webhooks.has('node:w1'), true);
+    await helper.unload();
+    assert.equal(host.webhooks.has('node:w1'), false);
+  });
+});
