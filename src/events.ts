@@ -55,6 +55,11 @@ export interface PublishedMessage {
   username: string | null;
 }
 
+/** A limit that slowed or trimmed a client's traffic without refusing it. */
+export interface LimitApplied extends ClientInfo {
+  limit: 'rate' | 'retain' | 'qos';
+}
+
 export interface ClientFailure {
   client: ClientInfo | null;
   error: Error;
@@ -67,6 +72,9 @@ export interface EngineEvents {
   'connection-refused': [ConnectionRefused];
   'publish-denied': [PublishDenied];
   'subscribe-denied': [SubscribeDenied];
+  'limit-applied': [LimitApplied];
+  /** Clients disconnected by an operator or because a tenant's quota was lowered. */
+  'clients-kicked': [{ tenant: string; count: number; reason: 'kick' | 'quota' }];
   /** Emitted for every message published into a tenant's namespace. */
   message: [PublishedMessage];
   /** A connection closed on a protocol error (malformed packet, timeout, ...). */

@@ -3,15 +3,19 @@
  * from here and nowhere deeper.
  */
 export { BrokerHost, REGISTRY_WEBHOOK_PREFIX } from './broker/broker-host';
-export type { BoundAddresses, BrokerHostOptions, InProcessMessage, InProcessSubscription, PublishOptions, SubscribeOptions } from './broker/broker-host';
+export type { BoundAddresses, BrokerHostOptions, BrokerStats, InProcessMessage, InProcessSubscription, PublishOptions, SubscribeOptions } from './broker/broker-host';
 export type { ClientInfo } from './broker/connections';
 export type { TlsFiles, Transport } from './broker/listeners';
 export { TenantBrokerError } from './errors';
 export type { ErrorCode } from './errors';
-export type { ConnectionRefused, EngineEvents, PublishDenied, PublishedMessage, RefusalReason, SubscribeDenied } from './events';
+export type { ConnectionRefused, EngineEvents, LimitApplied, PublishDenied, PublishedMessage, RefusalReason, SubscribeDenied } from './events';
 export { REFUSAL_RETURN_CODES } from './events';
 export { ISOLATION_STYLES, Registry } from './registry/registry';
-export type { IsolationStyle, NewTenant, NewWebhook, Tenant, TenantChange, TenantPatch, Webhook } from './registry/registry';
+export type { IsolationStyle, NewTenant, NewWebhook, Tenant, TenantChange, TenantDefaults, TenantPatch, Webhook } from './registry/registry';
+export { LIMIT_FIELDS } from './registry/limits';
+export type { TenantLimits } from './registry/limits';
+export type { AuditCategory, AuditEvent } from './audit/audit-log';
+export type { TrafficFigures } from './broker/traffic';
 export type { TopicStat } from './registry/topic-stats';
 export { ALL_TENANTS, filterProblem, publishTopicProblem, ROOT_USER, tenantNameProblem, topicMatches } from './tenancy/topics';
 export { errorResponse, parseNewTenant, parseTenantPatch, requireUsername, tenantView } from './admin/tenant-api';

@@ -1,4 +1,5 @@
 import { invalid, TenantBrokerError, type ErrorCode } from '../errors';
+import { checkLimit, LIMIT_FIELDS } from '../registry/limits';
 import type { NewTenant, Tenant, TenantPatch } from '../registry/registry';
 
 /**
@@ -11,17 +12,24 @@ export interface TenantView {
   isolation: string;
   enabled: boolean;
   max_connections: number;
+  max_msgs_per_sec: number;
+  max_tenant_msgs_per_sec: number;
+  max_payload_bytes: number;
+  max_qos: number;
+  allow_retain: boolean;
+  max_subscriptions: number;
   connections: number;
   created_at: string;
   updated_at: string;
 }
 
 export function tenantView(tenant: Tenant, connections: number): TenantView {
+  const limits = Object.fromEntries(LIMIT_FIELDS.map(({ key, column }) => [column, tenant[key]]));
   return {
     username: tenant.username,
     isolation: tenant.isolation,
     enabled: tenant.enabled,
-    max_connections: tenant.maxConnections,
+    ...(limits as Pick<TenantView, 'max_connections' | 'max_msgs_per_sec' | 'max_tenant_msgs_per_sec' | 'max_payload_bytes' | 'max_qos' | 'allow_retain' | 'max_subscriptions'>),
     connections,
     created_at: new Date(tenant.createdAt).toISOString(),
     updated_at: new Date(tenant.updatedAt).toISOString(),
@@ -42,20 +50,22 @@ function optional<T>(body: Record<string, unknown>, field: string, check: (v: un
 
 const isString = (v: unknown): v is string => typeof v === 'string';
 const isBoolean = (v: unknown): v is boolean => typeof v === 'boolean';
-const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
 
 /** Reads the updatable fields; unknown fields are refused so a typo is not silently ignored. */
 export function parseTenantPatch(body: unknown, allowed: readonly string[] = []): TenantPatch {
   const object = asObject(body);
-  const known = new Set(['username', 'password', 'isolation', 'enabled', 'max_connections', ...allowed]);
+  const known = new Set(['username', 'password', 'isolation', 'enabled', ...LIMIT_FIELDS.map((f) => f.column), ...allowed]);
   const unknown = Object.keys(object).filter((key) => !known.has(key));
   if (unknown.length > 0) throw invalid(`unknown field ${unknown.map((k) => JSON.stringify(k)).join(', ')}`, 'errors.unknown-field', { field: unknown[0] });
-  return {
+  const patch: TenantPatch = {
     password: optional(object, 'password', isString, 'a string'),
     isolation: optional(object, 'isolation', (v): v is 'prefix' | 'mountpoint' => v === 'prefix' || v === 'mountpoint', '"prefix" or "mountpoint"'),
     enabled: optional(object, 'enabled', isBoolean, 'true or false'),
-    maxConnections: optional(object, 'max_connections', isCount, 'a whole number, 0 or more'),
   };
+  for (const { key, column } of LIMIT_FIELDS) {
+    if (object[column] !== undefined) (patch as Record<string, unknown>)[key] = checkLimit(key, object[column], column);
+  }
+  return patch;
 }
 
 export function parseNewTenant(body: unknown): NewTenant {

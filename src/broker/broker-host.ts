@@ -4,11 +4,14 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { invalid, notFound, TenantBrokerError } from '../errors';
 import type { EngineEvents } from '../events';
-import { Registry, type IsolationStyle, type TenantChange } from '../registry/registry';
+import { Registry, type TenantChange, type TenantDefaults } from '../registry/registry';
+import type { WebhookCounters } from '../webhooks/types';
 import { inboundFilter, inboundTopic, outboundTopic, ROOT_SCOPE, type Scope } from '../tenancy/isolation';
 import { ALL_TENANTS, filterProblem, firstLevel, isInsideTenant, publishTopicProblem, ROOT_USER, tenantNameProblem, unmount } from '../tenancy/topics';
 import { clientInfo, ConnectionTracker, splitInternalClientId, type ClientInfo, type ClientSession } from './connections';
-import { createHooks, mountUnsubscribe, type OriginPacket } from './hooks';
+import { createHooks, interceptPackets, type OriginPacket } from './hooks';
+import { TenantBuckets } from './rate-limits';
+import { TrafficCounters, type TrafficFigures } from './traffic';
 import { TcpListener, WsListener, type ConnectionInfo, type TlsFiles } from './listeners';
 import { WebhookDispatcher } from '../webhooks/dispatcher';
 import type { DispatcherOptions, WebhookSpec } from '../webhooks/types';
@@ -23,13 +26,15 @@ export interface BrokerHostOptions {
   database: string | Registry;
   /** root's password; without one root cannot log in. */
   rootPassword?: string;
-  /** Defaults for tenants created without these fields. */
-  defaults?: { isolation?: IsolationStyle; maxConnections?: number };
+  /** Isolation style and limits for tenants created without them. */
+  defaults?: TenantDefaults;
   /** An aedes persistence; the in-memory one when absent. */
   persistence?: unknown;
   statsFlushIntervalMs?: number;
   /** Options of the webhook dispatcher (backoff, TLS trust for https targets). */
   webhooks?: DispatcherOptions;
+  /** Re-read the registry file on SIGHUP (for edits made outside). Default true. */
+  reloadOnSighup?: boolean;
 }
 
 /** Webhooks registered in the registry have these ids in the dispatcher; flow webhooks choose their own. */
@@ -38,6 +43,15 @@ export const REGISTRY_WEBHOOK_PREFIX = 'registry:';
 export interface BoundAddresses {
   mqtt?: AddressInfo;
   ws?: AddressInfo & { path: string };
+}
+
+/** Everything `GET /internal/stats` and `/metrics` report. */
+export interface BrokerStats {
+  uptimeSeconds: number;
+  connections: number;
+  total: TrafficFigures;
+  tenants: Record<string, TrafficFigures & { connections: number }>;
+  webhooks: Record<string, WebhookCounters>;
 }
 
 export interface InProcessMessage {
@@ -87,6 +101,8 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
   readonly webhooks: WebhookDispatcher;
   private readonly ownsRegistry: boolean;
   private readonly connections = new ConnectionTracker();
+  /** Messages, bytes and denials per tenant since start. */
+  readonly traffic = new TrafficCounters();
   private readonly sessions = new WeakMap<Client, ClientSession>();
   private aedes: Aedes | null = null;
   private servers: Array<TcpListener | WsListener> = [];
@@ -95,6 +111,7 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
   private closing: Promise<void> | null = null;
   private readonly onTenantChanged = (change: TenantChange) => this.applyTenantChange(change);
   private readonly onWebhooksChanged = () => this.syncRegistryWebhooks();
+  private readonly onSighup = () => this.registry.reload();
   private readonly routeToWebhooks = (message: PublishedMessage) => this.webhooks.route(message);
 
   constructor(private readonly options: BrokerHostOptions) {
@@ -109,6 +126,49 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
     }
     this.registry.on('tenant-changed', this.onTenantChanged);
     this.webhooks = new WebhookDispatcher(options.webhooks);
+    this.recordSecurityEvents();
+  }
+
+  /** Every denial is counted per tenant and reason, and the refusals go to the audit trail. */
+  private recordSecurityEvents(): void {
+    const audit = this.registry.audit;
+    const known = (username: string | null) => (username && this.registry.getTenant(username) ? username : null);
+    this.on('connection-refused', (e) => {
+      this.traffic.denied(known(e.username), e.reason);
+      audit.record(known(e.username), 'security', e.reason === 'bad-credentials' ? 'login.failed' : 'connect.refused', { ...e });
+    });
+    this.on('publish-denied', (e) => {
+      this.traffic.denied(e.tenant, e.reason);
+      audit.record(e.tenant, 'security', 'publish.denied', { clientId: e.clientId, topic: e.topic, reason: e.reason, remoteAddress: e.remoteAddress });
+    });
+    this.on('subscribe-denied', (e) => {
+      this.traffic.denied(e.tenant, e.reason);
+      audit.record(e.tenant, 'security', 'subscribe.denied', { clientId: e.clientId, filter: e.filter, reason: e.reason, remoteAddress: e.remoteAddress });
+    });
+    this.on('limit-applied', (e) => this.traffic.denied(e.tenant, e.limit === 'rate' ? 'rate-limited' : e.limit === 'retain' ? 'retain-cleared' : 'qos-downgraded'));
+    this.on('clients-kicked', (e) => {
+      if (e.reason === 'quota') {
+        this.traffic.denied(e.tenant, 'quota-kick');
+        audit.record(e.tenant, 'security', 'quota.kick', { count: e.count });
+      } else {
+        audit.record(e.tenant, 'admin', 'tenant.kick', { count: e.count });
+      }
+    });
+  }
+
+  /** Counters since start, per tenant and in total, with live connections and webhook counters. */
+  stats(): BrokerStats {
+    const tenants: BrokerStats['tenants'] = {};
+    for (const tenant of this.registry.listTenants()) {
+      tenants[tenant.username] = { ...this.traffic.tenant(tenant.username), connections: this.connections.count(tenant.username) };
+    }
+    return {
+      uptimeSeconds: Math.round((Date.now() - this.traffic.startedAt) / 1000),
+      connections: this.connections.total(),
+      total: this.traffic.total(),
+      tenants,
+      webhooks: this.webhooks.allCounters(),
+    };
   }
 
   /** Adds or replaces a webhook defined outside the registry (a flow's tenant-webhook node). */
@@ -160,6 +220,8 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
         connections: this.connections,
         rootPassword: () => this.rootPassword,
         events: this,
+        traffic: this.traffic,
+        tenantBuckets: new TenantBuckets(),
       });
       this.aedes = await Aedes.createBroker({
         ...hooks,
@@ -192,6 +254,7 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
       }
       this.registry.on('webhooks-changed', this.onWebhooksChanged);
       this.syncRegistryWebhooks();
+      if (this.options.reloadOnSighup !== false) process.on('SIGHUP', this.onSighup);
       this.state = 'running';
       return addresses;
     } catch (err) {
@@ -214,8 +277,10 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
       scope: null,
       identifierRejected: false,
       connectedAt: 0,
+      filters: new Set(),
+      bucket: null,
     });
-    mountUnsubscribe(client, this.registry);
+    interceptPackets(client, this.sessions.get(client)!, this.registry);
   }
 
   private emitClient(event: 'client-connected' | 'client-disconnected', client: Client): void {
@@ -231,16 +296,20 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
   private applyTenantChange(change: TenantChange): void {
     const { before, after } = change;
     if (!before) return;
+    if (!after) this.traffic.forget(change.username);
     if (!after || !after.enabled || change.passwordChanged || after.isolation !== before.isolation) {
-      this.kick(change.username);
-    } else if (after.maxConnections > 0 && after.maxConnections < before.maxConnections || (after.maxConnections > 0 && before.maxConnections === 0)) {
-      this.connections.trim(change.username, after.maxConnections);
+      this.connections.kick(change.username);
+    } else if (after.maxConnections > 0 && (before.maxConnections === 0 || after.maxConnections < before.maxConnections)) {
+      const count = this.connections.trim(change.username, after.maxConnections);
+      if (count > 0) this.emit('clients-kicked', { tenant: change.username, count, reason: 'quota' });
     }
   }
 
   /** Disconnects every client of a tenant (or of root); returns how many. */
   kick(tenant: string): number {
-    return this.connections.kick(tenant);
+    const count = this.connections.kick(tenant);
+    this.emit('clients-kicked', { tenant, count, reason: 'kick' });
+    return count;
   }
 
   /** Live connection count of one tenant, or of everyone. */
@@ -407,6 +476,7 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
     this.state = 'closing';
     this.registry.off('tenant-changed', this.onTenantChanged);
     this.registry.off('webhooks-changed', this.onWebhooksChanged);
+    process.off('SIGHUP', this.onSighup);
     const aedes = this.aedes;
     const closingListeners = this.servers.map((listener) => listener.close());
     if (aedes) await new Promise<void>((resolve) => aedes.close(() => resolve()));

@@ -2,6 +2,7 @@ import type { Client } from 'aedes';
 import type { Scope } from '../tenancy/isolation';
 import { ROOT_USER } from '../tenancy/topics';
 import type { Transport } from './listeners';
+import type { TokenBucket } from './rate-limits';
 
 /** What the engine knows about one MQTT connection. */
 export interface ClientSession {
@@ -16,6 +17,10 @@ export interface ClientSession {
   /** Empty client identifier with clean session off [MQTT-3.1.3-8]: refused with CONNACK 2. */
   identifierRejected: boolean;
   connectedAt: number;
+  /** Full topic filters the client holds, for max_subscriptions. */
+  filters: Set<string>;
+  /** The client's own max_msgs_per_sec bucket, made on its first publish. */
+  bucket: TokenBucket | null;
 }
 
 /** A connection as events and the admin API show it. */

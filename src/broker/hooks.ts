@@ -2,10 +2,12 @@ import type { AedesOptions, AedesPublishPacket, AuthenticateError, Client, Publi
 import { randomUUID } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
 import { REFUSAL_RETURN_CODES, type EngineEvents, type PublishedMessage, type RefusalReason } from '../events';
-import type { Registry } from '../registry/registry';
+import type { Registry, Tenant } from '../registry/registry';
 import { secretsEqual } from '../registry/passwords';
-import { inboundFilter, inboundTopic, outboundTopic, ROOT_SCOPE, type Scope } from '../tenancy/isolation';
+import { inboundFilter, inboundTopic, outboundTopic, ROOT_SCOPE, type DenialReason, type Scope } from '../tenancy/isolation';
 import { filterIsInsideTenant, firstLevel, isInsideTenant, ROOT_USER } from '../tenancy/topics';
+import { MAX_THROTTLE_MS, TokenBucket, type TenantBuckets } from './rate-limits';
+import type { TrafficCounters } from './traffic';
 import { clientInfo, internalClientId, splitInternalClientId, type ClientSession, type ConnectionTracker } from './connections';
 
 export interface HookContext {
@@ -14,6 +16,8 @@ export interface HookContext {
   connections: ConnectionTracker;
   rootPassword: () => string | undefined;
   events: EventEmitter<EngineEvents>;
+  traffic: TrafficCounters;
+  tenantBuckets: TenantBuckets;
 }
 
 /** Who published a message through the in-process API; aedes hands the packet back to `published`. */
@@ -41,7 +45,24 @@ function refusal(reason: RefusalReason): AuthenticateError {
  * messages (authorizeForward). UNSUBSCRIBE has no hook: see `mountUnsubscribe`.
  */
 export function createHooks(ctx: HookContext): Required<Pick<AedesOptions, 'preConnect' | 'authenticate' | 'authorizePublish' | 'authorizeSubscribe' | 'authorizeForward' | 'published'>> {
-  const { registry, sessions, connections, events } = ctx;
+  const { registry, sessions, connections, events, traffic, tenantBuckets } = ctx;
+
+  /** How long this publish must wait for the client's and the tenant's rate (0: none; Infinity: disconnect). */
+  function throttle(session: ClientSession, tenant: Tenant): number {
+    let wait = 0;
+    if (tenant.maxMsgsPerSec > 0) {
+      if (!session.bucket || session.bucket.rate !== tenant.maxMsgsPerSec) session.bucket = new TokenBucket(tenant.maxMsgsPerSec);
+      wait = session.bucket.take();
+    }
+    wait = Math.max(wait, tenantBuckets.take(tenant.username, tenant.maxTenantMsgsPerSec));
+    return wait > MAX_THROTTLE_MS ? Infinity : wait;
+  }
+
+  function denyPublish(session: ClientSession, topic: string, reason: DenialReason, callback: (error?: Error | null) => void): void {
+    events.emit('publish-denied', { ...clientInfo(session), topic, reason });
+    // [MQTT-3.3.5-2] we close the connection rather than acknowledge and discard
+    callback(new Error(`publish to ${topic} denied: ${reason}`));
+  }
 
   function scopeOfUser(username: string): Scope | null {
     if (username === ROOT_USER) return ROOT_SCOPE;
@@ -135,13 +156,22 @@ export function createHooks(ctx: HookContext): Required<Pick<AedesOptions, 'preC
       const session = sessions.get(client);
       if (!session?.scope) return callback(new Error('not authenticated'));
       const target = inboundTopic(session.scope, packet.topic);
-      if (!target.ok) {
-        events.emit('publish-denied', { ...clientInfo(session), topic: packet.topic, reason: target.reason });
-        // [MQTT-3.3.5-2] we close the connection rather than acknowledge and discard
-        return callback(new Error(`publish to ${packet.topic} denied: ${target.reason}`));
-      }
+      if (!target.ok) return denyPublish(session, packet.topic, target.reason, callback);
       packet.topic = target.topic;
-      callback(null);
+      if (session.scope.kind === 'root') return callback(null);
+      const tenant = registry.getTenant(session.scope.tenant);
+      if (!tenant) return callback(new Error('tenant removed'));
+      if (tenant.maxPayloadBytes > 0 && packet.payload.length > tenant.maxPayloadBytes) return denyPublish(session, packet.topic, 'payload-too-large', callback);
+      if (packet.retain && !tenant.allowRetain) {
+        packet.retain = false;
+        events.emit('limit-applied', { ...clientInfo(session), limit: 'retain' });
+      }
+      const wait = throttle(session, tenant);
+      if (wait === 0) return callback(null);
+      if (wait === Infinity) return denyPublish(session, packet.topic, 'rate-limit', callback);
+      events.emit('limit-applied', { ...clientInfo(session), limit: 'rate' });
+      // answering later holds this packet's batch, so aedes reads the client's socket later: TCP pushes back
+      setTimeout(callback, wait, null);
     },
 
     authorizeSubscribe(client, sub, callback) {
@@ -150,13 +180,23 @@ export function createHooks(ctx: HookContext): Required<Pick<AedesOptions, 'preC
       if (!(client as ClientWithSubscriptions).connackSent) {
         // restoring a persistent session during CONNECT: aedes stored the filters already mounted
         const scope = session.scope;
-        return callback(null, scope.kind === 'root' || filterIsInsideTenant(sub.topic, scope.tenant) ? sub : null);
+        const inside = scope.kind === 'root' || filterIsInsideTenant(sub.topic, scope.tenant);
+        if (inside) session.filters.add(sub.topic);
+        return callback(null, inside ? sub : null);
       }
       const target = inboundFilter(session.scope, sub.topic);
-      if (!target.ok) {
-        events.emit('subscribe-denied', { ...clientInfo(session), filter: sub.topic, reason: target.reason });
-        return callback(null, null); // SUBACK 0x80
+      const deny = (reason: DenialReason) => {
+        events.emit('subscribe-denied', { ...clientInfo(session), filter: sub.topic, reason });
+        callback(null, null); // SUBACK 0x80
+      };
+      if (!target.ok) return deny(target.reason);
+      if (session.scope.kind === 'tenant') {
+        const tenant = registry.getTenant(session.scope.tenant);
+        if (!tenant) return deny('outside-namespace');
+        if (tenant.maxSubscriptions > 0 && !session.filters.has(target.topic) && session.filters.size >= tenant.maxSubscriptions) return deny('too-many-subscriptions');
+        if (sub.qos > tenant.maxQos) sub.qos = tenant.maxQos;
       }
+      session.filters.add(target.topic);
       // in place: aedes persists packet.subscriptions, which holds this very object
       (sub as Subscription).topic = target.topic;
       callback(null, sub);
@@ -166,9 +206,13 @@ export function createHooks(ctx: HookContext): Required<Pick<AedesOptions, 'preC
       const session = sessions.get(client);
       if (!session?.scope) return null;
       const scope = session.scope;
-      if (scope.kind === 'root') return packet;
+      if (scope.kind === 'root') {
+        traffic.delivered(null, packet.payload.length);
+        return packet;
+      }
       const topic = outboundTopic(scope, packet.topic);
       if (topic === null) return null;
+      traffic.delivered(scope.tenant, packet.payload.length);
       if (topic !== packet.topic) {
         // aedes downgrades QoS by looking up the delivered topic among the
         // client's filters; those are stored mounted, so do it before stripping.
@@ -187,7 +231,9 @@ export function createHooks(ctx: HookContext): Required<Pick<AedesOptions, 'preC
       const topic = packet.topic;
       if (topic.charCodeAt(0) !== 36) {
         const tenant = firstLevel(topic);
-        if (tenant !== topic && registry.getTenant(tenant)) {
+        const known = tenant !== topic && registry.getTenant(tenant) !== undefined;
+        traffic.published(known ? tenant : null, packet.payload.length);
+        if (known) {
           registry.stats.record(tenant, topic, packet.payload.length);
           if (events.listenerCount('message') > 0) {
             const session = client ? sessions.get(client) : undefined;
@@ -211,27 +257,39 @@ export function createHooks(ctx: HookContext): Required<Pick<AedesOptions, 'preC
 }
 
 /**
- * UNSUBSCRIBE carries no hook in aedes, and a mountpoint client's filters are
- * stored mounted, so its UNSUBSCRIBE topics are mounted as the packet is
- * parsed. This listener runs before aedes' own (prepended) and sees the
- * CONNECT first; packets that arrive before authentication are held by aedes
- * until CONNACK and discarded if it fails, so the claimed username is the
- * authenticated one whenever the mounted packet is ever handled.
+ * Work that must happen as packets are parsed, before aedes handles them:
+ * - UNSUBSCRIBE has no hook, and a mountpoint client's filters are stored
+ *   mounted, so its topics are mounted here (and dropped from the client's
+ *   filter count);
+ * - SUBACK reports the QoS requested before any hook runs, so a tenant's
+ *   max_qos is applied to SUBSCRIBE here, where the SUBACK can still tell.
+ * This listener is prepended and sees the CONNECT first. Packets that arrive
+ * before authentication are held by aedes until CONNACK and discarded if it
+ * fails, so the claimed username is the authenticated one whenever a packet
+ * changed here is ever handled.
  */
-export function mountUnsubscribe(client: Client, registry: Registry): void {
+export function interceptPackets(client: Client, session: ClientSession, registry: Registry): void {
   let username: string | undefined;
   const parser = (client as unknown as { _parser: EventEmitter })._parser;
-  parser.prependListener('packet', (packet: { cmd: string; username?: string; unsubscriptions?: string[] }) => {
+  parser.prependListener('packet', (packet: { cmd: string; username?: string; unsubscriptions?: string[]; subscriptions?: Subscription[] }) => {
     if (packet.cmd === 'connect') {
       username = packet.username;
-    } else if (packet.cmd === 'unsubscribe' && username !== undefined && packet.unsubscriptions) {
-      const tenant = registry.getTenant(username);
-      if (tenant?.isolation !== 'mountpoint') return;
-      const scope: Scope = { kind: 'tenant', tenant: tenant.username, isolation: 'mountpoint' };
-      packet.unsubscriptions = packet.unsubscriptions.map((filter) => {
-        const target = inboundFilter(scope, filter);
-        return target.ok ? target.topic : filter;
-      });
+      return;
+    }
+    if (username === undefined) return;
+    const tenant = registry.getTenant(username);
+    if (!tenant) return;
+    if (packet.cmd === 'subscribe' && packet.subscriptions) {
+      for (const sub of packet.subscriptions) if (sub.qos > tenant.maxQos) sub.qos = tenant.maxQos;
+    } else if (packet.cmd === 'unsubscribe' && packet.unsubscriptions) {
+      if (tenant.isolation === 'mountpoint') {
+        const scope: Scope = { kind: 'tenant', tenant: tenant.username, isolation: 'mountpoint' };
+        packet.unsubscriptions = packet.unsubscriptions.map((filter) => {
+          const target = inboundFilter(scope, filter);
+          return target.ok ? target.topic : filter;
+        });
+      }
+      for (const filter of packet.unsubscriptions) session.filters.delete(filter);
     }
   });
 }

@@ -3,31 +3,34 @@ import BetterSqlite3, { type Database } from 'better-sqlite3';
 import { conflict, invalid, notFound } from '../errors';
 import { filterIsInsideTenant, filterProblem, tenantNameProblem } from '../tenancy/topics';
 import { CredentialCache, hashPassword, verifyPasswordHash } from './passwords';
+import { LIMIT_FIELDS, limitsFromRow, limitsToRow, mergeLimits, NO_LIMITS, type TenantLimits } from './limits';
 import { migrate } from './schema';
 import { secretProblem } from '../webhooks/signing';
 import { validateWebhookUrl } from '../webhooks/validate';
 import { TopicStats } from './topic-stats';
+import { AuditLog } from '../audit/audit-log';
 
 export type IsolationStyle = 'prefix' | 'mountpoint';
 export const ISOLATION_STYLES: readonly IsolationStyle[] = ['prefix', 'mountpoint'];
 
-export interface Tenant {
+export interface Tenant extends TenantLimits {
   id: number;
   username: string;
   isolation: IsolationStyle;
   enabled: boolean;
-  maxConnections: number;
   createdAt: number;
   updatedAt: number;
 }
 
-export interface NewTenant {
+export interface NewTenant extends Partial<TenantLimits> {
   username: string;
   password: string;
   isolation?: IsolationStyle;
   enabled?: boolean;
-  maxConnections?: number;
 }
+
+/** What a broker sets for tenants created without these fields. */
+export type TenantDefaults = Partial<TenantLimits> & { isolation?: IsolationStyle };
 
 export type TenantPatch = Partial<Omit<NewTenant, 'username'>>;
 
@@ -64,8 +67,10 @@ export interface RegistryOptions {
   /** SQLite file, or ':memory:'. */
   path: string;
   /** Defaults for tenants created without these fields. */
-  defaults?: { isolation?: IsolationStyle; maxConnections?: number };
+  defaults?: TenantDefaults;
   statsFlushIntervalMs?: number;
+  /** Audit rows kept (oldest pruned). Default 10,000. */
+  auditMaxRows?: number;
 }
 
 interface TenantRow {
@@ -74,9 +79,9 @@ interface TenantRow {
   password_hash: string;
   isolation: IsolationStyle;
   enabled: number;
-  max_connections: number;
   created_at: number;
   updated_at: number;
+  [limit: string]: unknown;
 }
 
 interface WebhookRow {
@@ -101,11 +106,13 @@ function toTenant(row: TenantRow): Tenant {
     username: row.username,
     isolation: row.isolation,
     enabled: row.enabled === 1,
-    maxConnections: row.max_connections,
+    ...limitsFromRow(row),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
 }
+
+const LIMIT_COLUMNS = LIMIT_FIELDS.map((f) => f.column);
 
 function toWebhook(row: WebhookRow): Webhook {
   return {
@@ -123,13 +130,6 @@ function toWebhook(row: WebhookRow): Webhook {
 function checkIsolation(value: unknown): IsolationStyle {
   if (value === 'prefix' || value === 'mountpoint') return value;
   throw invalid(`isolation must be "prefix" or "mountpoint", not ${JSON.stringify(value)}`, 'errors.bad-isolation');
-}
-
-function checkCount(name: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
-    throw invalid(`${name} must be a whole number, 0 or more (0: no limit)`, 'errors.bad-number', { field: name });
-  }
-  return value;
 }
 
 function checkPassword(value: unknown): string {
@@ -156,20 +156,20 @@ function checkWebhookTarget(url: unknown, secret: unknown): void {
 export class Registry extends EventEmitter<RegistryEvents> {
   readonly db: Database;
   readonly stats: TopicStats;
+  /** Administrative changes (recorded here, where they happen) and security denials (recorded by the broker). */
+  readonly audit: AuditLog;
   private readonly tenants = new Map<string, Tenant>();
   private readonly hashes = new Map<string, string>();
   private readonly credentials = new CredentialCache();
-  private readonly defaults: { isolation: IsolationStyle; maxConnections: number };
+  private readonly defaults: { isolation: IsolationStyle; limits: TenantLimits };
   private closed = false;
   /** Full scrypt verifications so far: shows the credential cache at work. */
   scryptChecks = 0;
 
   constructor(options: RegistryOptions) {
     super();
-    this.defaults = {
-      isolation: checkIsolation(options.defaults?.isolation ?? 'prefix'),
-      maxConnections: checkCount('maxConnections', options.defaults?.maxConnections ?? 0),
-    };
+    const { isolation, ...limits } = options.defaults ?? {};
+    this.defaults = { isolation: checkIsolation(isolation ?? 'prefix'), limits: mergeLimits(NO_LIMITS, limits) };
     this.db = new BetterSqlite3(options.path);
     try {
       this.db.pragma('journal_mode = WAL');
@@ -182,11 +182,13 @@ export class Registry extends EventEmitter<RegistryEvents> {
       throw err;
     }
     this.stats = new TopicStats(this.db, options.statsFlushIntervalMs);
+    this.audit = new AuditLog(this.db, { maxRows: options.auditMaxRows });
     this.loadTenants();
   }
 
   /** Re-reads tenants from the file, for edits made outside this process. */
   reload(): void {
+    this.audit.record(null, 'admin', 'registry.reload');
     const before = new Map(this.tenants);
     const beforeHashes = new Map(this.hashes);
     this.loadTenants();
@@ -238,7 +240,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
     if (problem) throw invalid(problem, 'errors.bad-tenant-name', { tenant: input.username });
     const password = checkPassword(input.password);
     const isolation = checkIsolation(input.isolation ?? this.defaults.isolation);
-    const maxConnections = checkCount('maxConnections', input.maxConnections ?? this.defaults.maxConnections);
+    const limits = mergeLimits(this.defaults.limits, input);
     const enabled = input.enabled ?? true;
     if (this.tenants.has(input.username)) throw this.exists(input.username);
     const hash = await hashPassword(password);
@@ -247,13 +249,14 @@ export class Registry extends EventEmitter<RegistryEvents> {
     const now = Date.now();
     const row = this.db
       .prepare(
-        `INSERT INTO tenants (username, password_hash, isolation, enabled, max_connections, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+        `INSERT INTO tenants (username, password_hash, isolation, enabled, created_at, updated_at, ${LIMIT_COLUMNS.join(', ')})
+         VALUES (@username, @hash, @isolation, @enabled, @now, @now, ${LIMIT_COLUMNS.map((c) => '@' + c).join(', ')}) RETURNING *`,
       )
-      .get(input.username, hash, isolation, enabled ? 1 : 0, maxConnections, now, now) as TenantRow;
+      .get({ username: input.username, hash, isolation, enabled: enabled ? 1 : 0, now, ...limitsToRow(limits) }) as TenantRow;
     const tenant = toTenant(row);
     this.tenants.set(tenant.username, tenant);
     this.hashes.set(tenant.username, hash);
+    this.audit.record(tenant.username, 'admin', 'tenant.add', { isolation, enabled });
     this.emit('tenant-changed', { kind: 'added', username: tenant.username, before: null, after: tenant, passwordChanged: false });
     return tenant;
   }
@@ -265,21 +268,23 @@ export class Registry extends EventEmitter<RegistryEvents> {
   async updateTenant(username: string, patch: TenantPatch): Promise<Tenant> {
     const before = this.requireTenant(username);
     const isolation = patch.isolation === undefined ? before.isolation : checkIsolation(patch.isolation);
-    const maxConnections = patch.maxConnections === undefined ? before.maxConnections : checkCount('maxConnections', patch.maxConnections);
+    const limits = mergeLimits(before, patch);
     const enabled = patch.enabled === undefined ? before.enabled : Boolean(patch.enabled);
     const hash = patch.password === undefined ? undefined : await hashPassword(checkPassword(patch.password));
     if (!this.tenants.has(username)) this.requireTenant(username);
     const row = this.db
       .prepare(
-        `UPDATE tenants SET isolation = ?, enabled = ?, max_connections = ?,
-           password_hash = COALESCE(?, password_hash), updated_at = ?
-         WHERE username = ? RETURNING *`,
+        `UPDATE tenants SET isolation = @isolation, enabled = @enabled, password_hash = COALESCE(@hash, password_hash), updated_at = @now,
+           ${LIMIT_COLUMNS.map((c) => `${c} = @${c}`).join(', ')}
+         WHERE username = @username RETURNING *`,
       )
-      .get(isolation, enabled ? 1 : 0, maxConnections, hash ?? null, Date.now(), username) as TenantRow;
+      .get({ isolation, enabled: enabled ? 1 : 0, hash: hash ?? null, now: Date.now(), username, ...limitsToRow(limits) }) as TenantRow;
     const after = toTenant(row);
     this.tenants.set(username, after);
     this.hashes.set(username, row.password_hash);
     this.credentials.forget(username);
+    const changed = (Object.keys(after) as Array<keyof Tenant>).filter((key) => key !== 'updatedAt' && after[key] !== before[key]);
+    this.audit.record(username, 'admin', 'tenant.update', { changed: hash === undefined ? changed : [...changed, 'password'] });
     this.emit('tenant-changed', { kind: 'updated', username, before, after, passwordChanged: hash !== undefined });
     return after;
   }
@@ -295,6 +300,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
     this.tenants.delete(username);
     this.hashes.delete(username);
     this.credentials.forget(username);
+    this.audit.record(username, 'admin', 'tenant.remove');
     this.emit('tenant-changed', { kind: 'removed', username, before, after: null, passwordChanged: false });
     this.emit('webhooks-changed');
   }
@@ -323,6 +329,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
     const row = this.db
       .prepare('INSERT INTO webhooks (tenant, topic_filter, url, enabled, secret, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *')
       .get(input.tenant, input.topicFilter, input.url, input.enabled === false ? 0 : 1, input.secret || null, now, now) as WebhookRow;
+    this.audit.record(input.tenant, 'admin', 'webhook.add', { id: row.id, topicFilter: input.topicFilter, host: new URL(input.url).host });
     this.emit('webhooks-changed');
     return toWebhook(row);
   }
@@ -359,14 +366,15 @@ export class Registry extends EventEmitter<RegistryEvents> {
     const row = this.db
       .prepare('UPDATE webhooks SET topic_filter = ?, url = ?, enabled = ?, secret = ?, updated_at = ? WHERE id = ? RETURNING *')
       .get(topicFilter, url, enabled ? 1 : 0, secret, Date.now(), id) as WebhookRow;
+    this.audit.record(before.tenant, 'admin', 'webhook.update', { id, changed: Object.keys(patch).filter((k) => (patch as Record<string, unknown>)[k] !== undefined) });
     this.emit('webhooks-changed');
     return toWebhook(row);
   }
 
   removeWebhook(id: number): void {
-    if (this.db.prepare('DELETE FROM webhooks WHERE id = ?').run(id).changes === 0) {
-      throw notFound(`no webhook with id ${id}`, 'errors.unknown-webhook', { id });
-    }
+    const before = this.getWebhook(id);
+    this.db.prepare('DELETE FROM webhooks WHERE id = ?').run(id);
+    this.audit.record(before.tenant, 'admin', 'webhook.remove', { id });
     this.emit('webhooks-changed');
   }
 
@@ -375,6 +383,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
     if (this.closed) return;
     this.closed = true;
     this.stats.close();
+    this.audit.close();
     this.db.close();
   }
 }

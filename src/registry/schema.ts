@@ -46,6 +46,27 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
     name: 'webhook signing secrets',
     sql: `ALTER TABLE webhooks ADD COLUMN secret TEXT;`,
   },
+  {
+    version: 3,
+    name: 'tenant limits, audit trail',
+    sql: `
+      ALTER TABLE tenants ADD COLUMN max_msgs_per_sec INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE tenants ADD COLUMN max_tenant_msgs_per_sec INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE tenants ADD COLUMN max_payload_bytes INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE tenants ADD COLUMN max_qos INTEGER NOT NULL DEFAULT 2;
+      ALTER TABLE tenants ADD COLUMN allow_retain INTEGER NOT NULL DEFAULT 1;
+      ALTER TABLE tenants ADD COLUMN max_subscriptions INTEGER NOT NULL DEFAULT 0;
+      CREATE TABLE audit (
+        id       INTEGER PRIMARY KEY,
+        at       INTEGER NOT NULL,
+        tenant   TEXT,
+        category TEXT NOT NULL CHECK (category IN ('admin', 'security')),
+        action   TEXT NOT NULL,
+        detail   TEXT NOT NULL
+      );
+      CREATE INDEX audit_tenant ON audit(tenant, id);
+    `,
+  },
 ];
 
 export function migrate(db: Database): number[] {

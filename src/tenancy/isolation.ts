@@ -14,7 +14,8 @@ export type Scope =
 
 export const ROOT_SCOPE: Scope = { kind: 'root' };
 
-export type DenialReason = 'outside-namespace' | 'reserved-topic' | 'topic-too-long';
+/** Why a PUBLISH or SUBSCRIBE was refused: the namespace rules here, the tenant's limits in hooks.ts. */
+export type DenialReason = 'outside-namespace' | 'reserved-topic' | 'topic-too-long' | 'payload-too-large' | 'rate-limit' | 'too-many-subscriptions';
 
 export type Inbound = { ok: true; topic: string } | { ok: false; reason: DenialReason };
 
