@@ -5,7 +5,7 @@ import { REFUSAL_RETURN_CODES, type EngineEvents, type PublishedMessage, type Re
 import type { Registry, Tenant } from '../registry/registry';
 import { secretsEqual } from '../registry/passwords';
 import { inboundFilter, inboundTopic, outboundTopic, ROOT_SCOPE, type DenialReason, type Scope } from '../tenancy/isolation';
-import { filterIsInsideTenant, firstLevel, isInsideTenant, ROOT_USER } from '../tenancy/topics';
+import { filterIsInsideTenant, firstLevel, isInsideTenant, ROOT_USER, topicMatches } from '../tenancy/topics';
 import { MAX_THROTTLE_MS, TokenBucket, type TenantBuckets } from './rate-limits';
 import type { TrafficCounters } from './traffic';
 import { clientInfo, internalClientId, splitInternalClientId, type ClientSession, type ConnectionTracker } from './connections';
@@ -30,6 +30,19 @@ type ClientWithSubscriptions = Client & { subscriptions: Record<string, { qos: n
 
 // [MQTT-3.1.3-5] MQTT 3.1 capped identifiers at 23 bytes; 3.1.1 lets servers accept more.
 const MQTT31_MAX_CLIENT_ID = 23;
+
+/** The highest QoS among the client's subscriptions matching a topic (2 when none is found). */
+function grantedQos(client: ClientWithSubscriptions, topic: string): 0 | 1 | 2 {
+  const exact = client.subscriptions[topic];
+  if (exact) return exact.qos as 0 | 1 | 2;
+  let best = -1;
+  for (const filter in client.subscriptions) {
+    const qos = client.subscriptions[filter].qos;
+    if (qos > best && topicMatches(filter, topic)) best = qos;
+    if (best === 2) break;
+  }
+  return best < 0 ? 2 : (best as 0 | 1 | 2);
+}
 
 function refusal(reason: RefusalReason): AuthenticateError {
   const error = new Error(`connection refused: ${reason}`) as AuthenticateError;
@@ -206,6 +219,9 @@ export function createHooks(ctx: HookContext): Required<Pick<AedesOptions, 'preC
       const session = sessions.get(client);
       if (!session?.scope) return null;
       const scope = session.scope;
+      // aedes downgrades to the subscription's QoS only for a subscription equal to the topic
+      // (QoS 0 subscriptions aside); a wildcard one at QoS 1 would get QoS 2 [MQTT-3.8.4-6]
+      if (packet.qos === 2) packet.qos = grantedQos(client as ClientWithSubscriptions, packet.topic);
       if (scope.kind === 'root') {
         traffic.delivered(null, packet.payload.length);
         return packet;
@@ -213,11 +229,9 @@ export function createHooks(ctx: HookContext): Required<Pick<AedesOptions, 'preC
       const topic = outboundTopic(scope, packet.topic);
       if (topic === null) return null;
       traffic.delivered(scope.tenant, packet.payload.length);
+      const maxQos = registry.getTenant(scope.tenant)?.maxQos ?? 2;
+      if (packet.qos > maxQos) packet.qos = maxQos;
       if (topic !== packet.topic) {
-        // aedes downgrades QoS by looking up the delivered topic among the
-        // client's filters; those are stored mounted, so do it before stripping.
-        const sub = (client as ClientWithSubscriptions).subscriptions[packet.topic];
-        if (sub && sub.qos < packet.qos) packet.qos = sub.qos as 0 | 1 | 2;
         // In place, never a shared object: aedes 1.x hands each subscription,
         // each retained delivery and each queued message its own packet copy,
         // and the offline-queue path writes the packet it passed here, ignoring
