@@ -9,6 +9,15 @@ import { brokerStatus, type BrokerState } from './shared/status';
 // Node-RED gives a node 15 s to close; the engine must be gone well before.
 const CLOSE_TIMEOUT_MS = 10_000;
 
+/** A whole number from a config field (after ${ENV} substitution), or the fallback when blank. */
+function whole(value: string | number | undefined, fallback: number, what: string, max = Number.MAX_SAFE_INTEGER): number {
+  const text = String(value ?? '').trim();
+  if (text === '') return fallback;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0 || n > max) throw new Error(`"${text}" is not a valid ${what}`);
+  return n;
+}
+
 function port(value: string | number, fallback: number): number {
   const text = String(value ?? '').trim();
   if (text === '') return fallback;
@@ -62,7 +71,20 @@ export default function (RED: NodeAPI): void {
         ws: config.wsEnabled === false ? false : { port: port(config.wsPort, 4035), host: config.wsHost || config.tcpHost || '0.0.0.0', path: config.wsPath || '/ws', tls },
         database: database === ':memory:' || isAbsolute(database) ? database : join(userDir, database),
         rootPassword: (node.credentials as TenantBrokerCredentials | undefined)?.rootPassword,
-        defaults: { isolation: config.defaultIsolation || 'prefix', maxConnections: Number(config.defaultMaxConnections) || 0 },
+        defaults: {
+          isolation: config.defaultIsolation || 'prefix',
+          maxConnections: whole(config.defaultMaxConnections, 0, 'connection limit'),
+          maxMsgsPerSec: whole(config.defaultMaxMsgsPerSec, 0, 'message rate'),
+          maxTenantMsgsPerSec: whole(config.defaultMaxTenantMsgsPerSec, 0, 'message rate'),
+          maxPayloadBytes: whole(config.defaultMaxPayloadBytes, 0, 'payload size'),
+          maxQos: whole(config.defaultMaxQos, 2, 'QoS', 2) as 0 | 1 | 2,
+          allowRetain: config.defaultAllowRetain !== false,
+          maxSubscriptions: whole(config.defaultMaxSubscriptions, 0, 'subscription limit'),
+        },
+        persistence: config.persistence === 'memory' ? 'memory' : 'sqlite',
+        maxOfflinePerClient: whole(config.maxOfflinePerClient, 1000, 'queue size'),
+        maxOfflinePerTenant: whole(config.maxOfflinePerTenant, 0, 'queue size'),
+        sessionExpiryMs: whole(config.sessionExpiry, 7 * 24 * 3600, 'session expiry') * 1000,
       };
       host = new BrokerHost(options);
       host.on('client-connected', refreshClients);

@@ -17,6 +17,16 @@ export interface TenantBrokerNodeDef extends NodeDef {
   database: string;
   defaultIsolation: 'prefix' | 'mountpoint';
   defaultMaxConnections: string;
+  defaultMaxMsgsPerSec: string;
+  defaultMaxTenantMsgsPerSec: string;
+  defaultMaxPayloadBytes: string;
+  defaultMaxQos: string;
+  defaultAllowRetain: boolean;
+  defaultMaxSubscriptions: string;
+  persistence: 'memory' | 'sqlite';
+  maxOfflinePerClient: string;
+  maxOfflinePerTenant: string;
+  sessionExpiry: string;
 }
 
 export interface TenantBrokerCredentials {

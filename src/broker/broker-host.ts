@@ -11,13 +11,14 @@ import { ALL_TENANTS, filterProblem, firstLevel, isInsideTenant, publishTopicPro
 import { clientInfo, ConnectionTracker, splitInternalClientId, type ClientInfo, type ClientSession } from './connections';
 import { createHooks, interceptPackets, type OriginPacket } from './hooks';
 import { TenantBuckets } from './rate-limits';
+import { createFabric, type Fabric, type FabricOptions } from './fabric';
 import { TrafficCounters, type TrafficFigures } from './traffic';
 import { TcpListener, WsListener, type ConnectionInfo, type TlsFiles } from './listeners';
 import { WebhookDispatcher } from '../webhooks/dispatcher';
 import type { DispatcherOptions, WebhookSpec } from '../webhooks/types';
 import type { PublishedMessage } from '../events';
 
-export interface BrokerHostOptions {
+export interface BrokerHostOptions extends FabricOptions {
   /** MQTT over TCP (or TLS); `false` disables it. Defaults: port 1883 on 0.0.0.0. */
   mqtt?: { port?: number; host?: string; tls?: TlsFiles } | false;
   /** MQTT over WebSocket; `false` disables it. Defaults: port 4035 on 0.0.0.0, path /ws. */
@@ -28,13 +29,16 @@ export interface BrokerHostOptions {
   rootPassword?: string;
   /** Isolation style and limits for tenants created without them. */
   defaults?: TenantDefaults;
-  /** An aedes persistence; the in-memory one when absent. */
-  persistence?: unknown;
   statsFlushIntervalMs?: number;
   /** Options of the webhook dispatcher (backoff, TLS trust for https targets). */
   webhooks?: DispatcherOptions;
   /** Re-read the registry file on SIGHUP (for edits made outside). Default true. */
   reloadOnSighup?: boolean;
+  /**
+   * After a restart, how long a client whose will was kept has to reconnect
+   * before that will is published. Default 30 s.
+   */
+  willGraceMs?: number;
 }
 
 /** Webhooks registered in the registry have these ids in the dispatcher; flow webhooks choose their own. */
@@ -50,8 +54,10 @@ export interface BrokerStats {
   uptimeSeconds: number;
   connections: number;
   total: TrafficFigures;
-  tenants: Record<string, TrafficFigures & { connections: number }>;
+  tenants: Record<string, TrafficFigures & { connections: number; offlineDropped: number }>;
   webhooks: Record<string, WebhookCounters>;
+  /** The SQLite persistence's figures; null with in-memory persistence. */
+  persistence: { retained: number; subscriptions: number; queued: number; offlineDropped: number; sessionsExpired: number } | null;
 }
 
 export interface InProcessMessage {
@@ -105,6 +111,9 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
   readonly traffic = new TrafficCounters();
   private readonly sessions = new WeakMap<Client, ClientSession>();
   private aedes: Aedes | null = null;
+  private fabric: Fabric | null = null;
+  private orphanedWills: Array<{ clientId: string; brokerId: string }> = [];
+  private willTimer: NodeJS.Timeout | null = null;
   private servers: Array<TcpListener | WsListener> = [];
   private rootPassword: string | undefined;
   private state: 'new' | 'starting' | 'running' | 'closing' | 'closed' = 'new';
@@ -158,9 +167,14 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
 
   /** Counters since start, per tenant and in total, with live connections and webhook counters. */
   stats(): BrokerStats {
+    const persisted = this.fabric?.sqlite?.stats() ?? null;
     const tenants: BrokerStats['tenants'] = {};
     for (const tenant of this.registry.listTenants()) {
-      tenants[tenant.username] = { ...this.traffic.tenant(tenant.username), connections: this.connections.count(tenant.username) };
+      tenants[tenant.username] = {
+        ...this.traffic.tenant(tenant.username),
+        connections: this.connections.count(tenant.username),
+        offlineDropped: persisted?.offlineDroppedByTenant[tenant.username] ?? 0,
+      };
     }
     return {
       uptimeSeconds: Math.round((Date.now() - this.traffic.startedAt) / 1000),
@@ -168,6 +182,13 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
       total: this.traffic.total(),
       tenants,
       webhooks: this.webhooks.allCounters(),
+      persistence: persisted && {
+        retained: persisted.retained,
+        subscriptions: persisted.subscriptions,
+        queued: persisted.queued,
+        offlineDropped: persisted.offlineDropped,
+        sessionsExpired: persisted.sessionsExpired,
+      },
     };
   }
 
@@ -223,9 +244,11 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
         traffic: this.traffic,
         tenantBuckets: new TenantBuckets(),
       });
+      this.fabric = createFabric(this.options, this.registry);
       this.aedes = await Aedes.createBroker({
         ...hooks,
-        persistence: this.options.persistence,
+        persistence: this.fabric.persistence,
+        id: this.registry.brokerId(),
         // internal identifiers are `<username>:<id>`; the 23-byte MQTT 3.1 cap is checked on the client's own id
         maxClientsIdLength: 65535,
         // a slow consumer is dropped instead of holding messages for everyone
@@ -239,6 +262,7 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
       // aedes emits 'error' on persistence failures; unhandled, it would crash Node-RED
       (this.aedes as unknown as EventEmitter).on('error', (error: Error) => this.emit('engine-error', error));
 
+      await this.collectOrphanedWills(this.aedes);
       const addresses: BoundAddresses = {};
       const accept = (stream: Duplex, info: ConnectionInfo) => this.accept(stream, info);
       if (this.options.mqtt !== false) {
@@ -260,6 +284,39 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
     } catch (err) {
       await this.close();
       throw err;
+    }
+  }
+
+  /**
+   * Wills kept from before a restart (a graceful close keeps them; a crash
+   * leaves them). Their connections ended without DISCONNECT, so each is
+   * published unless its client reconnects within `willGraceMs` (a reconnect
+   * replaces the stored will under the same broker id and client id).
+   */
+  private async collectOrphanedWills(aedes: Aedes): Promise<void> {
+    const persistence = (aedes as unknown as { persistence: { streamWill(brokers: object): AsyncIterable<{ clientId: string; brokerId: string }> } }).persistence;
+    for await (const will of persistence.streamWill({})) this.orphanedWills.push({ clientId: will.clientId, brokerId: will.brokerId });
+    if (this.orphanedWills.length === 0) return;
+    this.willTimer = setTimeout(() => void this.flushOrphanedWills(), this.options.willGraceMs ?? 30_000);
+    this.willTimer.unref();
+  }
+
+  /** Publishes now the kept wills of clients that have not reconnected since the restart. */
+  async flushOrphanedWills(): Promise<void> {
+    if (this.willTimer) clearTimeout(this.willTimer);
+    this.willTimer = null;
+    const aedes = this.aedes;
+    const orphans = this.orphanedWills.splice(0);
+    if (!aedes) return;
+    type Will = AedesPublishPacket & { clientId: string; brokerId: string };
+    const persistence = (aedes as unknown as { persistence: { getWill(client: { id: string; brokerId: string }): Promise<Will | undefined>; delWill(client: { id: string; brokerId: string }): Promise<unknown> } }).persistence;
+    for (const { clientId, brokerId } of orphans) {
+      if ((aedes as unknown as { clients: Record<string, Client> }).clients[clientId]) continue;
+      const will = await persistence.getWill({ id: clientId, brokerId });
+      if (!will) continue;
+      const allowed = await new Promise<boolean>((resolve) => aedes.authorizePublish(null, will, (err) => resolve(!err)));
+      if (allowed) await new Promise<void>((resolve) => aedes.publish(will, () => resolve()));
+      await persistence.delWill({ id: clientId, brokerId });
     }
   }
 
@@ -477,9 +534,14 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
     this.registry.off('tenant-changed', this.onTenantChanged);
     this.registry.off('webhooks-changed', this.onWebhooksChanged);
     process.off('SIGHUP', this.onSighup);
+    if (this.willTimer) clearTimeout(this.willTimer);
     const aedes = this.aedes;
     const closingListeners = this.servers.map((listener) => listener.close());
-    if (aedes) await new Promise<void>((resolve) => aedes.close(() => resolve()));
+    if (aedes) {
+      // closing is not the clients' failure: their wills stay stored for after the restart
+      for (const client of Object.values((aedes as unknown as { clients: Record<string, { will: unknown }> }).clients)) client.will = null;
+      await new Promise<void>((resolve) => aedes.close(() => resolve()));
+    }
     await Promise.all([...closingListeners, this.webhooks.close()]);
     const persistence = (aedes as unknown as { persistence?: { destroy?: () => Promise<void> } } | null)?.persistence;
     if (persistence?.destroy) await persistence.destroy().catch((err: Error) => this.emit('engine-error', err));

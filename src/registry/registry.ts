@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import BetterSqlite3, { type Database } from 'better-sqlite3';
 import { conflict, invalid, notFound } from '../errors';
@@ -219,6 +220,19 @@ export class Registry extends EventEmitter<RegistryEvents> {
       this.tenants.set(row.username, toTenant(row));
       this.hashes.set(row.username, row.password_hash);
     }
+  }
+
+  /**
+   * The broker's identity, made once per registry file: persisted sessions,
+   * in-flight messages and wills are keyed by it, so a restarted broker must
+   * find them under the same id.
+   */
+  brokerId(): string {
+    const row = this.db.prepare("SELECT value FROM broker_meta WHERE key = 'broker_id'").get() as { value: string } | undefined;
+    if (row) return row.value;
+    const id = randomUUID();
+    this.db.prepare("INSERT INTO broker_meta (key, value) VALUES ('broker_id', ?)").run(id);
+    return id;
   }
 
   getTenant(username: string): Tenant | undefined {

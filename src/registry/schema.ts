@@ -67,6 +67,11 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       CREATE INDEX audit_tenant ON audit(tenant, id);
     `,
   },
+  {
+    version: 4,
+    name: 'broker identity',
+    sql: `CREATE TABLE broker_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;`,
+  },
 ];
 
 export function migrate(db: Database): number[] {

@@ -108,6 +108,27 @@ describe('tenant-broker node', function () {
     }
   });
 
+  it('keeps retained messages and persistent sessions across a redeploy (sqlite persistence)', async () => {
+    const flow = [brokerConfig('b1', tmp.file('r.db'))];
+    await helper.load([tenantBroker], flow, { b1: { rootPassword: 'rootpw' } });
+    let host = await brokerOf('b1');
+    await host.registry.addTenant({ username: 'acme', password: 'acme-pw', isolation: 'mountpoint' });
+    const device = await connect(`mqtt://127.0.0.1:${(await addressOf('b1')).port}`, { username: 'acme', password: 'acme-pw', clientId: 'keep', clean: false });
+    await device.subscribe('cmd/#', 1);
+    await device.end();
+    await host.publish('acme', { topic: 'state', payload: 'kept', qos: 1, retain: true });
+    await host.publish('acme', { topic: 'cmd/1', payload: 'queued', qos: 1 });
+    await helper.unload();
+    await helper.load([tenantBroker], flow, { b1: { rootPassword: 'rootpw' } });
+    host = await brokerOf('b1');
+    const retained: string[] = [];
+    await host.subscribe('acme', 'state', (m) => retained.push(m.payload.toString()));
+    assert.deepEqual(retained, ['kept']);
+    const back = await connect(`mqtt://127.0.0.1:${(await addressOf('b1')).port}`, { username: 'acme', password: 'acme-pw', clientId: 'keep', clean: false });
+    assert.equal((await back.waitFor((m) => m.topic === 'cmd/1')).payload, 'queued');
+    await back.end();
+  });
+
   it('serves the Tenants tab: list, add, update, remove, with JSON errors', async () => {
     await helper.load([tenantBroker], [brokerConfig('b1', tmp.file('r.db'))]);
     await brokerOf('b1');

@@ -1,0 +1,51 @@
+import type { Registry } from '../registry/registry';
+import { createSqlitePersistence, type SqlitePersistence } from '../persistence/sqlite-persistence';
+import { splitInternalClientId } from './connections';
+
+/**
+ * Where the broker keeps state (persistence) and how messages fan out (the
+ * mqemitter): the one place that chooses them. Today: aedes' in-memory
+ * persistence, or SQLite in the registry's file; the fan-out is aedes' own
+ * in-process emitter. A shared fabric (e.g. aedes-persistence-redis with
+ * mqemitter-redis, so several Node-RED instances serve one broker) plugs in
+ * here, together with a way for registry changes to reach every instance.
+ */
+export type PersistenceChoice =
+  | 'memory'
+  | 'sqlite'
+  /** Any aedes persistence object, used as it is. */
+  | { readonly setup: (...args: never[]) => Promise<void> };
+
+export interface FabricOptions {
+  persistence?: PersistenceChoice;
+  /** Most QoS 1/2 messages queued for one offline client (0: no limit). */
+  maxOfflinePerClient?: number;
+  /** Most messages queued across one tenant's offline clients (0: no limit). */
+  maxOfflinePerTenant?: number;
+  /** A persistent session offline this long is discarded (0: never). */
+  sessionExpiryMs?: number;
+  /** Longest a write waits before it is committed (the loss window after a crash). */
+  persistenceFlushMs?: number;
+}
+
+export interface Fabric {
+  /** Passed to aedes as `persistence`; undefined: aedes' in-memory default. */
+  persistence: unknown;
+  /** The SQLite persistence when chosen, for its statistics. */
+  sqlite: SqlitePersistence | null;
+}
+
+export function createFabric(options: FabricOptions, registry: Registry): Fabric {
+  const choice = options.persistence ?? 'sqlite';
+  if (choice === 'memory') return { persistence: undefined, sqlite: null };
+  if (choice !== 'sqlite') return { persistence: choice, sqlite: null };
+  const sqlite = createSqlitePersistence({
+    db: registry.db,
+    flushIntervalMs: options.persistenceFlushMs,
+    maxOfflinePerClient: options.maxOfflinePerClient || undefined,
+    maxOfflinePerTenant: options.maxOfflinePerTenant || undefined,
+    sessionExpiryMs: options.sessionExpiryMs || undefined,
+    tenantOf: (clientId) => splitInternalClientId(clientId)?.username ?? null,
+  });
+  return { persistence: sqlite, sqlite };
+}
