@@ -38,10 +38,7 @@ export default function (RED: NodeAPI): void {
 
     const setState = (state: BrokerState) => {
       node.state = state;
-      for (const user of users) {
-        user.status(brokerStatus(RED, state));
-        user.onBrokerState?.(state);
-      }
+      for (const user of users) tellUser(user, state);
     };
     // client churn can be fast: coalesce status updates to one per tick
     const refreshClients = () => {
@@ -54,9 +51,11 @@ export default function (RED: NodeAPI): void {
     };
 
     node.state = { kind: 'starting' };
+    // a user with its own status (tenant-webhook) takes the state itself
+    const tellUser = (user: BrokerUser, state: BrokerState) => (user.onBrokerState ? user.onBrokerState(state) : user.status(brokerStatus(RED, state)));
     node.register = (user) => {
       users.add(user);
-      user.status(brokerStatus(RED, node.state));
+      tellUser(user, node.state);
     };
     node.deregister = (user) => {
       users.delete(user);

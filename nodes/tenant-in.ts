@@ -1,7 +1,8 @@
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow } from 'node-red';
 import { decodePayload, type InProcessMessage, type InProcessSubscription, type PayloadType } from '../src';
+import { useBroker } from './shared/broker-user';
 import { describeError } from './shared/i18n';
-import type { TenantBrokerNode, TenantInNodeDef } from './shared/node-types';
+import type { TenantInNodeDef } from './shared/node-types';
 
 type DynamicAction = { action?: string; topic?: unknown; qos?: unknown };
 
@@ -17,12 +18,8 @@ export default function (RED: NodeAPI): void {
   function TenantIn(this: Node, config: TenantInNodeDef) {
     RED.nodes.createNode(this, config);
     const node = this;
-    const broker = RED.nodes.getNode(config.broker) as TenantBrokerNode | null;
-    if (!broker) {
-      node.error(RED._('tenant-in.errors.missing-broker'));
-      node.status({ fill: 'red', shape: 'ring', text: RED._('tenant-in.errors.missing-broker') });
-      return;
-    }
+    const broker = useBroker(RED, node, config.broker, 'tenant-in');
+    if (!broker) return;
     const tenant = config.tenant || '*';
     const qos = Number(config.qos) || 0;
     const datatype = (config.datatype || 'auto') as PayloadType;
@@ -57,7 +54,6 @@ export default function (RED: NodeAPI): void {
     };
 
     let actions: Promise<void> = Promise.resolve();
-    broker.register(node);
     if (!dynamic) {
       subscribe(config.topic, qos).catch((err) => {
         const reason = describeError(RED, err);

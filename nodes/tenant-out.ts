@@ -1,7 +1,8 @@
 import type { Node, NodeAPI, NodeMessageInFlow } from 'node-red';
 import { encodePayload } from '../src';
+import { useBroker } from './shared/broker-user';
 import { describeError } from './shared/i18n';
-import type { TenantBrokerNode, TenantOutNodeDef } from './shared/node-types';
+import type { TenantOutNodeDef } from './shared/node-types';
 
 type OutMessage = NodeMessageInFlow & { tenant?: unknown; qos?: unknown; retain?: unknown };
 
@@ -9,13 +10,8 @@ export default function (RED: NodeAPI): void {
   function TenantOut(this: Node, config: TenantOutNodeDef) {
     RED.nodes.createNode(this, config);
     const node = this;
-    const broker = RED.nodes.getNode(config.broker) as TenantBrokerNode | null;
-    if (!broker) {
-      node.error(RED._('tenant-out.errors.missing-broker'));
-      node.status({ fill: 'red', shape: 'ring', text: RED._('tenant-out.errors.missing-broker') });
-      return;
-    }
-    broker.register(node);
+    const broker = useBroker(RED, node, config.broker, 'tenant-out');
+    if (!broker) return;
 
     node.on('input', (msg: OutMessage, _send, done) => {
       const tenant = config.tenant || (typeof msg.tenant === 'string' ? msg.tenant : '');

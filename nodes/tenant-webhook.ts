@@ -1,7 +1,9 @@
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow } from 'node-red';
 import { ALL_TENANTS, encodePayload, type BrokerHost, type DeliveryResult, type WebhookSpec } from '../src';
+import { useBroker } from './shared/broker-user';
 import { describeError } from './shared/i18n';
-import type { TenantBrokerNode, TenantWebhookNodeDef } from './shared/node-types';
+import type { BrokerUser, TenantWebhookNodeDef } from './shared/node-types';
+import { brokerStatus } from './shared/status';
 
 type Credentials = { secret?: string };
 
@@ -16,15 +18,15 @@ function outputs(result: DeliveryResult, base: Record<string, unknown> = {}): Ar
 }
 
 export default function (RED: NodeAPI): void {
-  function TenantWebhook(this: Node<Credentials>, config: TenantWebhookNodeDef) {
+  function TenantWebhook(this: Node<Credentials> & BrokerUser, config: TenantWebhookNodeDef) {
     RED.nodes.createNode(this, config);
     const node = this;
-    const broker = RED.nodes.getNode(config.broker) as TenantBrokerNode | null;
-    if (!broker) {
-      node.error(RED._('tenant-webhook.errors.missing-broker'));
-      node.status({ fill: 'red', shape: 'ring', text: RED._('tenant-webhook.errors.missing-broker') });
-      return;
-    }
+    // the status shows deliveries; of the broker's state only a failure matters here
+    node.onBrokerState = (state) => {
+      if (state.kind === 'error') node.status(brokerStatus(RED, state));
+    };
+    const broker = useBroker(RED, node, config.broker, 'tenant-webhook');
+    if (!broker) return;
     const id = `node:${node.id}`;
     const tenant = config.tenant || ALL_TENANTS;
     let host: BrokerHost | null = null;
@@ -105,6 +107,7 @@ export default function (RED: NodeAPI): void {
     });
 
     node.on('close', (_removed: boolean, done: () => void) => {
+      broker.deregister(node);
       if (host) {
         host.webhooks.off('delivered', onResult);
         host.webhooks.off('failed', onResult);

@@ -33,7 +33,7 @@ export interface TenantBrokerCredentials {
   rootPassword?: string;
 }
 
-/** A node that uses a tenant-broker and shows its state. */
+/** A node that uses a tenant-broker: it shows the broker's state, or handles it in `onBrokerState`. */
 export type BrokerUser = Node & { onBrokerState?(state: BrokerState): void };
 
 export interface TenantBrokerNode extends Node<TenantBrokerCredentials> {

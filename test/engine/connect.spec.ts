@@ -1,30 +1,20 @@
 import assert from 'node:assert/strict';
 import type { ConnectionRefused } from '../../src';
-import { startEngine, type RunningEngine } from '../helpers/engine';
-import { closed, connect, connackCode, type TestClient } from '../helpers/mqtt';
+import { engineFixture, type RunningEngine } from '../helpers/engine';
+import { closed, connect, connackCode } from '../helpers/mqtt';
 import { emptyIdPersistentConnect, rawConnect } from '../helpers/raw-mqtt';
 
 describe('CONNECT, credentials and quotas', () => {
+  const fixture = engineFixture();
   let engine: RunningEngine;
-  const open: TestClient[] = [];
   const refused: ConnectionRefused[] = [];
-
-  beforeEach(async () => {
-    engine = await startEngine();
+  beforeEach(() => {
+    engine = fixture.engine;
     refused.length = 0;
     engine.host.on('connection-refused', (e) => refused.push(e));
   });
-  afterEach(async () => {
-    await Promise.all(open.splice(0).map((c) => c.end()));
-    await engine.stop();
-  });
-
   const code = (options: Record<string, unknown>) => connackCode(engine.mqttUrl, options);
-  async function as(username: string, options: Record<string, unknown> = {}): Promise<TestClient> {
-    const client = await connect(engine.mqttUrl, { username, password: `${username}-pw`, ...options });
-    open.push(client);
-    return client;
-  }
+  const as = fixture.as;
 
   it('answers each refusal with its CONNACK code and reason, and keeps serving everyone else', async () => {
     const bystander = await as('acme');

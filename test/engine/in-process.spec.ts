@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { ALL_TENANTS, TenantBrokerError, type InProcessMessage } from '../../src';
-import { startEngine, type RunningEngine } from '../helpers/engine';
-import { connect, type TestClient } from '../helpers/mqtt';
+import { engineFixture, type RunningEngine } from '../helpers/engine';
 
 /** Waits until `list` holds a message matching `predicate` (the handler runs on broker delivery). */
 async function until(list: InProcessMessage[], predicate: (m: InProcessMessage) => boolean): Promise<InProcessMessage> {
@@ -13,18 +12,10 @@ async function until(list: InProcessMessage[], predicate: (m: InProcessMessage) 
 }
 
 describe('in-process publish and subscribe', () => {
+  const fixture = engineFixture();
   let engine: RunningEngine;
-  const open: TestClient[] = [];
-  beforeEach(async () => (engine = await startEngine()));
-  afterEach(async () => {
-    await Promise.all(open.splice(0).map((c) => c.end()));
-    await engine.stop();
-  });
-  async function as(username: string): Promise<TestClient> {
-    const c = await connect(engine.mqttUrl, { username, password: `${username}-pw`, clientId: `${username}-dev` });
-    open.push(c);
-    return c;
-  }
+  beforeEach(() => (engine = fixture.engine));
+  const as = (username: string) => fixture.as(username, { clientId: `${username}-dev` });
 
   it('a tenant scope sees its own namespace without the prefix, whatever the style of its devices', async () => {
     const acme: InProcessMessage[] = [];

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import type { PublishDenied, SubscribeDenied } from '../../src';
-import { startEngine, type RunningEngine } from '../helpers/engine';
-import { closed, connect, connackCode, type TestClient } from '../helpers/mqtt';
+import { engineFixture, type RunningEngine } from '../helpers/engine';
+import { closed, connackCode, type TestClient } from '../helpers/mqtt';
 
 /**
  * Every way a client could reach across a tenant boundary, each proven closed
@@ -11,27 +11,16 @@ import { closed, connect, connackCode, type TestClient } from '../helpers/mqtt';
  * arrives, and only then is the attacker's inbox checked for the secret.
  */
 describe('tenant isolation', () => {
+  const fixture = engineFixture();
   let engine: RunningEngine;
-  const open: TestClient[] = [];
-
   beforeEach(async () => {
-    engine = await startEngine();
+    engine = fixture.engine;
     // a second tenant of each style: acme/initech (prefix), globex/umbrella (mountpoint)
     await engine.host.registry.addTenant({ username: 'initech', password: 'initech-pw', isolation: 'prefix' });
     await engine.host.registry.addTenant({ username: 'umbrella', password: 'umbrella-pw', isolation: 'mountpoint' });
   });
-
-  afterEach(async () => {
-    await Promise.all(open.splice(0).map((c) => c.end().catch(() => undefined)));
-    await engine.stop();
-  });
-
-  async function as(username: string, options: Record<string, unknown> = {}, url = engine.mqttUrl): Promise<TestClient> {
-    const client = await connect(url, { username, password: `${username}-pw`, ...options });
-    open.push(client);
-    return client;
-  }
-  const root = () => connect(engine.mqttUrl, { username: 'root', password: 'rootpw' }).then((c) => (open.push(c), c));
+  const as = fixture.as;
+  const root = () => fixture.as('root');
 
   /** Publishes a sentinel into the attacker's namespace as root and waits for the attacker to get it. */
   async function sentinel(attacker: TestClient, fullTopic: string, seenAs: string): Promise<void> {

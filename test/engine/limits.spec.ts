@@ -1,22 +1,14 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import type { LimitApplied, PublishDenied } from '../../src';
-import { startEngine, type RunningEngine } from '../helpers/engine';
-import { closed, connect, connackCode, type TestClient } from '../helpers/mqtt';
+import { engineFixture, type RunningEngine } from '../helpers/engine';
+import { closed, connackCode } from '../helpers/mqtt';
 
 describe('tenant limits, counters and audit', () => {
+  const fixture = engineFixture();
   let engine: RunningEngine;
-  const open: TestClient[] = [];
-  beforeEach(async () => (engine = await startEngine()));
-  afterEach(async () => {
-    await Promise.all(open.splice(0).map((c) => c.end()));
-    await engine.stop();
-  });
-  async function as(username: string, options: Record<string, unknown> = {}): Promise<TestClient> {
-    const c = await connect(engine.mqttUrl, { username, password: `${username}-pw`, ...options });
-    open.push(c);
-    return c;
-  }
+  beforeEach(() => (engine = fixture.engine));
+  const as = fixture.as;
   const limit = (patch: Record<string, unknown>) => engine.host.registry.updateTenant('globex', patch);
 
   it('max_payload_bytes: a larger publish closes the connection and is counted', async () => {

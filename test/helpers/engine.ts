@@ -1,4 +1,5 @@
 import { BrokerHost, type BoundAddresses, type BrokerHostOptions } from '../../src';
+import { connect, type TestClient } from './mqtt';
 import { tempDir } from './tmp';
 
 export interface RunningEngine {
@@ -39,6 +40,34 @@ export async function startEngine(options: Partial<BrokerHostOptions> & { tenant
     async stop() {
       await host.close();
       tmp.remove();
+    },
+  };
+}
+
+/**
+ * Registers beforeEach/afterEach that start an engine (see startEngine) and
+ * close it with every client a test opened through `as`.
+ */
+export function engineFixture(options: Parameters<typeof startEngine>[0] = {}) {
+  let engine: RunningEngine | undefined;
+  const open: TestClient[] = [];
+  beforeEach(async () => {
+    engine = await startEngine(options);
+  });
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((c) => c.end().catch(() => undefined)));
+    await engine?.stop();
+  });
+  return {
+    get engine(): RunningEngine {
+      return engine!;
+    },
+    /** Connects as a demo tenant (password `<name>-pw`) or as root (`rootpw`). */
+    async as(username: string, options: Record<string, unknown> = {}, url?: string): Promise<TestClient> {
+      const password = username === 'root' ? 'rootpw' : `${username}-pw`;
+      const client = await connect(url ?? engine!.mqttUrl, { username, password, ...options });
+      open.push(client);
+      return client;
     },
   };
 }

@@ -1,0 +1,19 @@
+import type { NodeAPI } from 'node-red';
+import type { BrokerUser, TenantBrokerNode } from './node-types';
+
+/**
+ * The tenant-broker a node is configured with, registered so it receives the
+ * broker's state; or null after reporting a missing broker (error and red
+ * ring, as core nodes do for missing configuration).
+ */
+export function useBroker(RED: NodeAPI, node: BrokerUser, brokerId: string, type: string): TenantBrokerNode | null {
+  const broker = RED.nodes.getNode(brokerId) as TenantBrokerNode | null;
+  if (!broker) {
+    const text = RED._(`${type}.errors.missing-broker`);
+    node.error(text);
+    node.status({ fill: 'red', shape: 'ring', text });
+    return null;
+  }
+  broker.register(node);
+  return broker;
+}
