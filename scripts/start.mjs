@@ -56,6 +56,12 @@ if (!existsSync(flowFile)) {
   for (const node of flow) {
     if (node.type === 'tenant-broker') Object.assign(node, { tcpPort: '${MQTT_PORT}', wsPort: '${MQTT_WS_PORT}', tcpHost: '127.0.0.1' });
   }
+  // the management API (curl http://localhost:$ADMIN_PORT/internal/tenants), its audit events to the debug sidebar
+  const tab = flow.find((node) => node.type === 'tab').id;
+  flow.push(
+    { id: 'gs-admin', type: 'tenant-admin', z: tab, name: '', broker: brokerId, host: '127.0.0.1', port: '${ADMIN_PORT}', x: 150, y: 300, wires: [['gs-audit']] },
+    { id: 'gs-audit', type: 'debug', z: tab, name: 'audit events', active: true, tosidebar: true, console: false, tostatus: true, complete: 'true', targetType: 'full', statusVal: 'topic', statusType: 'msg', x: 450, y: 300, wires: [] },
+  );
   writeFileSync(flowFile, JSON.stringify(flow, null, 2));
 }
 if (process.env.ROOT_PASSWORD !== undefined) {
@@ -75,7 +81,7 @@ if (!existsSync(database)) {
   console.log(`Created demo tenants tenant1/secret (prefix) and tenant2/secret2 (mountpoint) in ${database}`);
 }
 
-console.log(`Node-RED editor: http://127.0.0.1:${env.NODE_RED_PORT}  MQTT: ${env.MQTT_PORT}  MQTT over WebSocket: ${env.MQTT_WS_PORT}/ws`);
+console.log(`Node-RED editor: http://127.0.0.1:${env.NODE_RED_PORT}  MQTT: ${env.MQTT_PORT}  MQTT over WebSocket: ${env.MQTT_WS_PORT}/ws  Admin API: http://127.0.0.1:${env.ADMIN_PORT}`);
 const red = spawn(process.execPath, [require.resolve('node-red/red.js'), '--userDir', demoDir, '--settings', join(demoDir, 'settings.js')], {
   stdio: 'inherit',
   env: { ...process.env, ...env },

@@ -36,7 +36,7 @@ export function tenantView(tenant: Tenant, connections: number): TenantView {
   };
 }
 
-function asObject(body: unknown): Record<string, unknown> {
+export function asObject(body: unknown): Record<string, unknown> {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid('the request body must be a JSON object', 'errors.body-not-object');
   return body as Record<string, unknown>;
 }
@@ -48,15 +48,19 @@ function optional<T>(body: Record<string, unknown>, field: string, check: (v: un
   return value;
 }
 
+/** Refuses fields outside `known`, so a typo is not silently ignored. */
+export function onlyFields(object: Record<string, unknown>, known: readonly string[]): void {
+  const unknown = Object.keys(object).filter((key) => !known.includes(key));
+  if (unknown.length > 0) throw invalid(`unknown field ${unknown.map((k) => JSON.stringify(k)).join(', ')}`, 'errors.unknown-field', { field: unknown[0] });
+}
+
 const isString = (v: unknown): v is string => typeof v === 'string';
 const isBoolean = (v: unknown): v is boolean => typeof v === 'boolean';
 
 /** Reads the updatable fields; unknown fields are refused so a typo is not silently ignored. */
 export function parseTenantPatch(body: unknown, allowed: readonly string[] = []): TenantPatch {
   const object = asObject(body);
-  const known = new Set(['username', 'password', 'isolation', 'enabled', ...LIMIT_FIELDS.map((f) => f.column), ...allowed]);
-  const unknown = Object.keys(object).filter((key) => !known.has(key));
-  if (unknown.length > 0) throw invalid(`unknown field ${unknown.map((k) => JSON.stringify(k)).join(', ')}`, 'errors.unknown-field', { field: unknown[0] });
+  onlyFields(object, ['username', 'password', 'isolation', 'enabled', ...LIMIT_FIELDS.map((f) => f.column), ...allowed]);
   const patch: TenantPatch = {
     password: optional(object, 'password', isString, 'a string'),
     isolation: optional(object, 'isolation', (v): v is 'prefix' | 'mountpoint' => v === 'prefix' || v === 'mountpoint', '"prefix" or "mountpoint"'),

@@ -4,7 +4,8 @@ import type { Database, Statement } from 'better-sqlite3';
 export type AuditCategory = 'admin' | 'security';
 
 export interface AuditEvent {
-  id: number;
+  /** Set by SQLite once stored (another process may write the same table). */
+  id?: number;
   /** Milliseconds since the epoch. */
   at: number;
   /** The tenant concerned, or null (root, an unknown username, the broker itself). */
@@ -29,9 +30,8 @@ const MAX_PENDING = 5000;
  * the `audit` table (bounded: the oldest rows are pruned) and emitted as
  * `event` the moment they happen.
  */
-export class AuditLog extends EventEmitter<{ event: [AuditEvent] }> {
+export class AuditLog extends EventEmitter<{ event: [AuditEvent]; 'flush-error': [Error] }> {
   private pending: AuditEvent[] = [];
-  private nextId: number;
   private readonly insert: Statement;
   private readonly prune: Statement;
   private readonly timer: NodeJS.Timeout;
@@ -46,15 +46,20 @@ export class AuditLog extends EventEmitter<{ event: [AuditEvent] }> {
   ) {
     super();
     this.maxRows = options.maxRows ?? 10_000;
-    this.nextId = ((db.prepare('SELECT MAX(id) AS id FROM audit').get() as { id: number | null }).id ?? 0) + 1;
-    this.insert = db.prepare('INSERT INTO audit (id, at, tenant, category, action, detail) VALUES (@id, @at, @tenant, @category, @action, @detail)');
-    this.prune = db.prepare('DELETE FROM audit WHERE id <= ?');
-    this.timer = setInterval(() => this.flush(), options.flushIntervalMs ?? 1000);
+    this.insert = db.prepare('INSERT INTO audit (at, tenant, category, action, detail) VALUES (@at, @tenant, @category, @action, @detail)');
+    this.prune = db.prepare('DELETE FROM audit WHERE id <= (SELECT MAX(id) FROM audit) - ?');
+    this.timer = setInterval(() => {
+      try {
+        this.flush();
+      } catch (err) {
+        this.emit('flush-error', err as Error);
+      }
+    }, options.flushIntervalMs ?? 1000);
     this.timer.unref();
   }
 
   record(tenant: string | null, category: AuditCategory, action: string, detail: Record<string, unknown> = {}): AuditEvent {
-    const event: AuditEvent = { id: this.nextId++, at: Date.now(), tenant, category, action, detail };
+    const event: AuditEvent = { at: Date.now(), tenant, category, action, detail };
     if (this.pending.length >= MAX_PENDING) this.dropped++;
     else this.pending.push(event);
     this.emit('event', event);
@@ -64,11 +69,14 @@ export class AuditLog extends EventEmitter<{ event: [AuditEvent] }> {
   flush(): void {
     if (this.pending.length === 0 || this.closed) return;
     const batch = this.pending;
-    this.pending = [];
+    // kept pending until committed: a failed flush (a locked file) is retried by the next one
     this.db.transaction(() => {
-      for (const event of batch) this.insert.run({ ...event, detail: JSON.stringify(event.detail) });
-      this.prune.run(this.nextId - 1 - this.maxRows);
+      for (const event of batch) {
+        event.id = Number(this.insert.run({ at: event.at, tenant: event.tenant, category: event.category, action: event.action, detail: JSON.stringify(event.detail) }).lastInsertRowid);
+      }
+      this.prune.run(this.maxRows);
     })();
+    this.pending = this.pending.slice(batch.length);
   }
 
   /** Newest first. */

@@ -141,6 +141,8 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
   /** Every denial is counted per tenant and reason, and the refusals go to the audit trail. */
   private recordSecurityEvents(): void {
     const audit = this.registry.audit;
+    audit.on('flush-error', (err) => this.emit('engine-error', err));
+    this.registry.stats.onError = (err) => this.emit('engine-error', err);
     const known = (username: string | null) => (username && this.registry.getTenant(username) ? username : null);
     this.on('connection-refused', (e) => {
       this.traffic.denied(known(e.username), e.reason);

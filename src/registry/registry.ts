@@ -280,12 +280,16 @@ export class Registry extends EventEmitter<RegistryEvents> {
   }
 
   async updateTenant(username: string, patch: TenantPatch): Promise<Tenant> {
+    // everything is checked before the scrypt wait, and merged after it into the
+    // tenant as it is then: a concurrent update must not be undone by this one
+    const checked = this.requireTenant(username);
+    if (patch.isolation !== undefined) checkIsolation(patch.isolation);
+    mergeLimits(checked, patch);
+    const hash = patch.password === undefined ? undefined : await hashPassword(checkPassword(patch.password));
     const before = this.requireTenant(username);
-    const isolation = patch.isolation === undefined ? before.isolation : checkIsolation(patch.isolation);
+    const isolation = patch.isolation ?? before.isolation;
     const limits = mergeLimits(before, patch);
     const enabled = patch.enabled === undefined ? before.enabled : Boolean(patch.enabled);
-    const hash = patch.password === undefined ? undefined : await hashPassword(checkPassword(patch.password));
-    if (!this.tenants.has(username)) this.requireTenant(username);
     const row = this.db
       .prepare(
         `UPDATE tenants SET isolation = @isolation, enabled = @enabled, password_hash = COALESCE(@hash, password_hash), updated_at = @now,

@@ -30,6 +30,8 @@ export class TopicStats {
   private closed = false;
   /** Transactions written so far: lets tests show that writes are batched. */
   flushes = 0;
+  /** Told about a failed timer flush (the figures stay pending and are retried). */
+  onError: ((err: Error) => void) | null = null;
 
   constructor(
     private readonly db: Database,
@@ -41,7 +43,13 @@ export class TopicStats {
         messages = messages + excluded.messages,
         bytes = bytes + excluded.bytes,
         last_seen = MAX(last_seen, excluded.last_seen)`);
-    this.timer = setInterval(() => this.flush(), flushIntervalMs);
+    this.timer = setInterval(() => {
+      try {
+        this.flush();
+      } catch (err) {
+        this.onError?.(err as Error);
+      }
+    }, flushIntervalMs);
     this.timer.unref();
   }
 
@@ -61,10 +69,10 @@ export class TopicStats {
   flush(): void {
     if (this.pending.size === 0 || this.closed) return;
     const batch = this.pending;
-    this.pending = new Map();
     this.db.transaction(() => {
       for (const entry of batch.values()) this.upsert.run(entry);
     })();
+    this.pending = new Map();
     this.flushes++;
   }
 

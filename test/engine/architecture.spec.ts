@@ -27,4 +27,12 @@ describe('architecture', () => {
     );
     assert.deepEqual(deep, []);
   });
+
+  it('every engine error key has an English text', () => {
+    const catalog = JSON.parse(readFileSync(join(root, 'locales', 'en-US', 'tenant-broker.json'), 'utf8')) as { errors: Record<string, string> };
+    const used = new Set(
+      [...sources(join(root, 'src')), ...sources(join(root, 'nodes'))].flatMap((file) => [...readFileSync(file, 'utf8').matchAll(/'errors\.([a-z-]+)'/g)].map((m) => m[1])),
+    );
+    assert.deepEqual([...used].filter((key) => !(key in catalog.errors)).sort(), []);
+  });
 });

@@ -64,6 +64,27 @@ describe('registry', () => {
     assert.throws(() => registry.removeTenant('missing'), (err: TenantBrokerError) => err.code === 'not-found');
   });
 
+  it('loses no update made while another one waits for scrypt', async () => {
+    await registry.addTenant({ username: 'a', password: 'x' });
+    await Promise.all([registry.updateTenant('a', { password: 'p1' }), registry.updateTenant('a', { maxConnections: 5 }), registry.updateTenant('a', { maxQos: 1 })]);
+    const after = registry.getTenant('a')!;
+    assert.deepEqual([after.maxConnections, after.maxQos], [5, 1]);
+    assert.equal(await registry.verifyPassword('a', 'p1'), true);
+  });
+
+  it('shares its audit table with another writer of the same file', async () => {
+    const other = new Registry({ path: tmp.file('registry.db') });
+    try {
+      registry.audit.record(null, 'admin', 'first');
+      other.audit.record(null, 'admin', 'second');
+      registry.audit.flush();
+      other.audit.flush();
+      assert.deepEqual(registry.audit.list().map((e) => e.action).slice(0, 2), ['second', 'first']);
+    } finally {
+      other.close();
+    }
+  });
+
   it('uses the configured defaults for new tenants', async () => {
     registry.close();
     registry = new Registry({ path: tmp.file('registry.db'), defaults: { isolation: 'mountpoint', maxConnections: 7 } });

@@ -1,0 +1,82 @@
+import type { BrokerHost } from '../broker/broker-host';
+import type { TrafficFigures } from '../broker/traffic';
+
+export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+type Labels = Record<string, string>;
+type Sample = [Labels, number];
+
+/** Label values may hold anything; the exposition format escapes exactly these three. */
+export function escapeLabelValue(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+function escapeHelp(text: string): string {
+  return text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+}
+
+function formatValue(value: number): string {
+  if (Number.isNaN(value)) return 'NaN';
+  if (value === Infinity) return '+Inf';
+  if (value === -Infinity) return '-Inf';
+  return String(value);
+}
+
+/** Prometheus text exposition format 0.0.4: one HELP and TYPE per family, then its samples. */
+export class Exposition {
+  private readonly lines: string[] = [];
+
+  family(name: string, type: 'counter' | 'gauge', help: string, samples: Sample[]): this {
+    this.lines.push(`# HELP ${name} ${escapeHelp(help)}`, `# TYPE ${name} ${type}`);
+    for (const [labels, value] of samples) {
+      const pairs = Object.entries(labels).map(([label, v]) => `${label}="${escapeLabelValue(v)}"`);
+      this.lines.push(`${name}${pairs.length > 0 ? `{${pairs.join(',')}}` : ''} ${formatValue(value)}`);
+    }
+    return this;
+  }
+
+  toString(): string {
+    return this.lines.join('\n') + '\n';
+  }
+}
+
+const TRAFFIC: Array<[suffix: string, key: Exclude<keyof TrafficFigures, 'denials'>, help: string]> = [
+  ['messages_in_total', 'messagesIn', 'PUBLISH packets received'],
+  ['bytes_in_total', 'bytesIn', 'Payload bytes received'],
+  ['messages_out_total', 'messagesOut', 'Messages delivered to subscribers'],
+  ['bytes_out_total', 'bytesOut', 'Payload bytes delivered to subscribers'],
+];
+
+/**
+ * Everything host.stats() knows, as Prometheus metrics: per tenant (label
+ * `tenant`), for the whole broker including root and unknown usernames
+ * (`tenant_broker_server_*`), and per webhook (label `webhook`).
+ */
+export function renderMetrics(host: BrokerHost): string {
+  const stats = host.stats();
+  const tenants = Object.entries(stats.tenants);
+  const out = new Exposition();
+  out.family('tenant_broker_uptime_seconds', 'gauge', 'Seconds since the broker started', [[{}, stats.uptimeSeconds]]);
+  out.family('tenant_broker_connections', 'gauge', 'Live MQTT connections of a tenant', tenants.map(([tenant, t]) => [{ tenant }, t.connections]));
+  for (const [suffix, key, help] of TRAFFIC) {
+    out.family(`tenant_broker_${suffix}`, 'counter', `${help} in a tenant's namespace since start`, tenants.map(([tenant, t]) => [{ tenant }, t[key]]));
+  }
+  out.family('tenant_broker_denials_total', 'counter', 'Refused or limited actions of a tenant by reason since start', tenants.flatMap(([tenant, t]) => Object.entries(t.denials).map(([reason, n]): Sample => [{ tenant, reason }, n])));
+
+  out.family('tenant_broker_server_connections', 'gauge', 'Live MQTT connections, root included', [[{}, stats.connections]]);
+  for (const [suffix, key, help] of TRAFFIC) {
+    out.family(`tenant_broker_server_${suffix}`, 'counter', `${help} by the whole broker since start, root and removed tenants included`, [[{}, stats.total[key]]]);
+  }
+  out.family('tenant_broker_server_denials_total', 'counter', 'Refused or limited actions by reason since start, unknown usernames included', Object.entries(stats.total.denials).map(([reason, n]): Sample => [{ reason }, n]));
+
+  const webhooks = Object.entries(stats.webhooks);
+  const perWebhook = (name: string, type: 'counter' | 'gauge', help: string, value: (c: (typeof webhooks)[number][1]) => number) =>
+    out.family(name, type, help, webhooks.map(([webhook, c]) => [{ webhook }, value(c)]));
+  perWebhook('tenant_broker_webhook_deliveries_total', 'counter', 'Webhook deliveries answered with 2xx', (c) => c.delivered);
+  perWebhook('tenant_broker_webhook_failures_total', 'counter', 'Webhook deliveries that failed after their last attempt', (c) => c.failed);
+  perWebhook('tenant_broker_webhook_retries_total', 'counter', 'Webhook attempts beyond the first of each delivery', (c) => c.retried);
+  perWebhook('tenant_broker_webhook_drops_total', 'counter', 'Messages dropped because the webhook queue was full', (c) => c.dropped);
+  perWebhook('tenant_broker_webhook_queue_depth', 'gauge', 'Messages waiting for a webhook, not yet sent', (c) => c.queued);
+  perWebhook('tenant_broker_webhook_in_flight', 'gauge', 'Webhook deliveries being sent or waiting to retry', (c) => c.inFlight);
+  return out.toString();
+}

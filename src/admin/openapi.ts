@@ -1,0 +1,251 @@
+import { LIMIT_FIELDS } from '../registry/limits';
+import type { RouteKey } from './routes';
+
+type Schema = Record<string, unknown>;
+
+const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
+const json = (schema: Schema) => ({ 'application/json': { schema } });
+const okWith = (properties: Record<string, Schema>, required: string[] = []): Schema => ({
+  type: 'object',
+  required: ['status', ...required],
+  properties: { status: { type: 'string', enum: ['ok'] }, ...properties },
+});
+const reply = (description: string, schema: Schema) => ({ description, content: json(schema) });
+const error = (description: string) => ({ description, content: json(ref('Error')) });
+
+const ERRORS = {
+  '400': error('Malformed JSON, a wrong or unknown field'),
+  '401': error('A token is configured and the request has no valid `Authorization: Bearer <token>`'),
+  '403': error('No token is configured and the request came from a browser (an Origin header) or named a host other than localhost or an IP address'),
+  '413': error('The body is larger than 64 KiB'),
+};
+const NOT_FOUND = { '404': error('No such tenant or webhook') };
+
+const count = { type: 'integer', minimum: 0 };
+const timestamp = { type: 'string', format: 'date-time' };
+const limitProperties: Record<string, Schema> = Object.fromEntries(
+  LIMIT_FIELDS.map(({ column, kind }) => [
+    column,
+    kind === 'boolean' ? { type: 'boolean' } : kind === 'qos' ? { type: 'integer', enum: [0, 1, 2] } : { ...count, description: '0: no limit' },
+  ]),
+);
+const username = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' };
+const tenantFields: Record<string, Schema> = {
+  password: { type: 'string', minLength: 1, writeOnly: true },
+  isolation: { type: 'string', enum: ['prefix', 'mountpoint'] },
+  enabled: { type: 'boolean' },
+  ...limitProperties,
+};
+const figures: Schema = {
+  type: 'object',
+  properties: {
+    messages_in: count,
+    bytes_in: count,
+    messages_out: count,
+    bytes_out: count,
+    denials: { type: 'object', additionalProperties: count, description: 'count by reason' },
+  },
+};
+
+const schemas: Record<string, Schema> = {
+  Error: { type: 'object', required: ['status', 'error'], properties: { status: { type: 'string', enum: ['error'] }, error: { type: 'string' } } },
+  Tenant: {
+    type: 'object',
+    properties: { username, isolation: tenantFields.isolation, enabled: { type: 'boolean' }, ...limitProperties, connections: count, created_at: timestamp, updated_at: timestamp },
+  },
+  NewTenant: { type: 'object', required: ['username', 'password'], additionalProperties: false, properties: { username, ...tenantFields } },
+  TenantPatch: { type: 'object', required: ['username'], additionalProperties: false, properties: { username, ...tenantFields } },
+  Username: { type: 'object', required: ['username'], additionalProperties: false, properties: { username } },
+  Traffic: figures,
+  WebhookCounters: {
+    type: 'object',
+    properties: {
+      delivered: count,
+      failed: count,
+      retried: count,
+      dropped: count,
+      queued: count,
+      in_flight: count,
+      last_status: { type: 'integer', nullable: true },
+      last_error: { type: 'string', nullable: true },
+      last_latency_ms: { type: 'number', nullable: true },
+    },
+  },
+  Webhook: {
+    type: 'object',
+    properties: {
+      id: { type: 'integer' },
+      username,
+      topic_filter: { type: 'string' },
+      webhook_url: { type: 'string', format: 'uri' },
+      enabled: { type: 'boolean' },
+      has_secret: { type: 'boolean' },
+      created_at: timestamp,
+      updated_at: timestamp,
+      counters: ref('WebhookCounters'),
+    },
+  },
+  NewWebhook: {
+    type: 'object',
+    required: ['username', 'topic_filter', 'webhook_url'],
+    additionalProperties: false,
+    properties: {
+      username,
+      topic_filter: { type: 'string', description: 'inside the tenant: starts with `<username>/`' },
+      webhook_url: { type: 'string', format: 'uri' },
+      secret: { type: 'string', writeOnly: true, description: 'Standard Webhooks signing secret (whsec_...); never returned' },
+      enabled: { type: 'boolean' },
+    },
+  },
+  WebhookPatch: {
+    type: 'object',
+    required: ['id'],
+    additionalProperties: false,
+    properties: {
+      id: { type: 'integer', minimum: 1 },
+      topic_filter: { type: 'string' },
+      webhook_url: { type: 'string', format: 'uri' },
+      secret: { type: 'string', nullable: true, writeOnly: true, description: 'null or "" removes the secret' },
+      enabled: { type: 'boolean' },
+    },
+  },
+  WebhookId: { type: 'object', required: ['id'], additionalProperties: false, properties: { id: { type: 'integer', minimum: 1 } } },
+  AuditEvent: {
+    type: 'object',
+    properties: {
+      id: { type: 'integer' },
+      at: timestamp,
+      tenant: { type: 'string', nullable: true },
+      category: { type: 'string', enum: ['admin', 'security'] },
+      action: { type: 'string', example: 'login.failed' },
+      detail: { type: 'object', additionalProperties: true },
+    },
+  },
+};
+
+interface Operation {
+  summary: string;
+  description?: string;
+  parameters?: Schema[];
+  requestBody?: Schema;
+  responses: Record<string, unknown>;
+}
+
+const body = (name: string) => ({ required: true, content: json(ref(name)) });
+const usernameParam = (required: boolean): Schema => ({ name: 'username', in: 'query', required, schema: username });
+const limitParam = (max: number, fallback: number): Schema => ({ name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: max, default: fallback } });
+
+const operations: Record<RouteKey, Operation> = {
+  'GET /internal/stats': {
+    summary: 'Uptime, connections, traffic per tenant and in total, webhook counters',
+    responses: {
+      '200': reply('Counters since the broker started', okWith({
+        uptime_seconds: count,
+        connections: count,
+        total: ref('Traffic'),
+        tenants: { type: 'object', additionalProperties: { allOf: [ref('Traffic'), { type: 'object', properties: { connections: count } }] } },
+        webhooks: { type: 'object', additionalProperties: ref('WebhookCounters'), description: 'by dispatcher id: `registry:<id>` or `node:<node id>`' },
+      })),
+      ...ERRORS,
+    },
+  },
+  'GET /internal/tenants': {
+    summary: 'Every tenant with its style, limits and live connections (never a password hash)',
+    responses: { '200': reply('The tenants', okWith({ tenants: { type: 'array', items: ref('Tenant') } }, ['tenants'])), ...ERRORS },
+  },
+  'POST /internal/tenant/add': {
+    summary: 'Adds a tenant; fields left out take the broker node\'s defaults',
+    requestBody: body('NewTenant'),
+    responses: { '201': reply('Added', okWith({ tenant: ref('Tenant') }, ['tenant'])), ...ERRORS, '409': error('A tenant with this username exists') },
+  },
+  'POST /internal/tenant/update': {
+    summary: 'Changes a tenant; a new password or style, or disabling it, disconnects its clients',
+    requestBody: body('TenantPatch'),
+    responses: { '200': reply('Updated', okWith({ tenant: ref('Tenant') }, ['tenant'])), ...ERRORS, ...NOT_FOUND },
+  },
+  'POST /internal/tenant/remove': {
+    summary: 'Removes a tenant with its webhooks and topic statistics and disconnects its clients',
+    requestBody: body('Username'),
+    responses: { '200': reply('Removed', okWith({})), ...ERRORS, ...NOT_FOUND },
+  },
+  'POST /internal/tenant/kick': {
+    summary: 'Disconnects every client of a tenant (or of root)',
+    requestBody: body('Username'),
+    responses: { '200': reply('How many were disconnected', okWith({ kicked: count }, ['kicked'])), ...ERRORS, ...NOT_FOUND },
+  },
+  'GET /internal/webhooks': {
+    summary: 'Registry webhooks with their delivery counters',
+    parameters: [usernameParam(false)],
+    responses: { '200': reply('The webhooks', okWith({ webhooks: { type: 'array', items: ref('Webhook') } }, ['webhooks'])), ...ERRORS, ...NOT_FOUND },
+  },
+  'POST /internal/webhook/add': {
+    summary: 'POSTs every message of the tenant matching the filter to the URL',
+    requestBody: body('NewWebhook'),
+    responses: { '201': reply('Added', okWith({ id: { type: 'integer' }, webhook: ref('Webhook') }, ['id'])), ...ERRORS, ...NOT_FOUND },
+  },
+  'POST /internal/webhook/update': {
+    summary: 'Changes a webhook',
+    requestBody: body('WebhookPatch'),
+    responses: { '200': reply('Updated', okWith({ webhook: ref('Webhook') }, ['webhook'])), ...ERRORS, ...NOT_FOUND },
+  },
+  'POST /internal/webhook/remove': {
+    summary: 'Removes a webhook; messages still queued for it are dropped',
+    requestBody: body('WebhookId'),
+    responses: { '200': reply('Removed', okWith({})), ...ERRORS, ...NOT_FOUND },
+  },
+  'GET /internal/topics': {
+    summary: 'Messages and bytes per topic of a tenant, busiest first',
+    parameters: [usernameParam(true), limitParam(10_000, 1000)],
+    responses: {
+      '200': reply('Topic statistics', okWith({
+        username,
+        topics: { type: 'array', items: { type: 'object', properties: { topic: { type: 'string' }, messages: count, bytes: count, last_seen: timestamp } } },
+      }, ['topics'])),
+      ...ERRORS,
+      ...NOT_FOUND,
+    },
+  },
+  'POST /internal/reload': {
+    summary: 'Re-reads the registry file, for changes made outside this process',
+    description: 'Changed tenants are treated as if changed through the API (a new password disconnects, and so on). The body may be empty.',
+    responses: { '200': reply('Reloaded', okWith({ tenants: count, webhooks: count })), ...ERRORS },
+  },
+  'GET /internal/audit': {
+    summary: 'The audit trail, newest first: administrative changes and security denials',
+    parameters: [usernameParam(false), limitParam(1000, 100)],
+    responses: { '200': reply('Events', okWith({ events: { type: 'array', items: ref('AuditEvent') } }, ['events'])), ...ERRORS, ...NOT_FOUND },
+  },
+  'GET /metrics': {
+    summary: 'Prometheus metrics (text exposition format 0.0.4), names prefixed tenant_broker_',
+    responses: { '200': { description: 'Metrics', content: { 'text/plain; version=0.0.4': { schema: { type: 'string' } } } }, '401': ERRORS['401'], '403': ERRORS['403'] },
+  },
+  'GET /internal/openapi.json': {
+    summary: 'This description',
+    responses: { '200': { description: 'OpenAPI 3.0 document', content: json({ type: 'object' }) }, '401': ERRORS['401'], '403': ERRORS['403'] },
+  },
+};
+
+/** OpenAPI 3.0 description of every route of the management API. */
+export function openApiDocument(): Record<string, unknown> {
+  const paths: Record<string, Record<string, Operation>> = {};
+  for (const [key, operation] of Object.entries(operations) as Array<[RouteKey, Operation]>) {
+    const [method, path] = key.split(' ');
+    (paths[path] ??= {})[method.toLowerCase()] = operation;
+  }
+  return {
+    openapi: '3.0.3',
+    info: {
+      title: 'tenant-broker management API',
+      version: '1',
+      description:
+        'Served by the tenant-admin node (127.0.0.1:4036 by default). Request bodies are JSON whatever the Content-Type, at most 64 KiB. ' +
+        'Every success has "status": "ok", every error is {"status": "error", "error": "..."}.',
+    },
+    components: {
+      schemas,
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'required when the node has a token (always when it listens beyond loopback)' } },
+    },
+    security: [{ bearer: [] }, {}],
+    paths,
+  };
+}

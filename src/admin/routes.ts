@@ -1,0 +1,221 @@
+import type { BrokerHost } from '../broker/broker-host';
+import { REGISTRY_WEBHOOK_PREFIX } from '../broker/broker-host';
+import type { TrafficFigures } from '../broker/traffic';
+import { invalid } from '../errors';
+import { ROOT_USER } from '../tenancy/topics';
+import { renderMetrics, METRICS_CONTENT_TYPE } from './metrics';
+import { openApiDocument } from './openapi';
+import { asObject, errorResponse, onlyFields, parseNewTenant, parseTenantPatch, requireUsername, tenantView } from './tenant-api';
+import { countersView, parseNewWebhook, parseWebhookId, parseWebhookPatch, webhookView } from './webhook-api';
+
+/** Every route, as `METHOD /path`; openapi.ts must describe each (its type says so). */
+export const ROUTE_KEYS = [
+  'GET /internal/stats',
+  'GET /internal/tenants',
+  'POST /internal/tenant/add',
+  'POST /internal/tenant/update',
+  'POST /internal/tenant/remove',
+  'POST /internal/tenant/kick',
+  'GET /internal/webhooks',
+  'POST /internal/webhook/add',
+  'POST /internal/webhook/update',
+  'POST /internal/webhook/remove',
+  'GET /internal/topics',
+  'POST /internal/reload',
+  'GET /internal/audit',
+  'GET /metrics',
+  'GET /internal/openapi.json',
+] as const;
+
+export type RouteKey = (typeof ROUTE_KEYS)[number];
+
+export interface AdminRequest {
+  method: string;
+  /** Path and query, as in the request line. */
+  url: string;
+  /** The raw body; parsed as JSON whatever the Content-Type said. */
+  body?: string | Buffer;
+}
+
+export type AdminResponse = {
+  status: number;
+  headers?: Record<string, string>;
+} & ({ json: unknown } | { text: string; contentType: string });
+
+interface Context {
+  query: URLSearchParams;
+  body: unknown;
+}
+
+type Handler = (context: Context) => AdminResponse | Promise<AdminResponse>;
+
+const ok = (fields: Record<string, unknown> = {}, status = 200): AdminResponse => ({ status, json: { status: 'ok', ...fields } });
+
+function figuresView(f: TrafficFigures) {
+  return { messages_in: f.messagesIn, bytes_in: f.bytesIn, messages_out: f.messagesOut, bytes_out: f.bytesOut, denials: f.denials };
+}
+
+function parseJson(body: string | Buffer | undefined): unknown {
+  const text = body === undefined ? '' : body.toString();
+  // `curl -X POST .../reload` sends nothing: an empty body is an empty object
+  if (text.trim() === '') return {};
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw invalid(`the request body is not valid JSON: ${(err as Error).message}`, 'errors.bad-json');
+  }
+}
+
+/**
+ * Runs tasks with the same key one after another. The registry hashes a new
+ * password between reading a tenant and writing it back, so two updates of
+ * one tenant could interleave there and lose a change; the API orders them.
+ */
+class KeyedQueue {
+  private readonly tails = new Map<string, Promise<unknown>>();
+
+  run<T>(key: string, task: () => Promise<T>): Promise<T> {
+    const previous = this.tails.get(key) ?? Promise.resolve();
+    const result = previous.then(task, task);
+    const tail = result.catch(() => undefined);
+    this.tails.set(key, tail);
+    void tail.then(() => {
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    });
+    return result;
+  }
+}
+
+/**
+ * The management API as plain functions: a request in, a status and a JSON
+ * (or text) body out. admin-server.ts puts it on a socket; tests can call
+ * `handle` directly.
+ */
+export class AdminRoutes {
+  private readonly handlers: Record<RouteKey, Handler>;
+  private readonly tenantQueue = new KeyedQueue();
+
+  constructor(private readonly host: BrokerHost) {
+    const registry = host.registry;
+    this.handlers = {
+      'GET /internal/stats': () => {
+        const stats = host.stats();
+        const tenants = Object.fromEntries(Object.entries(stats.tenants).map(([name, t]) => [name, { ...figuresView(t), connections: t.connections }]));
+        const webhooks = Object.fromEntries(Object.entries(stats.webhooks).map(([id, c]) => [id, countersView(c)]));
+        return ok({ uptime_seconds: stats.uptimeSeconds, connections: stats.connections, total: figuresView(stats.total), tenants, webhooks });
+      },
+      'GET /internal/tenants': () => ok({ tenants: registry.listTenants().map((t) => tenantView(t, host.connectionCount(t.username))) }),
+      'POST /internal/tenant/add': ({ body }) => {
+        const input = parseNewTenant(body);
+        return this.tenantQueue.run(input.username, async () => {
+          const tenant = await registry.addTenant(input);
+          return ok({ tenant: tenantView(tenant, host.connectionCount(tenant.username)) }, 201);
+        });
+      },
+      'POST /internal/tenant/update': ({ body }) => {
+        const username = requireUsername(body);
+        const patch = parseTenantPatch(body);
+        return this.tenantQueue.run(username, async () => {
+          const tenant = await registry.updateTenant(username, patch);
+          return ok({ tenant: tenantView(tenant, host.connectionCount(username)) });
+        });
+      },
+      'POST /internal/tenant/remove': ({ body }) => {
+        const username = this.usernameOnly(body);
+        return this.tenantQueue.run(username, async () => {
+          registry.removeTenant(username);
+          return ok();
+        });
+      },
+      'POST /internal/tenant/kick': ({ body }) => {
+        const username = this.usernameOnly(body);
+        if (username !== ROOT_USER) registry.requireTenant(username);
+        return ok({ kicked: host.kick(username) });
+      },
+      'GET /internal/webhooks': ({ query }) => {
+        const username = this.queryTenant(query, false);
+        return ok({ webhooks: registry.listWebhooks(username).map((w) => webhookView(w, host.webhooks.counters(REGISTRY_WEBHOOK_PREFIX + w.id))) });
+      },
+      'POST /internal/webhook/add': ({ body }) => {
+        const webhook = registry.addWebhook(parseNewWebhook(body));
+        return ok({ id: webhook.id, webhook: this.webhook(webhook.id) }, 201);
+      },
+      'POST /internal/webhook/update': ({ body }) => {
+        const { id, patch } = parseWebhookPatch(body);
+        registry.updateWebhook(id, patch);
+        return ok({ webhook: this.webhook(id) });
+      },
+      'POST /internal/webhook/remove': ({ body }) => {
+        const object = asObject(body);
+        onlyFields(object, ['id']);
+        registry.removeWebhook(parseWebhookId(object.id));
+        return ok();
+      },
+      'GET /internal/topics': ({ query }) => {
+        const username = this.queryTenant(query, true)!;
+        const topics = registry.stats.forTenant(username, this.queryLimit(query, 1000, 10_000));
+        return ok({ username, topics: topics.map((t) => ({ topic: t.topic, messages: t.messages, bytes: t.bytes, last_seen: new Date(t.lastSeen).toISOString() })) });
+      },
+      'POST /internal/reload': ({ body }) => {
+        onlyFields(asObject(body), []);
+        registry.reload();
+        return ok({ tenants: registry.listTenants().length, webhooks: registry.listWebhooks().length });
+      },
+      'GET /internal/audit': ({ query }) => {
+        const tenant = this.queryTenant(query, false);
+        const events = registry.audit.list({ tenant, limit: this.queryLimit(query, 100, 1000) });
+        return ok({ events: events.map((e) => ({ ...e, at: new Date(e.at).toISOString() })) });
+      },
+      'GET /metrics': () => ({ status: 200, text: renderMetrics(host), contentType: METRICS_CONTENT_TYPE }),
+      'GET /internal/openapi.json': () => ({ status: 200, json: openApiDocument() }),
+    };
+  }
+
+  /** Never throws: every failure becomes a JSON error with its status. */
+  async handle(request: AdminRequest): Promise<AdminResponse> {
+    let url: URL;
+    try {
+      url = new URL(request.url, 'http://admin.invalid');
+    } catch {
+      return { status: 400, json: { status: 'error', error: 'the request URL is not valid' } };
+    }
+    const methods = ROUTE_KEYS.filter((key) => key.endsWith(' ' + url.pathname)).map((key) => key.slice(0, key.indexOf(' ')));
+    if (methods.length === 0) return { status: 404, json: { status: 'error', error: `no route ${url.pathname}` } };
+    const key = `${request.method} ${url.pathname}` as RouteKey;
+    if (!methods.includes(request.method)) {
+      return { status: 405, headers: { Allow: methods.join(', ') }, json: { status: 'error', error: `${request.method} is not allowed on ${url.pathname}; use ${methods.join(' or ')}` } };
+    }
+    try {
+      const body = request.method === 'POST' ? parseJson(request.body) : undefined;
+      return await this.handlers[key]({ query: url.searchParams, body });
+    } catch (err) {
+      const { status, body } = errorResponse(err);
+      return { status, json: body };
+    }
+  }
+
+  private usernameOnly(body: unknown): string {
+    onlyFields(asObject(body), ['username']);
+    return requireUsername(body);
+  }
+
+  private webhook(id: number) {
+    return webhookView(this.host.registry.getWebhook(id), this.host.webhooks.counters(REGISTRY_WEBHOOK_PREFIX + id));
+  }
+
+  /** `?username=`: a tenant that exists (404 otherwise); absent only where it is optional. */
+  private queryTenant(query: URLSearchParams, needed: boolean): string | undefined {
+    const username = query.get('username');
+    if (username === null && !needed) return undefined;
+    if (!username) throw invalid('the query parameter username is required', 'errors.bad-field', { field: 'username' });
+    return this.host.registry.requireTenant(username).username;
+  }
+
+  private queryLimit(query: URLSearchParams, fallback: number, max: number): number {
+    const text = query.get('limit');
+    if (text === null) return fallback;
+    const limit = /^[0-9]{1,9}$/.test(text) ? Number(text) : NaN;
+    if (!(limit >= 1 && limit <= max)) throw invalid(`limit must be a whole number from 1 to ${max}`, 'errors.bad-field', { field: 'limit' });
+    return limit;
+  }
+}

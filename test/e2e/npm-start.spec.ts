@@ -1,0 +1,146 @@
+import assert from 'node:assert/strict';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import { join } from 'node:path';
+import { closedPort, HttpSink } from '../helpers/http-sink';
+import { closed, connect } from '../helpers/mqtt';
+import { tempDir } from '../helpers/tmp';
+
+const project = join(__dirname, '../..');
+
+/** Runs a command line through the shell, as a user would type it; resolves with its stdout. */
+function shell(line: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile('/bin/sh', ['-c', line], { cwd: project }, (err, stdout, stderr) => (err ? reject(new Error(`${line}\n${stderr}`)) : resolve(stdout)));
+  });
+}
+
+function probe(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port, path: '/internal/stats', agent: false }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('error', () => resolve(false));
+  });
+}
+
+/**
+ * Resolves once the admin API answers. Each line the demo prints triggers one
+ * probe (tenant-admin logs a line once it listens), so this waits on events,
+ * not on time; it gives up after a bounded number of probes or when the demo exits.
+ */
+function adminAnswers(child: ChildProcess, port: number, output: string[], maxProbes = 2000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let probes = 0;
+    let probing = false;
+    let again = false;
+    let done = false;
+    const finish = (err?: Error) => {
+      if (done) return;
+      done = true;
+      child.stdout?.off('data', onOutput);
+      child.stderr?.off('data', onOutput);
+      child.off('exit', onExit);
+      if (err) reject(err);
+      else resolve();
+    };
+    const attempt = () => {
+      if (done) return;
+      if (probing) {
+        again = true;
+        return;
+      }
+      if (++probes > maxProbes) return finish(new Error(`the admin API did not answer after ${maxProbes} probes:\n${output.join('')}`));
+      probing = true;
+      void probe(port).then((ok) => {
+        probing = false;
+        if (ok) return finish();
+        if (again) {
+          again = false;
+          attempt();
+        }
+      });
+    };
+    const onOutput = () => attempt();
+    const onExit = (code: number | null) => finish(new Error(`npm start exited (${code}) before the admin API answered:\n${output.join('')}`));
+    child.stdout?.on('data', onOutput);
+    child.stderr?.on('data', onOutput);
+    child.on('exit', onExit);
+    attempt();
+  });
+}
+
+describe('npm start (end to end)', function () {
+  this.timeout(60_000);
+  let demo: ReturnType<typeof tempDir>;
+  const output: string[] = [];
+  let child: ChildProcess;
+  let exited: Promise<void>;
+  const ports = { NODE_RED_PORT: 0, MQTT_PORT: 0, MQTT_WS_PORT: 0, ADMIN_PORT: 0 };
+
+  before(async () => {
+    await shell('curl --version').catch(() => {
+      throw new Error('curl is missing: the README\'s curl lines cannot be checked (install it, e.g. apt-get install -y curl)');
+    });
+    demo = tempDir('tenant-broker-demo-');
+    for (const key of Object.keys(ports) as Array<keyof typeof ports>) ports[key] = await closedPort();
+    const env: NodeJS.ProcessEnv = { ...process.env, DEMO_DIR: demo.dir, ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])) };
+    delete env.ROOT_PASSWORD;
+    // its own process group, so the after hook can end Node-RED with the script that started it
+    child = spawn(process.execPath, ['scripts/start.mjs'], { cwd: project, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    child.stdout?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+    await adminAnswers(child, ports.ADMIN_PORT, output);
+  });
+
+  afterEach(function () {
+    if (this.currentTest?.state === 'failed') console.log(output.join(''));
+  });
+
+  after(async () => {
+    if (child?.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+      process.kill(-child.pid, 'SIGTERM');
+      // Node-RED closes its flows on SIGTERM; a stuck close must not keep the suite waiting
+      const kill = setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(kill);
+    }
+    demo?.remove();
+  });
+
+  it('kicks with the README\'s curl line: {"status":"ok","kicked":N}', async () => {
+    const device = await connect(`mqtt://127.0.0.1:${ports.MQTT_PORT}`, { username: 'tenant1', password: 'secret', clientId: 'e2e-device' });
+    const gone = closed(device.client);
+    const stdout = await shell(`curl -X POST http://localhost:${ports.ADMIN_PORT}/internal/tenant/kick -d '{"username":"tenant1"}'`);
+    assert.equal(stdout, '{"status":"ok","kicked":1}');
+    await gone;
+  });
+
+  it('answers curl on localhost even where localhost resolves to ::1 first', async () => {
+    // curl tries the next address when ::1 refuses; --resolve makes this machine behave like such a one
+    const stdout = await shell(`curl --resolve 'localhost:${ports.ADMIN_PORT}:[::1],127.0.0.1' -X POST http://localhost:${ports.ADMIN_PORT}/internal/tenant/kick -d '{"username":"tenant1"}'`);
+    assert.equal(stdout, '{"status":"ok","kicked":0}');
+  });
+
+  it('registers a webhook with the README\'s curl line that receives the next reading of the getting-started flow', async () => {
+    const sink = await HttpSink.start();
+    try {
+      const stdout = await shell(
+        `curl -X POST http://localhost:${ports.ADMIN_PORT}/internal/webhook/add -d '{"username":"tenant1","topic_filter":"tenant1/sensors/+","webhook_url":"http://127.0.0.1:${sink.port}/hook"}'`,
+      );
+      const reply = JSON.parse(stdout) as { status: string; id: number };
+      assert.equal(reply.status, 'ok');
+      assert.equal(typeof reply.id, 'number');
+      const [reading] = await sink.waitFor(1);
+      assert.equal(reading.method, 'POST');
+      assert.equal(reading.url, '/hook');
+      assert.equal(reading.headers['x-mqtt-topic'], 'tenant1/sensors/temp');
+      const body = JSON.parse(reading.body.toString()) as { client_id: string; temp_c: number };
+      assert.deepEqual([body.client_id, body.temp_c], ['sensor_01', 23.45]);
+    } finally {
+      await sink.close();
+    }
+  });
+});
