@@ -9,7 +9,7 @@ import type { WebhookCounters } from '../webhooks/types';
 import { inboundFilter, inboundTopic, outboundTopic, ROOT_SCOPE, type Scope } from '../tenancy/isolation';
 import { ALL_TENANTS, filterProblem, firstLevel, isInsideTenant, publishTopicProblem, ROOT_USER, tenantNameProblem, unmount } from '../tenancy/topics';
 import { clientInfo, ConnectionTracker, splitInternalClientId, type ClientInfo, type ClientSession } from './connections';
-import { createHooks, interceptPackets, type OriginPacket } from './hooks';
+import { createHooks, packetInterceptor, type OriginPacket } from './hooks';
 import { TenantBuckets } from './rate-limits';
 import { createFabric, type Fabric, type FabricOptions } from './fabric';
 import { TrafficCounters, type TrafficFigures } from './traffic';
@@ -111,6 +111,7 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
   readonly traffic = new TrafficCounters();
   private readonly sessions = new WeakMap<Client, ClientSession>();
   private aedes: Aedes | null = null;
+  private readonly intercept: (client: Client) => void;
   private fabric: Fabric | null = null;
   private orphanedWills: Array<{ clientId: string; brokerId: string }> = [];
   private willTimer: NodeJS.Timeout | null = null;
@@ -134,6 +135,7 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
       this.ownsRegistry = false;
     }
     this.registry.on('tenant-changed', this.onTenantChanged);
+    this.intercept = packetInterceptor(this.sessions, this.registry);
     this.webhooks = new WebhookDispatcher(options.webhooks);
     this.recordSecurityEvents();
   }
@@ -339,7 +341,7 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
       filters: new Set(),
       bucket: null,
     });
-    interceptPackets(client, this.sessions.get(client)!, this.registry);
+    this.intercept(client);
   }
 
   private emitClient(event: 'client-connected' | 'client-disconnected', client: Client): void {

@@ -61,15 +61,32 @@ export function splitInternalClientId(id: string): { username: string; clientId:
 /** Live connections per owner (a tenant name, or `root`), oldest first. */
 export class ConnectionTracker {
   private readonly byOwner = new Map<string, Set<Client>>();
+  private readonly ownerOf = new Map<Client, string>();
+  private readonly closeHandler: (this: { client: Client }) => void;
+
+  constructor() {
+    // one handler for every connection (`this` is the stream, which aedes links to its client): no closure each
+    const remove = (client: Client) => this.remove(client);
+    this.closeHandler = function (this: { client: Client }) {
+      remove(this.client);
+    };
+  }
 
   add(owner: string, client: Client): void {
     let set = this.byOwner.get(owner);
     if (!set) this.byOwner.set(owner, (set = new Set()));
     set.add(client);
-    client.conn.once('close', () => {
-      set.delete(client);
-      if (set.size === 0 && this.byOwner.get(owner) === set) this.byOwner.delete(owner);
-    });
+    this.ownerOf.set(client, owner);
+    client.conn.once('close', this.closeHandler);
+  }
+
+  private remove(client: Client): void {
+    const owner = this.ownerOf.get(client);
+    if (owner === undefined) return;
+    this.ownerOf.delete(client);
+    const set = this.byOwner.get(owner);
+    set?.delete(client);
+    if (set?.size === 0) this.byOwner.delete(owner);
   }
 
   count(owner: string): number {

@@ -229,8 +229,10 @@ export function createHooks(ctx: HookContext): Required<Pick<AedesOptions, 'preC
       const topic = outboundTopic(scope, packet.topic);
       if (topic === null) return null;
       traffic.delivered(scope.tenant, packet.payload.length);
-      const maxQos = registry.getTenant(scope.tenant)?.maxQos ?? 2;
-      if (packet.qos > maxQos) packet.qos = maxQos;
+      if (packet.qos > 0) {
+        const maxQos = registry.getTenant(scope.tenant)?.maxQos ?? 2;
+        if (packet.qos > maxQos) packet.qos = maxQos;
+      }
       if (topic !== packet.topic) {
         // In place, never a shared object: aedes 1.x hands each subscription,
         // each retained delivery and each queued message its own packet copy,
@@ -244,13 +246,15 @@ export function createHooks(ctx: HookContext): Required<Pick<AedesOptions, 'preC
     published(packet, client, callback) {
       const topic = packet.topic;
       if (topic.charCodeAt(0) !== 36) {
-        const tenant = firstLevel(topic);
-        const known = tenant !== topic && registry.getTenant(tenant) !== undefined;
-        traffic.published(known ? tenant : null, packet.payload.length);
-        if (known) {
+        const session = client ? sessions.get(client) : undefined;
+        // a tenant's client publishes inside its own namespace (authorizePublish saw to it)
+        const scope = session?.scope;
+        let tenant: string | null = scope?.kind === 'tenant' ? scope.tenant : firstLevel(topic);
+        if (scope?.kind !== 'tenant' && (tenant === topic || registry.getTenant(tenant) === undefined)) tenant = null;
+        traffic.published(tenant, packet.payload.length);
+        if (tenant !== null) {
           registry.stats.record(tenant, topic, packet.payload.length);
           if (events.listenerCount('message') > 0) {
-            const session = client ? sessions.get(client) : undefined;
             const origin = (packet as OriginPacket).origin;
             const message: PublishedMessage = {
               tenant,
@@ -277,25 +281,22 @@ export function createHooks(ctx: HookContext): Required<Pick<AedesOptions, 'preC
  *   filter count);
  * - SUBACK reports the QoS requested before any hook runs, so a tenant's
  *   max_qos is applied to SUBSCRIBE here, where the SUBACK can still tell.
- * This listener is prepended and sees the CONNECT first. Packets that arrive
+ * The listener is prepended, so it runs before aedes'. Packets that arrive
  * before authentication are held by aedes until CONNACK and discarded if it
  * fails, so the claimed username is the authenticated one whenever a packet
  * changed here is ever handled.
  */
-export function interceptPackets(client: Client, session: ClientSession, registry: Registry): void {
-  let username: string | undefined;
-  const parser = (client as unknown as { _parser: EventEmitter })._parser;
-  parser.prependListener('packet', (packet: { cmd: string; username?: string; unsubscriptions?: string[]; subscriptions?: Subscription[] }) => {
-    if (packet.cmd === 'connect') {
-      username = packet.username;
-      return;
-    }
-    if (username === undefined) return;
-    const tenant = registry.getTenant(username);
-    if (!tenant) return;
-    if (packet.cmd === 'subscribe' && packet.subscriptions) {
+export function packetInterceptor(sessions: WeakMap<Client, ClientSession>, registry: Registry): (client: Client) => void {
+  // one listener for every connection: `this` is the client's parser, which aedes links back to the client
+  function intercept(this: { client: Client }, packet: { cmd: string; unsubscriptions?: string[]; subscriptions?: Subscription[] }): void {
+    if (packet.cmd !== 'subscribe' && packet.cmd !== 'unsubscribe') return;
+    const session = sessions.get(this.client);
+    // preConnect recorded the CONNECT's username when it handled the CONNECT, before any later packet was parsed
+    const tenant = session?.username ? registry.getTenant(session.username) : undefined;
+    if (!session || !tenant) return;
+    if (packet.subscriptions) {
       for (const sub of packet.subscriptions) if (sub.qos > tenant.maxQos) sub.qos = tenant.maxQos;
-    } else if (packet.cmd === 'unsubscribe' && packet.unsubscriptions) {
+    } else if (packet.unsubscriptions) {
       if (tenant.isolation === 'mountpoint') {
         const scope: Scope = { kind: 'tenant', tenant: tenant.username, isolation: 'mountpoint' };
         packet.unsubscriptions = packet.unsubscriptions.map((filter) => {
@@ -305,7 +306,8 @@ export function interceptPackets(client: Client, session: ClientSession, registr
       }
       for (const filter of packet.unsubscriptions) session.filters.delete(filter);
     }
-  });
+  }
+  return (client) => (client as unknown as { _parser: EventEmitter })._parser.prependListener('packet', intercept);
 }
 
 export type { AedesPublishPacket };

@@ -84,10 +84,14 @@ function closeServer(server: net.Server, sockets: Set<net.Socket>): Promise<void
 }
 
 function trackSockets(server: net.Server, sockets: Set<net.Socket>): void {
+  // one handler for every socket (`this` is the socket): no closure per connection
+  function untrack(this: net.Socket): void {
+    sockets.delete(this);
+  }
   // 'connection' fires for the raw TCP socket under TLS and HTTP servers too
   server.on('connection', (socket: net.Socket) => {
     sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
+    socket.once('close', untrack);
   });
 }
 

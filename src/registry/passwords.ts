@@ -36,27 +36,44 @@ export function secretsEqual(a: string | Buffer, b: string | Buffer): boolean {
 /**
  * Remembers, per username, a keyed digest of the last password that passed the
  * full scrypt check, so a reconnect storm costs one HMAC per login instead of
- * one scrypt. The key is random per process, so the cache never holds anything
- * that could be replayed or cracked offline. Entries are dropped whenever the
- * tenant changes.
+ * one scrypt; and shares one scrypt among simultaneous first logins with the
+ * same credentials (a fleet reconnecting after a restart would otherwise queue
+ * one 30 MiB scrypt per device on libuv's four threads). The key is random per
+ * process, so the cache never holds anything that could be replayed or cracked
+ * offline. Entries are dropped whenever the tenant changes.
  */
 export class CredentialCache {
   private readonly key = randomBytes(32);
   private readonly verified = new Map<string, Buffer>();
+  private readonly inFlight = new Map<string, Promise<boolean>>();
 
   private digest(password: string): Buffer {
     return createHmac('sha256', this.key).update(password).digest();
   }
 
-  /** true: the password is the verified one; false: it differs; undefined: nothing cached. */
-  check(username: string, password: string): boolean | undefined {
+  /**
+   * Whether `password` matches `storedHash`: from the cache when it knows this
+   * username, else through `slowCheck` (the scrypt comparison), at most one at a
+   * time per username, hash and password. `isCurrent` says whether the stored
+   * hash is still the tenant's after the wait; a stale verdict is not cached.
+   */
+  verify(username: string, password: string, storedHash: string, slowCheck: () => Promise<boolean>, isCurrent: () => boolean): Promise<boolean> {
+    const digest = this.digest(password);
     const known = this.verified.get(username);
-    if (!known) return undefined;
-    return timingSafeEqual(known, this.digest(password));
-  }
-
-  remember(username: string, password: string): void {
-    this.verified.set(username, this.digest(password));
+    if (known) return Promise.resolve(timingSafeEqual(known, digest));
+    const key = `${username}\u0000${storedHash}\u0000${digest.toString('base64')}`;
+    let pending = this.inFlight.get(key);
+    if (!pending) {
+      pending = slowCheck()
+        .then((ok) => {
+          if (!isCurrent()) return false;
+          if (ok) this.verified.set(username, digest);
+          return ok;
+        })
+        .finally(() => this.inFlight.delete(key));
+      this.inFlight.set(key, pending);
+    }
+    return pending;
   }
 
   forget(username: string): void {

@@ -330,13 +330,16 @@ export class Registry extends EventEmitter<RegistryEvents> {
   async verifyPassword(username: string, password: string): Promise<boolean> {
     const hash = this.hashes.get(username);
     if (hash === undefined) return false;
-    const cached = this.credentials.check(username, password);
-    if (cached !== undefined) return cached;
-    this.scryptChecks++;
-    const ok = await verifyPasswordHash(password, hash);
-    // a change while scrypt ran makes this verdict stale: do not cache it
-    if (ok && this.hashes.get(username) === hash) this.credentials.remember(username, password);
-    return ok && this.hashes.get(username) === hash;
+    return this.credentials.verify(
+      username,
+      password,
+      hash,
+      () => {
+        this.scryptChecks++;
+        return verifyPasswordHash(password, hash);
+      },
+      () => this.hashes.get(username) === hash,
+    );
   }
 
   addWebhook(input: NewWebhook): Webhook {

@@ -1,11 +1,8 @@
 import type { Database, Statement } from 'better-sqlite3';
 
 interface Pending {
-  tenant: string;
-  topic: string;
   messages: number;
   bytes: number;
-  lastSeen: number;
 }
 
 export interface TopicStat {
@@ -24,7 +21,9 @@ const MAX_PENDING_TOPICS = 10_000;
  * touches a Map, and a timer upserts everything pending in one transaction.
  */
 export class TopicStats {
-  private pending = new Map<string, Pending>();
+  // tenant → topic → counts: no key string built per message
+  private pending = new Map<string, Map<string, Pending>>();
+  private pendingTopics = 0;
   private readonly upsert: Statement;
   private readonly timer: NodeJS.Timeout;
   private closed = false;
@@ -54,30 +53,36 @@ export class TopicStats {
   }
 
   record(tenant: string, topic: string, bytes: number): void {
-    const key = tenant + '\u0000' + topic;
-    const entry = this.pending.get(key);
+    let topics = this.pending.get(tenant);
+    if (!topics) this.pending.set(tenant, (topics = new Map()));
+    const entry = topics.get(topic);
     if (entry) {
       entry.messages++;
       entry.bytes += bytes;
-      entry.lastSeen = Date.now();
       return;
     }
-    this.pending.set(key, { tenant, topic, messages: 1, bytes, lastSeen: Date.now() });
-    if (this.pending.size >= MAX_PENDING_TOPICS) this.flush();
+    topics.set(topic, { messages: 1, bytes });
+    if (++this.pendingTopics >= MAX_PENDING_TOPICS) this.flush();
   }
 
+  /** Writes everything pending in one transaction; last seen is the flush time (at most one interval late). */
   flush(): void {
-    if (this.pending.size === 0 || this.closed) return;
+    if (this.pendingTopics === 0 || this.closed) return;
     const batch = this.pending;
+    const lastSeen = Date.now();
     this.db.transaction(() => {
-      for (const entry of batch.values()) this.upsert.run(entry);
+      for (const [tenant, topics] of batch) {
+        for (const [topic, entry] of topics) this.upsert.run({ tenant, topic, messages: entry.messages, bytes: entry.bytes, lastSeen });
+      }
     })();
     this.pending = new Map();
+    this.pendingTopics = 0;
     this.flushes++;
   }
 
   forgetTenant(tenant: string): void {
-    for (const [key, entry] of this.pending) if (entry.tenant === tenant) this.pending.delete(key);
+    this.pendingTopics -= this.pending.get(tenant)?.size ?? 0;
+    this.pending.delete(tenant);
   }
 
   /** Stored plus pending figures for one tenant, busiest topics first. */
@@ -87,13 +92,13 @@ export class TopicStats {
       .prepare('SELECT topic, messages, bytes, last_seen AS lastSeen FROM topic_stats WHERE tenant = ?')
       .all(tenant) as TopicStat[];
     for (const row of rows) merged.set(row.topic, { ...row });
-    for (const entry of this.pending.values()) {
-      if (entry.tenant !== tenant) continue;
-      const row = merged.get(entry.topic) ?? { topic: entry.topic, messages: 0, bytes: 0, lastSeen: 0 };
+    const now = Date.now();
+    for (const [topic, entry] of this.pending.get(tenant) ?? []) {
+      const row = merged.get(topic) ?? { topic, messages: 0, bytes: 0, lastSeen: 0 };
       row.messages += entry.messages;
       row.bytes += entry.bytes;
-      row.lastSeen = Math.max(row.lastSeen, entry.lastSeen);
-      merged.set(entry.topic, row);
+      row.lastSeen = now;
+      merged.set(topic, row);
     }
     return [...merged.values()].sort((a, b) => b.messages - a.messages).slice(0, limit);
   }

@@ -27,7 +27,8 @@ function denied(reason: DenialReason): Inbound {
 
 function mounted(tenant: string, topic: string): Inbound {
   const full = mount(tenant, topic);
-  return Buffer.byteLength(full) > MAX_TOPIC_BYTES ? denied('topic-too-long') : { ok: true, topic: full };
+  // a UTF-16 unit is at most 3 UTF-8 bytes: only long topics need counting
+  return full.length * 3 > MAX_TOPIC_BYTES && Buffer.byteLength(full) > MAX_TOPIC_BYTES ? denied('topic-too-long') : { ok: true, topic: full };
 }
 
 /**

@@ -52,6 +52,15 @@ describe('registry', () => {
     assert.equal(registry.scryptChecks - before, 3);
   });
 
+  it('shares one scrypt among simultaneous first logins, and keeps wrong passwords apart', async () => {
+    await registry.addTenant({ username: 'a', password: 'pw' });
+    const before = registry.scryptChecks;
+    const results = await Promise.all([...Array.from({ length: 100 }, () => registry.verifyPassword('a', 'pw')), registry.verifyPassword('a', 'bad')]);
+    assert.deepEqual(results.filter(Boolean).length, 100);
+    assert.equal(results[100], false);
+    assert.equal(registry.scryptChecks - before, 2);
+  });
+
   it('refuses bad names, root, duplicates and bad fields with clear errors', async () => {
     await rejectsWith(registry.addTenant({ username: 'root', password: 'x' }), 'errors.bad-tenant-name', 'invalid');
     await rejectsWith(registry.addTenant({ username: 'a/b', password: 'x' }), 'errors.bad-tenant-name');

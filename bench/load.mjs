@@ -1,0 +1,281 @@
+// The load generator: mqtt.js clients, in a process of its own (never the
+// broker's). Started by bench/run.mjs through child_process.fork(); takes one
+// task at a time over IPC: {id, task, ...params} -> {id, ok, result}.
+//
+//   fanin       P publishers x M messages -> one wildcard subscriber
+//   fanout      1 publisher x N messages -> S subscribers
+//   connect     open C authenticated clients, at most K connecting at once; they stay open.
+//               client 'raw' (default): a minimal MQTT 3.1.1 client on a bare socket (CONNECT,
+//               wait for CONNACK, DISCONNECT), so the broker, not mqtt.js' per-client setup
+//               (about as costly as the broker's side), limits the rate; client 'mqttjs': mqtt.js.
+//   disconnect  close the clients `connect` left open
+import mqtt from 'mqtt';
+import mqttPacket from 'mqtt-packet';
+import net from 'node:net';
+import { performance } from 'node:perf_hooks';
+
+if (typeof process.send !== 'function') {
+  console.error('bench/load.mjs is started by bench/run.mjs');
+  process.exit(2);
+}
+process.on('disconnect', () => process.exit(0));
+
+let serial = 0;
+const idle = new Set();
+
+function open(target, extra = {}) {
+  const clientId = `b${process.pid % 1000}x${(serial++).toString(36)}`; // within aedes' default 23-byte cap
+  return new Promise((resolve, reject) => {
+    const client = mqtt.connect({
+      host: '127.0.0.1',
+      port: target.port,
+      protocol: 'mqtt',
+      protocolVersion: 4,
+      clientId,
+      username: target.username,
+      password: target.password,
+      clean: true,
+      keepalive: 60,
+      reconnectPeriod: 0,
+      connectTimeout: 30_000,
+      ...extra,
+    });
+    const onError = (err) => {
+      client.end(true);
+      reject(err);
+    };
+    client.once('error', onError);
+    client.once('close', () => reject(new Error('closed before CONNACK')));
+    client.once('connect', () => {
+      client.removeListener('error', onError);
+      client.removeAllListeners('close');
+      client.on('error', () => undefined);
+      resolve(client);
+    });
+  });
+}
+
+function closeClient(client) {
+  return new Promise((resolve) => client.end(false, {}, () => resolve()));
+}
+
+function subscribe(client, filter, qos) {
+  return new Promise((resolve, reject) =>
+    client.subscribe(filter, { qos }, (err, granted) => {
+      if (err) return reject(err);
+      if (!granted?.length || granted[0].qos === 128) return reject(new Error(`subscription to ${filter} refused`));
+      resolve();
+    }),
+  );
+}
+
+/**
+ * Publishes `total` messages keeping at most `window` unacknowledged: for QoS 0
+ * a publish is done once written to the socket (mqtt.js waits for 'drain' when
+ * the socket pushes back), for QoS 1 once PUBACK arrives.
+ */
+function pump(client, topic, payload, qos, total, window) {
+  return new Promise((resolve, reject) => {
+    let sent = 0;
+    let done = 0;
+    let inPump = false;
+    let scheduled = false;
+    const onDone = (err) => {
+      if (err) return reject(err);
+      done++;
+      if (done === total) return resolve();
+      if (!inPump && !scheduled) {
+        scheduled = true;
+        setImmediate(run);
+      }
+    };
+    // with reconnectPeriod 0 a dropped publisher never completes its QoS 1 publishes
+    client.once('close', () => reject(new Error(`publisher on ${topic} disconnected after ${done} of ${total}`)));
+    const run = () => {
+      scheduled = false;
+      inPump = true;
+      while (sent < total && sent - done < window) {
+        sent++;
+        client.publish(topic, payload, { qos }, onDone);
+      }
+      inPump = false;
+      // callbacks that ran synchronously inside the loop may have freed the window
+      if (sent < total && sent - done < window && !scheduled) {
+        scheduled = true;
+        setImmediate(run);
+      }
+    };
+    run();
+  });
+}
+
+/** Resolves when `counter.received` reaches `expected`, or once nothing has arrived for `quietMs` after `sendersDone`. */
+function awaitDeliveries(counter, expected, sendersDone, quietMs) {
+  return new Promise((resolve) => {
+    let timer = null;
+    const check = () => {
+      if (counter.received >= expected) {
+        clearInterval(timer);
+        resolve();
+      } else if (counter.sendersDone && performance.now() - Math.max(counter.last, counter.sendersDoneAt) > quietMs) {
+        clearInterval(timer);
+        resolve();
+      }
+    };
+    counter.onMessage = () => {
+      if (counter.received >= expected) check();
+    };
+    timer = setInterval(check, 50);
+    const finished = () => {
+      counter.sendersDone = true;
+      counter.sendersDoneAt = performance.now();
+    };
+    // a failed sender ends the wait too; the caller's `await sending` reports the error
+    sendersDone.then(finished, finished);
+  });
+}
+
+function counterFor(clients) {
+  const counter = { received: 0, last: 0, sendersDone: false, sendersDoneAt: 0, onMessage: null };
+  for (const c of clients) {
+    c.on('message', () => {
+      counter.received++;
+      counter.last = performance.now();
+      if (counter.onMessage) counter.onMessage();
+    });
+  }
+  return counter;
+}
+
+async function fanIn({ target, qos, publishers, perPublisher, payloadSize, window, quietMs }) {
+  const payload = Buffer.alloc(payloadSize, 0x61);
+  const sub = await open(target);
+  await subscribe(sub, target.subFilter, qos);
+  const pubs = await Promise.all(Array.from({ length: publishers }, () => open(target)));
+  const expected = publishers * perPublisher;
+  const counter = counterFor([sub]);
+  const start = performance.now();
+  const sending = Promise.all(pubs.map((p, n) => pump(p, `${target.pubPrefix}bench/${n}`, payload, qos, perPublisher, window)));
+  await awaitDeliveries(counter, expected, sending, quietMs);
+  await sending;
+  const end = counter.received > 0 ? counter.last : performance.now();
+  const seconds = (end - start) / 1000;
+  await Promise.all([sub, ...pubs].map(closeClient));
+  return { sent: expected, received: counter.received, lost: expected - counter.received, seconds, rate: counter.received / seconds };
+}
+
+async function fanOut({ target, qos, subscribers, messages, payloadSize, window, quietMs }) {
+  const payload = Buffer.alloc(payloadSize, 0x62);
+  const subs = await Promise.all(Array.from({ length: subscribers }, () => open(target)));
+  await Promise.all(subs.map((s) => subscribe(s, target.subFilter, qos)));
+  const pub = await open(target);
+  const expected = subscribers * messages;
+  const counter = counterFor(subs);
+  const start = performance.now();
+  const sending = pump(pub, `${target.pubPrefix}bench/0`, payload, qos, messages, window);
+  await awaitDeliveries(counter, expected, sending, quietMs);
+  await sending;
+  const end = counter.received > 0 ? counter.last : performance.now();
+  const seconds = (end - start) / 1000;
+  await Promise.all([pub, ...subs].map(closeClient));
+  return { sent: expected, received: counter.received, lost: expected - counter.received, seconds, rate: counter.received / seconds };
+}
+
+const DISCONNECT = mqttPacket.generate({ cmd: 'disconnect' });
+
+/** CONNECT on a bare socket; resolves with a handle once CONNACK says 0 (accepted). */
+function openRaw(target) {
+  const clientId = `r${process.pid % 1000}x${(serial++).toString(36)}`;
+  const connect = mqttPacket.generate({
+    cmd: 'connect',
+    protocolId: 'MQTT',
+    protocolVersion: 4,
+    clean: true,
+    clientId,
+    keepalive: 60,
+    username: target.username,
+    password: Buffer.from(target.password),
+  });
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: '127.0.0.1', port: target.port, noDelay: true });
+    let buffered = Buffer.alloc(0);
+    const fail = (err) => {
+      socket.destroy();
+      reject(err);
+    };
+    socket.once('error', fail);
+    socket.once('close', () => reject(new Error('closed before CONNACK')));
+    socket.once('connect', () => socket.write(connect));
+    const onData = (chunk) => {
+      buffered = Buffer.concat([buffered, chunk]);
+      if (buffered.length < 4) return;
+      socket.removeListener('data', onData);
+      if (buffered[0] !== 0x20 || buffered[1] !== 0x02) return fail(new Error(`expected CONNACK, got 0x${buffered[0].toString(16)}`));
+      if (buffered[3] !== 0) return fail(new Error(`CONNACK return code ${buffered[3]}`));
+      socket.removeAllListeners('error');
+      socket.removeAllListeners('close');
+      socket.on('error', () => undefined);
+      socket.on('data', () => undefined); // keep the socket flowing
+      resolve({
+        end: () =>
+          new Promise((done) => {
+            if (socket.destroyed) return done();
+            socket.once('close', done);
+            socket.end(DISCONNECT);
+          }),
+      });
+    };
+    socket.on('data', onData);
+  });
+}
+
+async function connectMany({ target, clients, concurrency, client = 'raw' }) {
+  if (idle.size) throw new Error('clients of an earlier connect task are still open');
+  let next = 0;
+  let failed = 0;
+  let firstError = null;
+  const start = performance.now();
+  const worker = async () => {
+    while (next < clients) {
+      next++;
+      try {
+        idle.add(client === 'mqttjs' ? await open(target) : await openRaw(target));
+      } catch (err) {
+        failed++;
+        firstError ??= String(err?.message ?? err);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, clients) }, worker));
+  const seconds = (performance.now() - start) / 1000;
+  return { connected: idle.size, failed, firstError, seconds, rate: idle.size / seconds };
+}
+
+async function disconnectAll() {
+  const all = [...idle];
+  idle.clear();
+  // end in slices so thousands of DISCONNECTs do not all hit the broker in the same tick
+  const close = (c) => (c instanceof mqtt.MqttClient ? closeClient(c) : c.end());
+  for (let i = 0; i < all.length; i += 200) await Promise.all(all.slice(i, i + 200).map(close));
+  return { closed: all.length };
+}
+
+const tasks = { fanin: fanIn, fanout: fanOut, connect: connectMany, disconnect: disconnectAll };
+
+process.on('message', async (msg) => {
+  const { id, task, params } = msg;
+  try {
+    const fn = tasks[task];
+    if (!fn) throw new Error(`unknown task ${task}`);
+    const cpu0 = process.cpuUsage();
+    const result = await fn(params ?? {});
+    const cpu = process.cpuUsage(cpu0);
+    // CPU this process spent on the task: the share of `seconds` tells whether the load generator was the limit
+    result.cpuSeconds = (cpu.user + cpu.system) / 1e6;
+    process.send({ id, ok: true, result });
+  } catch (err) {
+    process.send({ id, ok: false, error: String(err?.stack ?? err) });
+  }
+});
+
+process.send({ event: 'ready', pid: process.pid });
