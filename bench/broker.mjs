@@ -13,6 +13,8 @@
 //   cold    engine only: registry.reload(), which empties the credential cache,
 //           so the next login of each tenant runs the real scrypt check
 //   stats   engine only: full scrypt checks so far, live connection count
+//   webhook engine only: {url} adds a webhook on all of tenant t1's topics (registry),
+//           {remove: id} removes it; answers its id and the webhook counters
 //   stop    close the broker and exit
 import { createRequire } from 'node:module';
 import net from 'node:net';
@@ -114,6 +116,10 @@ process.on('message', async (msg) => {
       if (registry) registry.reload();
     } else if (cmd === 'stats') {
       reply = registry ? { scryptChecks: registry.scryptChecks, connections: host.connectionCount() } : {};
+    } else if (cmd === 'webhook') {
+      if (msg.remove !== undefined) registry.removeWebhook(msg.remove);
+      const added = msg.url ? registry.addWebhook({ tenant: 't1', topicFilter: 't1/#', url: msg.url }) : null;
+      reply = { webhookId: added?.id, webhooks: host.stats().webhooks };
     } else if (cmd === 'stop') {
       await close();
       process.send({ id, ok: true }, () => process.exit(0));

@@ -74,7 +74,7 @@ function subscribe(client, filter, qos) {
  * a publish is done once written to the socket (mqtt.js waits for 'drain' when
  * the socket pushes back), for QoS 1 once PUBACK arrives.
  */
-function pump(client, topic, payload, qos, total, window) {
+function pump(client, topic, payload, qos, total, window, retain = false) {
   return new Promise((resolve, reject) => {
     let sent = 0;
     let done = 0;
@@ -96,7 +96,7 @@ function pump(client, topic, payload, qos, total, window) {
       inPump = true;
       while (sent < total && sent - done < window) {
         sent++;
-        client.publish(topic, payload, { qos }, onDone);
+        client.publish(topic, payload, { qos, retain }, onDone);
       }
       inPump = false;
       // callbacks that ran synchronously inside the loop may have freed the window
@@ -147,19 +147,21 @@ function counterFor(clients) {
   return counter;
 }
 
-async function fanIn({ target, qos, publishers, perPublisher, payloadSize, window, quietMs }) {
+async function fanIn({ target, qos, publishers, perPublisher, payloadSize, window, quietMs, retain = false, persistentSubscriber = false }) {
   const payload = Buffer.alloc(payloadSize, 0x61);
-  const sub = await open(target);
+  // a persistent subscriber (clean session off) makes the broker store its subscription and queue for it
+  const sub = await open(target, persistentSubscriber ? { clean: false, clientId: `ps${process.pid % 1000}x${(serial++).toString(36)}` } : {});
   await subscribe(sub, target.subFilter, qos);
   const pubs = await Promise.all(Array.from({ length: publishers }, () => open(target)));
   const expected = publishers * perPublisher;
   const counter = counterFor([sub]);
   const start = performance.now();
-  const sending = Promise.all(pubs.map((p, n) => pump(p, `${target.pubPrefix}bench/${n}`, payload, qos, perPublisher, window)));
+  const sending = Promise.all(pubs.map((p, n) => pump(p, `${target.pubPrefix}bench/${n}`, payload, qos, perPublisher, window, retain)));
   await awaitDeliveries(counter, expected, sending, quietMs);
   await sending;
   const end = counter.received > 0 ? counter.last : performance.now();
   const seconds = (end - start) / 1000;
+  if (persistentSubscriber) await new Promise((resolve) => sub.unsubscribe(target.subFilter, () => resolve()));
   await Promise.all([sub, ...pubs].map(closeClient));
   return { sent: expected, received: counter.received, lost: expected - counter.received, seconds, rate: counter.received / seconds };
 }

@@ -41,8 +41,9 @@
 //
 // Exit code: 0 when the bench ran, whether or not targets were met (it is a
 // report); 1 when the bench itself failed (a child crashed, a phase timed out).
-import { execFileSync, fork } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { fork } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { children, killAll, pin, rpc, setPinning, spawnChild, stopChild, tempDirs } from './children.mjs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -57,9 +58,8 @@ const argValue = (name, fallback) => {
 const quick = args.has('--quick');
 const profile = args.has('--profile');
 const REPS = Number(argValue('reps', quick ? 1 : 5));
-const PIN = !args.has('--no-pin') && process.platform === 'linux' && os.cpus().length >= 2 && hasTaskset();
-const TOTAL_TIMEOUT_MS = 9 * 60_000;
-const PHASE_TIMEOUT_MS = 90_000;
+const PIN = setPinning(!args.has('--no-pin'));
+const TOTAL_TIMEOUT_MS = 20 * 60_000;
 
 const ENGINE = resolve(argValue('engine', join(here, '..', 'dist', 'src', 'index.js')));
 const ENGINE_OPTIONS = argValue('engine-options', '{}');
@@ -95,107 +95,6 @@ const WARMUP = {
   fanout: { ...PHASES.fanout, messages: 500 },
   connect: { ...PHASES.connect, clients: 1000 },
 };
-
-// ---------------------------------------------------------------- children
-
-function hasTaskset() {
-  try {
-    execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Restricts every thread of a child to the given CPU list ("1", "0-1"); no-op unless pinning. */
-function pin(child, cpus) {
-  if (!PIN || !child?.pid) return;
-  execFileSync('taskset', ['-a', '-p', '-c', cpus, String(child.pid)], { stdio: 'ignore' });
-}
-
-const children = new Set();
-let rpcSerial = 0;
-
-function spawnChild(script, argv, execArgv = []) {
-  const child = fork(join(here, script), argv, {
-    execArgv: ['--expose-gc', ...execArgv],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  children.add(child);
-  child.pending = new Map();
-  child.exitedEarly = false;
-  child.on('message', (msg) => {
-    if (msg && msg.event === 'engine-error') {
-      console.error(`[${script}] engine-error: ${msg.message}`);
-      return;
-    }
-    if (msg && msg.id !== undefined && child.pending.has(msg.id)) {
-      const { resolve, reject, timer } = child.pending.get(msg.id);
-      child.pending.delete(msg.id);
-      clearTimeout(timer);
-      if (msg.ok) resolve(msg);
-      else reject(new Error(`${script}: ${msg.error}`));
-    }
-  });
-  child.on('exit', (code, signal) => {
-    children.delete(child);
-    for (const { reject, timer } of child.pending.values()) {
-      clearTimeout(timer);
-      reject(new Error(`${script} exited (code ${code}, signal ${signal})`));
-    }
-    child.pending.clear();
-    if (!child.stopping) child.exitedEarly = true;
-  });
-  const ready = new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${script} did not start within 30 s`)), 30_000);
-    child.on('message', (msg) => {
-      if (msg && msg.event === 'ready') {
-        clearTimeout(timer);
-        resolve(msg);
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${script} exited with code ${code} before it was ready`));
-    });
-  });
-  return { child, ready };
-}
-
-function rpc(child, payload, timeoutMs = PHASE_TIMEOUT_MS) {
-  const id = ++rpcSerial;
-  return new Promise((resolve, reject) => {
-    if (!child.connected) return reject(new Error('child process is gone'));
-    const timer = setTimeout(() => {
-      child.pending.delete(id);
-      reject(new Error(`timed out after ${timeoutMs / 1000} s: ${JSON.stringify(payload).slice(0, 120)}`));
-    }, timeoutMs);
-    child.pending.set(id, { resolve, reject, timer });
-    child.send({ id, ...payload });
-  });
-}
-
-async function stopChild(child, timeoutMs = 15_000) {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  child.stopping = true;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  try {
-    await rpc(child, { cmd: 'stop' }, timeoutMs);
-  } catch {
-    /* killed below */
-  }
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  await exited;
-  clearTimeout(timer);
-}
-
-const tempDirs = [];
-
-/** Kills whatever children are left and removes the registry's temp dir (also on timeout and Ctrl-C). */
-function killAll() {
-  for (const child of children) child.kill('SIGKILL');
-  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
-}
 
 // ------------------------------------------------------------ measurements
 
@@ -385,12 +284,12 @@ function printBusy() {
 // -------------------------------------------------------------------- main
 
 async function runExtras() {
-  const extras = ['webhooks.mjs'].filter((f) => existsSync(join(here, f)));
+  const extras = ['extras.mjs', 'webhooks.mjs'].filter((f) => existsSync(join(here, f)));
   for (const file of extras) {
     console.log(`\n--- bench/${file} ---`);
     const child = fork(join(here, file), [], { stdio: 'inherit' });
     children.add(child);
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 9 * 60_000);
     const [code, signal] = await new Promise((resolve) => child.once('exit', (c, s) => resolve([c, s])));
     clearTimeout(timer);
     children.delete(child);
