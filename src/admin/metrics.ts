@@ -63,11 +63,21 @@ export function renderMetrics(host: BrokerHost): string {
   }
   out.family('tenant_broker_denials_total', 'counter', 'Refused or limited actions of a tenant by reason since start', tenants.flatMap(([tenant, t]) => Object.entries(t.denials).map(([reason, n]): Sample => [{ tenant, reason }, n])));
 
+  out.family('tenant_broker_offline_dropped_total', 'counter', "QoS 1/2 messages not queued for a tenant's offline persistent clients: their queue was full", tenants.map(([tenant, t]) => [{ tenant }, t.offlineDropped]));
+
   out.family('tenant_broker_server_connections', 'gauge', 'Live MQTT connections, root included', [[{}, stats.connections]]);
   for (const [suffix, key, help] of TRAFFIC) {
     out.family(`tenant_broker_server_${suffix}`, 'counter', `${help} by the whole broker since start, root and removed tenants included`, [[{}, stats.total[key]]]);
   }
   out.family('tenant_broker_server_denials_total', 'counter', 'Refused or limited actions by reason since start, unknown usernames included', Object.entries(stats.total.denials).map(([reason, n]): Sample => [{ reason }, n]));
+
+  if (stats.persistence) {
+    const p = stats.persistence;
+    out.family('tenant_broker_persisted_retained', 'gauge', 'Retained messages kept in SQLite', [[{}, p.retained]]);
+    out.family('tenant_broker_persisted_subscriptions', 'gauge', 'Subscriptions of persistent sessions kept in SQLite', [[{}, p.subscriptions]]);
+    out.family('tenant_broker_persisted_queue_depth', 'gauge', 'QoS 1/2 messages queued for persistent sessions (offline and in flight)', [[{}, p.queued]]);
+    out.family('tenant_broker_sessions_expired_total', 'counter', 'Persistent sessions dropped after the configured time offline', [[{}, p.sessionsExpired]]);
+  }
 
   const webhooks = Object.entries(stats.webhooks);
   const perWebhook = (name: string, type: 'counter' | 'gauge', help: string, value: (c: (typeof webhooks)[number][1]) => number) =>

@@ -100,9 +100,11 @@ export class AdminRoutes {
     this.handlers = {
       'GET /internal/stats': () => {
         const stats = host.stats();
-        const tenants = Object.fromEntries(Object.entries(stats.tenants).map(([name, t]) => [name, { ...figuresView(t), connections: t.connections }]));
+        const tenants = Object.fromEntries(Object.entries(stats.tenants).map(([name, t]) => [name, { ...figuresView(t), connections: t.connections, offline_dropped: t.offlineDropped }]));
         const webhooks = Object.fromEntries(Object.entries(stats.webhooks).map(([id, c]) => [id, countersView(c)]));
-        return ok({ uptime_seconds: stats.uptimeSeconds, connections: stats.connections, total: figuresView(stats.total), tenants, webhooks });
+        const p = stats.persistence;
+        const persistence = p && { retained: p.retained, subscriptions: p.subscriptions, queued: p.queued, offline_dropped: p.offlineDropped, sessions_expired: p.sessionsExpired };
+        return ok({ uptime_seconds: stats.uptimeSeconds, connections: stats.connections, total: figuresView(stats.total), tenants, webhooks, persistence });
       },
       'GET /internal/tenants': () => ok({ tenants: registry.listTenants().map((t) => tenantView(t, host.connectionCount(t.username))) }),
       'POST /internal/tenant/add': ({ body }) => {

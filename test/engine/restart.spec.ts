@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { BrokerHost, type BrokerHostOptions } from '../../src';
+import { BrokerHost, renderMetrics, type BrokerHostOptions } from '../../src';
 import { connect, type TestClient } from '../helpers/mqtt';
 import { tempDir } from '../helpers/tmp';
 
@@ -101,6 +101,7 @@ describe('persistence across restarts', () => {
     const pub = await as('acme');
     for (let i = 0; i < 8; i++) await pub.publish(`acme/q/${i}`, String(i), { qos: 1 });
     assert.equal(host!.stats().tenants.acme.offlineDropped, 3);
+    assert.match(renderMetrics(host!), /^tenant_broker_offline_dropped_total\{tenant="acme"\} 3$/m);
     const back = await as('acme', { clientId: 'slow', clean: false });
     await back.waitFor((m) => m.payload === '4');
     await host!.publish('acme', { topic: 'q/sentinel', payload: 'S' });
