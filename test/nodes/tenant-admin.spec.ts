@@ -8,8 +8,8 @@ import type { AuditEvent } from '../../src';
 import { request } from '../admin/helpers';
 import { closedPort } from '../helpers/http-sink';
 import { connackCode } from '../helpers/mqtt';
-import { brokerConfig, brokerOf, helper, loadNode } from '../helpers/nodes';
-import { tempDir } from '../helpers/tmp';
+import { brokerConfig, brokerOf, helper, loadNode, nodeRedFixture } from '../helpers/nodes';
+import type { tempDir } from '../helpers/tmp';
 
 const nodes = [loadNode('tenant-broker'), loadNode('tenant-admin')];
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -58,16 +58,9 @@ function canBind(port: number): Promise<boolean> {
 }
 
 describe('tenant-admin node', () => {
+  const fixture = nodeRedFixture();
   let tmp: ReturnType<typeof tempDir>;
-  beforeEach((done) => {
-    tmp = tempDir();
-    helper.startServer(done);
-  });
-  afterEach(async () => {
-    await helper.unload();
-    await new Promise<void>((resolve) => helper.stopServer(() => resolve()));
-    tmp.remove();
-  });
+  beforeEach(() => (tmp = fixture.tmp));
 
   const flow = (admin: Record<string, unknown> = {}) => [
     brokerConfig('b1', tmp.file('r.db')),

@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { helper, brokerConfig, brokerOf, loadNode } from '../helpers/nodes';
+import { helper, brokerConfig, brokerOf, loadNode, nodeRedFixture } from '../helpers/nodes';
 import { connect, connackCode } from '../helpers/mqtt';
-import { tempDir } from '../helpers/tmp';
+import type { tempDir } from '../helpers/tmp';
 
 const tenantBroker = loadNode('tenant-broker');
-const tenantIn = loadNode('tenant-in');
 const tenantOut = loadNode('tenant-out');
 
 type StatusCall = { args: [{ fill?: string; shape?: string; text?: string }] };
@@ -27,16 +26,9 @@ function statusOf(id: string, predicate: (s: StatusCall['args'][0]) => boolean):
 }
 
 describe('tenant-broker node', function () {
+  const fixture = nodeRedFixture();
   let tmp: ReturnType<typeof tempDir>;
-  beforeEach((done) => {
-    tmp = tempDir();
-    helper.startServer(done);
-  });
-  afterEach(async () => {
-    await helper.unload();
-    await new Promise<void>((resolve) => helper.stopServer(() => resolve()));
-    tmp.remove();
-  });
+  beforeEach(() => (tmp = fixture.tmp));
 
   it('starts the engine, takes the root password from credentials and shows green with the client count', async () => {
     const flow = [brokerConfig('b1', tmp.file('r.db')), { id: 'out', type: 'tenant-out', broker: 'b1', tenant: 'acme', topic: 'x', qos: '', retain: '', wires: [] }];

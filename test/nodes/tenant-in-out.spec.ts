@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import type { NodeMessage } from 'node-red';
-import { helper, brokerConfig, brokerOf, loadNode } from '../helpers/nodes';
+import { helper, brokerConfig, brokerOf, loadNode, nodeRedFixture } from '../helpers/nodes';
 import { connect, type TestClient } from '../helpers/mqtt';
-import { tempDir } from '../helpers/tmp';
+import type { tempDir } from '../helpers/tmp';
 
 const nodes = [loadNode('tenant-broker'), loadNode('tenant-in'), loadNode('tenant-out')];
 
@@ -38,18 +38,11 @@ function outcome(id: string, msg: Record<string, unknown>): Promise<Error | null
 }
 
 describe('tenant-in and tenant-out nodes', () => {
+  const fixture = nodeRedFixture();
   let tmp: ReturnType<typeof tempDir>;
   const clients: TestClient[] = [];
-  beforeEach((done) => {
-    tmp = tempDir();
-    helper.startServer(done);
-  });
-  afterEach(async () => {
-    await Promise.all(clients.splice(0).map((c) => c.end()));
-    await helper.unload();
-    await new Promise<void>((resolve) => helper.stopServer(() => resolve()));
-    tmp.remove();
-  });
+  beforeEach(() => (tmp = fixture.tmp));
+  afterEach(() => Promise.all(clients.splice(0).map((c) => c.end())));
 
   async function start(flow: Array<Record<string, unknown>>) {
     await helper.load(nodes, [brokerConfig('b1', tmp.file('r.db')), ...flow] as never, { b1: { rootPassword: 'rootpw' } });

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import type { NodeMessage } from 'node-red';
 import { verifySignature } from '../../src';
-import { helper, brokerConfig, brokerOf, loadNode } from '../helpers/nodes';
+import { helper, brokerConfig, brokerOf, loadNode, nodeRedFixture } from '../helpers/nodes';
 import { closedPort, HttpSink } from '../helpers/http-sink';
 import { connect } from '../helpers/mqtt';
-import { tempDir } from '../helpers/tmp';
+import type { tempDir } from '../helpers/tmp';
 
 const nodes = [loadNode('tenant-broker'), loadNode('tenant-webhook')];
 
@@ -13,21 +13,14 @@ function nextInput(id: string): Promise<NodeMessage & Record<string, unknown>> {
 }
 
 describe('tenant-webhook node', () => {
+  const fixture = nodeRedFixture();
   let tmp: ReturnType<typeof tempDir>;
   let sink: HttpSink;
-  beforeEach((done) => {
-    tmp = tempDir();
-    HttpSink.start().then((s) => {
-      sink = s;
-      helper.startServer(done);
-    });
+  beforeEach(async () => {
+    tmp = fixture.tmp;
+    sink = await HttpSink.start();
   });
-  afterEach(async () => {
-    await helper.unload();
-    await new Promise<void>((resolve) => helper.stopServer(() => resolve()));
-    await sink.close();
-    tmp.remove();
-  });
+  afterEach(() => sink.close());
 
   async function start(webhook: Record<string, unknown>, secret?: string) {
     const flow = [
