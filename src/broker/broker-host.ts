@@ -32,6 +32,8 @@ export interface BrokerHostOptions extends FabricOptions {
   statsFlushIntervalMs?: number;
   /** Options of the webhook dispatcher (backoff, TLS trust for https targets). */
   webhooks?: DispatcherOptions;
+  /** Largest MQTT packet accepted from an authenticated client; a larger one closes its connection. Default 16 MiB. */
+  maxPacketBytes?: number;
   /** Re-read the registry file on SIGHUP (for edits made outside). Default true. */
   reloadOnSighup?: boolean;
   /**
@@ -135,7 +137,7 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
       this.ownsRegistry = false;
     }
     this.registry.on('tenant-changed', this.onTenantChanged);
-    this.intercept = packetInterceptor(this.sessions, this.registry);
+    this.intercept = packetInterceptor(this.sessions, this.registry, options.maxPacketBytes ?? 16 * 1024 * 1024);
     this.webhooks = new WebhookDispatcher(options.webhooks);
     this.recordSecurityEvents();
   }

@@ -274,6 +274,12 @@ export function createHooks(ctx: HookContext): Required<Pick<AedesOptions, 'preC
   };
 }
 
+/** CONNECT with credentials and a will fits in this; anything larger before authentication is refused. */
+export const MAX_UNAUTHENTICATED_PACKET_BYTES = 256 * 1024;
+
+/** The parts of mqtt-packet's parser the guards below use. */
+type WireParser = EventEmitter & { client: Client; packet: { length: number }; _parseLength(): boolean; _emitError(err: Error): void };
+
 /**
  * Work that must happen as packets are parsed, before aedes handles them:
  * - UNSUBSCRIBE has no hook, and a mountpoint client's filters are stored
@@ -286,7 +292,20 @@ export function createHooks(ctx: HookContext): Required<Pick<AedesOptions, 'preC
  * fails, so the claimed username is the authenticated one whenever a packet
  * changed here is ever handled.
  */
-export function packetInterceptor(sessions: WeakMap<Client, ClientSession>, registry: Registry): (client: Client) => void {
+export function packetInterceptor(sessions: WeakMap<Client, ClientSession>, registry: Registry, maxPacketBytes: number): (client: Client) => void {
+  // mqtt-packet buffers a packet as long as its header claims (up to 256 MB) before
+  // anyone sees it: refuse a claim over the limit as soon as the length is read.
+  // Before authentication only a CONNECT can come, and it needs little room.
+  // taken from the first parser aedes makes: mqtt-packet is aedes' dependency, not ours
+  let parseLength: (() => boolean) | null = null;
+  function guardedParseLength(this: WireParser): boolean {
+    if (!parseLength!.call(this)) return false;
+    const limit = sessions.get(this.client)?.scope ? maxPacketBytes : MAX_UNAUTHENTICATED_PACKET_BYTES;
+    if (this.packet.length <= limit) return true;
+    this._emitError(new Error(`packet of ${this.packet.length} bytes exceeds ${limit}`));
+    return false;
+  }
+
   // one listener for every connection: `this` is the client's parser, which aedes links back to the client
   function intercept(this: { client: Client }, packet: { cmd: string; unsubscriptions?: string[]; subscriptions?: Subscription[] }): void {
     if (packet.cmd !== 'subscribe' && packet.cmd !== 'unsubscribe') return;
@@ -307,7 +326,12 @@ export function packetInterceptor(sessions: WeakMap<Client, ClientSession>, regi
       for (const filter of packet.unsubscriptions) session.filters.delete(filter);
     }
   }
-  return (client) => (client as unknown as { _parser: EventEmitter })._parser.prependListener('packet', intercept);
+  return (client) => {
+    const parser = (client as unknown as { _parser: WireParser })._parser;
+    parseLength ??= (Object.getPrototypeOf(parser) as WireParser)._parseLength;
+    parser._parseLength = guardedParseLength;
+    parser.prependListener('packet', intercept);
+  };
 }
 
 export type { AedesPublishPacket };

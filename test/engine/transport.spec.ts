@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { BrokerHost, TenantBrokerError } from '../../src';
 import { startEngine, type RunningEngine } from '../helpers/engine';
-import { connect, connackCode } from '../helpers/mqtt';
+import { closed, connect, connackCode } from '../helpers/mqtt';
 import { connectPacket, rawConnect, type RawConnection } from '../helpers/raw-mqtt';
 import { tempDir } from '../helpers/tmp';
 
@@ -127,5 +127,40 @@ describe('listeners and the wire', () => {
       const ok = await connect(url, { username: 'acme', password: 'acme-pw', ca, key: readFileSync(cert('client.key')), cert: readFileSync(cert('client.crt')) });
       await ok.end();
     });
+  });
+});
+
+describe('packet size', () => {
+  let engine: RunningEngine;
+  beforeEach(async () => (engine = await startEngine({ maxPacketBytes: 1000 })));
+  afterEach(() => engine.stop());
+
+  /** A packet header that claims `length` bytes, followed by a few of them: the broker must not wait for the rest. */
+  const claim = (first: number, length: number) => {
+    const varint: number[] = [];
+    let n = length;
+    do {
+      let byte = n % 128;
+      n = Math.floor(n / 128);
+      if (n > 0) byte |= 0x80;
+      varint.push(byte);
+    } while (n > 0);
+    return Buffer.from([first, ...varint, 0, 4, 0x4d, 0x51, 0x54, 0x54]);
+  };
+
+  it('refuses a CONNECT that claims more than 256 KiB before authentication, without reading it', async () => {
+    const raw = await rawConnect(engine.addresses.mqtt!.port);
+    raw.sendBytes(claim(0x10, 100 * 1024 * 1024));
+    await raw.closed;
+  });
+
+  it('closes an authenticated client whose packet exceeds maxPacketBytes, and keeps smaller ones', async () => {
+    const client = await connect(engine.mqttUrl, { username: 'acme', password: 'acme-pw' });
+    await client.subscribe('acme/#', 0);
+    await client.publish('acme/small', 'x'.repeat(500), { qos: 1 });
+    await client.waitFor((m) => m.topic === 'acme/small');
+    const gone = closed(client.client);
+    client.client.publish('acme/big', 'x'.repeat(2000), { qos: 0 });
+    await gone;
   });
 });
