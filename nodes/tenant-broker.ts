@@ -80,6 +80,7 @@ export default function (RED: NodeAPI): void {
           allowRetain: config.defaultAllowRetain !== false,
           maxSubscriptions: whole(config.defaultMaxSubscriptions, 0, 'subscription limit'),
         },
+        maxPacketBytes: whole(config.maxPacketBytes, 16 * 1024 * 1024, 'packet size') || undefined,
         persistence: config.persistence === 'memory' ? 'memory' : 'sqlite',
         maxOfflinePerClient: whole(config.maxOfflinePerClient, 1000, 'queue size'),
         maxOfflinePerTenant: whole(config.maxOfflinePerTenant, 0, 'queue size'),

@@ -23,6 +23,7 @@ export interface TenantBrokerNodeDef extends NodeDef {
   defaultMaxQos: string;
   defaultAllowRetain: boolean;
   defaultMaxSubscriptions: string;
+  maxPacketBytes: string;
   persistence: 'memory' | 'sqlite';
   maxOfflinePerClient: string;
   maxOfflinePerTenant: string;
