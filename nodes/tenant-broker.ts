@@ -8,6 +8,8 @@ import { brokerStatus, type BrokerState } from './shared/status';
 
 // Node-RED gives a node 15 s to close; the engine must be gone well before.
 const CLOSE_TIMEOUT_MS = 10_000;
+// how long an engine error stays on the node's status before the client count returns
+const ERROR_STATUS_MS = 10_000;
 
 /** A whole number from a config field (after ${ENV} substitution), or the fallback when blank. */
 function whole(value: string | number | undefined, fallback: number, what: string, max = Number.MAX_SAFE_INTEGER): number {
@@ -35,6 +37,7 @@ export default function (RED: NodeAPI): void {
     const users = new Set<BrokerUser>();
     let host: BrokerHost | null = null;
     let pendingStatus = false;
+    let errorShown: NodeJS.Timeout | null = null;
 
     const setState = (state: BrokerState) => {
       node.state = state;
@@ -42,7 +45,7 @@ export default function (RED: NodeAPI): void {
     };
     // client churn can be fast: coalesce status updates to one per tick
     const refreshClients = () => {
-      if (pendingStatus) return;
+      if (pendingStatus || errorShown) return;
       pendingStatus = true;
       setImmediate(() => {
         pendingStatus = false;
@@ -89,7 +92,31 @@ export default function (RED: NodeAPI): void {
       host = new BrokerHost(options);
       host.on('client-connected', refreshClients);
       host.on('client-disconnected', refreshClients);
-      host.on('engine-error', (err) => node.warn(describeError(RED, err)));
+      host.on('engine-error', (err) => {
+        const reason = describeError(RED, err);
+        node.error(RED._('tenant-broker.errors.engine', { reason }));
+        // the broker is still serving: the count comes back after a while
+        setState({ kind: 'error', reason });
+        if (errorShown) clearTimeout(errorShown);
+        errorShown = setTimeout(() => {
+          errorShown = null;
+          refreshClients();
+        }, ERROR_STATUS_MS);
+      });
+      // the broker's state is unknown: replace it (same ports, same registry) rather than go on with it
+      host.on('engine-failed', (err) => {
+        const running = host!;
+        node.error(RED._('tenant-broker.errors.restarting', { reason: describeError(RED, err) }));
+        setState({ kind: 'starting' });
+        running.restart().then(
+          () => setState({ kind: 'listening', clients: running.connectionCount() }),
+          (restartError: unknown) => {
+            const reason = describeError(RED, restartError);
+            node.error(RED._('tenant-broker.errors.restart-failed', { reason }));
+            setState({ kind: 'error', reason });
+          },
+        );
+      });
       const addresses = await host.start();
       const where = [addresses.mqtt && `mqtt ${addresses.mqtt.address}:${addresses.mqtt.port}`, addresses.ws && `ws ${addresses.ws.address}:${addresses.ws.port}${addresses.ws.path}`];
       node.log(RED._('tenant-broker.log.listening', { addresses: where.filter(Boolean).join(', ') }));
@@ -103,6 +130,7 @@ export default function (RED: NodeAPI): void {
     });
 
     node.on('close', (_removed: boolean, done: () => void) => {
+      if (errorShown) clearTimeout(errorShown);
       const closing = node.ready.then(
         (running) => running.close(),
         () => host?.close(),

@@ -10,10 +10,13 @@ export type RefusalReason =
   | 'tenant-disabled'
   | 'over-quota'
   | 'identifier-rejected'
-  | 'will-denied';
+  | 'will-denied'
+  /** The broker failed while deciding (a bug, reported as engine-error). */
+  | 'server-unavailable';
 
-export const REFUSAL_RETURN_CODES: Record<RefusalReason, 2 | 4 | 5> = {
+export const REFUSAL_RETURN_CODES: Record<RefusalReason, 2 | 3 | 4 | 5> = {
   'identifier-rejected': 2,
+  'server-unavailable': 3,
   'bad-credentials': 4,
   'no-credentials': 5,
   'root-disabled': 5,
@@ -28,7 +31,7 @@ export interface ConnectionRefused {
   transport: Transport;
   remoteAddress: string | undefined;
   reason: RefusalReason;
-  returnCode: 2 | 4 | 5;
+  returnCode: 2 | 3 | 4 | 5;
 }
 
 export interface PublishDenied extends ClientInfo {
@@ -79,6 +82,8 @@ export interface EngineEvents {
   message: [PublishedMessage];
   /** A connection closed on a protocol error (malformed packet, timeout, ...). */
   'client-error': [ClientFailure];
-  /** Something inside the broker failed (persistence, a listener); the broker keeps running. */
+  /** Something inside the broker failed (persistence, a listener, a bug in a hook); the broker keeps running. */
   'engine-error': [Error];
+  /** The broker's state is unknown after this error: `restart()` it (the tenant-broker node does). */
+  'engine-failed': [Error];
 }

@@ -118,6 +118,9 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
   private orphanedWills: Array<{ clientId: string; brokerId: string }> = [];
   private willTimer: NodeJS.Timeout | null = null;
   private servers: Array<TcpListener | WsListener> = [];
+  private addresses: BoundAddresses = {};
+  /** In-process subscriptions, subscribed again on the new aedes after a restart. */
+  private readonly inProcess = new Set<{ filter: string; deliver: DeliverFunc }>();
   private rootPassword: string | undefined;
   private state: 'new' | 'starting' | 'running' | 'closing' | 'closed' = 'new';
   private closing: Promise<void> | null = null;
@@ -137,7 +140,7 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
       this.ownsRegistry = false;
     }
     this.registry.on('tenant-changed', this.onTenantChanged);
-    this.intercept = packetInterceptor(this.sessions, this.registry, options.maxPacketBytes ?? 16 * 1024 * 1024);
+    this.intercept = packetInterceptor(this.sessions, this.registry, options.maxPacketBytes ?? 16 * 1024 * 1024, (err) => this.emit('engine-error', err));
     this.webhooks = new WebhookDispatcher(options.webhooks);
     this.recordSecurityEvents();
   }
@@ -240,48 +243,7 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
     if (this.state !== 'new') throw new TenantBrokerError('a broker host starts once', 'errors.already-started');
     this.state = 'starting';
     try {
-      const { Aedes } = await import('aedes');
-      const hooks = createHooks({
-        registry: this.registry,
-        sessions: this.sessions,
-        connections: this.connections,
-        rootPassword: () => this.rootPassword,
-        events: this,
-        traffic: this.traffic,
-        tenantBuckets: new TenantBuckets(),
-      });
-      this.fabric = createFabric(this.options, this.registry);
-      this.aedes = await Aedes.createBroker({
-        ...hooks,
-        persistence: this.fabric.persistence,
-        id: this.registry.brokerId(),
-        // internal identifiers are `<username>:<id>`; the 23-byte MQTT 3.1 cap is checked on the client's own id
-        maxClientsIdLength: 65535,
-        // a slow consumer is dropped instead of holding messages for everyone
-        drainTimeout: 30_000,
-        maxTopicLevels: 100,
-      });
-      this.aedes.on('clientReady', (client) => this.emitClient('client-connected', client));
-      this.aedes.on('clientDisconnect', (client) => this.emitClient('client-disconnected', client));
-      this.aedes.on('clientError', (client, error) => this.emitFailure(client, error));
-      this.aedes.on('connectionError', (client, error) => this.emitFailure(client, error));
-      // aedes emits 'error' on persistence failures; unhandled, it would crash Node-RED
-      (this.aedes as unknown as EventEmitter).on('error', (error: Error) => this.emit('engine-error', error));
-
-      await this.collectOrphanedWills(this.aedes);
-      const addresses: BoundAddresses = {};
-      const accept = (stream: Duplex, info: ConnectionInfo) => this.accept(stream, info);
-      if (this.options.mqtt !== false) {
-        const listener = new TcpListener({ ...DEFAULT_MQTT, ...stripUndefined(this.options.mqtt ?? {}) }, accept);
-        this.servers.push(listener);
-        addresses.mqtt = await listener.start();
-      }
-      if (this.options.ws !== false) {
-        const ws = { ...DEFAULT_WS, ...stripUndefined(this.options.ws ?? {}) };
-        const listener = new WsListener(ws, accept);
-        this.servers.push(listener);
-        addresses.ws = { ...(await listener.start()), path: ws.path };
-      }
+      const addresses = await this.open(this.options.mqtt, this.options.ws);
       this.registry.on('webhooks-changed', this.onWebhooksChanged);
       this.syncRegistryWebhooks();
       if (this.options.reloadOnSighup !== false) process.on('SIGHUP', this.onSighup);
@@ -291,6 +253,95 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
       await this.close();
       throw err;
     }
+  }
+
+  /**
+   * Replaces aedes and the listeners with new ones on the same ports, for when
+   * the broker's state is unknown (`engine-failed`). The registry, webhooks and
+   * in-process subscriptions stay; persisted sessions, retained messages and
+   * wills are taken over as after a restart; connected clients must reconnect.
+   */
+  async restart(): Promise<BoundAddresses> {
+    if (this.state !== 'running') throw new TenantBrokerError('the broker is not running', 'errors.not-running', {}, 'unavailable');
+    this.state = 'starting';
+    const bound = this.addresses;
+    await this.shut(false);
+    const keep = <T extends { port?: number }>(configured: T | false | undefined, address: AddressInfo | undefined) =>
+      configured === false ? false : { ...(configured ?? {}), port: address?.port ?? configured?.port };
+    const addresses = await this.open(keep(this.options.mqtt, bound.mqtt), keep(this.options.ws, bound.ws));
+    for (const sub of this.inProcess) await new Promise<void>((resolve) => this.aedes!.subscribe(sub.filter, sub.deliver, () => resolve()));
+    this.state = 'running';
+    return addresses;
+  }
+
+  private async open(mqtt: BrokerHostOptions['mqtt'], ws: BrokerHostOptions['ws']): Promise<BoundAddresses> {
+    const { Aedes } = await import('aedes');
+    const hooks = createHooks({
+      registry: this.registry,
+      sessions: this.sessions,
+      connections: this.connections,
+      rootPassword: () => this.rootPassword,
+      events: this,
+      traffic: this.traffic,
+      tenantBuckets: new TenantBuckets(),
+    });
+    this.fabric = createFabric(this.options, this.registry);
+    this.fabric.sqlite?.on('flushError', (error: Error) => this.emit('engine-error', error));
+    const aedes = await Aedes.createBroker({
+      ...hooks,
+      persistence: this.fabric.persistence,
+      id: this.registry.brokerId(),
+      // internal identifiers are `<username>:<id>`; the 23-byte MQTT 3.1 cap is checked on the client's own id
+      maxClientsIdLength: 65535,
+      // a slow consumer is dropped instead of holding messages for everyone
+      drainTimeout: 30_000,
+      maxTopicLevels: 100,
+      concurrency: this.fabric.concurrency,
+    });
+    this.aedes = aedes;
+    aedes.on('clientReady', (client) => this.emitClient('client-connected', client));
+    aedes.on('clientDisconnect', (client) => this.emitClient('client-disconnected', client));
+    aedes.on('clientError', (client, error) => this.emitFailure(client, error));
+    aedes.on('connectionError', (client, error) => this.emitFailure(client, error));
+    // aedes emits 'error' when persistence fails under a publish, which then never completes: its state is unknown
+    (aedes as unknown as EventEmitter).on('error', (error: Error) => {
+      this.emit('engine-error', error);
+      if (this.aedes === aedes && this.state === 'running') this.emit('engine-failed', error);
+    });
+
+    await this.collectOrphanedWills(aedes);
+    const addresses: BoundAddresses = {};
+    const accept = (stream: Duplex, info: ConnectionInfo) => this.accept(stream, info);
+    if (mqtt !== false) {
+      const listener = new TcpListener({ ...DEFAULT_MQTT, ...stripUndefined(mqtt ?? {}) }, accept);
+      this.servers.push(listener);
+      addresses.mqtt = await listener.start();
+    }
+    if (ws !== false) {
+      const options = { ...DEFAULT_WS, ...stripUndefined(ws ?? {}) };
+      const listener = new WsListener(options, accept);
+      this.servers.push(listener);
+      addresses.ws = { ...(await listener.start()), path: options.path };
+    }
+    this.addresses = addresses;
+    return addresses;
+  }
+
+  /** Closes the listeners and aedes, keeping the clients' wills for the next start. */
+  private async shut(final: boolean): Promise<void> {
+    if (this.willTimer) clearTimeout(this.willTimer);
+    this.willTimer = null;
+    this.orphanedWills = [];
+    const aedes = this.aedes;
+    const closingListeners = this.servers.splice(0).map((listener) => listener.close());
+    if (aedes) {
+      // closing is not the clients' failure: their wills stay stored for after the restart
+      for (const client of Object.values((aedes as unknown as { clients: Record<string, { will: unknown }> }).clients)) client.will = null;
+      await new Promise<void>((resolve) => aedes.close(() => resolve()));
+    }
+    await Promise.all(closingListeners);
+    const persistence = (aedes as unknown as { persistence?: { destroy?: () => Promise<void> } } | null)?.persistence;
+    if (persistence?.destroy && (final || this.fabric?.ownsPersistence)) await persistence.destroy().catch((err: Error) => this.emit('engine-error', err));
   }
 
   /**
@@ -499,18 +550,18 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
       }
       callback();
     };
-    await new Promise<void>((resolve, reject) => {
-      aedes.subscribe(fullFilter, onMessage, () => resolve());
-      void reject;
-    });
+    const entry = { filter: fullFilter, deliver: onMessage };
+    this.inProcess.add(entry);
+    await new Promise<void>((resolve) => aedes.subscribe(fullFilter, onMessage, () => resolve()));
     if (options.retained !== false) await this.deliverRetained(aedes, fullFilter, (packet) => deliver(packet, true));
     let closed = false;
     return {
       filter: fullFilter,
       close: () => {
-        if (closed || !this.aedes) return Promise.resolve();
+        const current = this.aedes;
+        if (closed || !current || !this.inProcess.delete(entry)) return Promise.resolve();
         closed = true;
-        return new Promise<void>((resolve) => aedes.unsubscribe(fullFilter, onMessage, () => resolve()));
+        return new Promise<void>((resolve) => current.unsubscribe(fullFilter, onMessage, () => resolve()));
       },
     };
   }
@@ -540,17 +591,8 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
     this.registry.off('tenant-changed', this.onTenantChanged);
     this.registry.off('webhooks-changed', this.onWebhooksChanged);
     process.off('SIGHUP', this.onSighup);
-    if (this.willTimer) clearTimeout(this.willTimer);
-    const aedes = this.aedes;
-    const closingListeners = this.servers.map((listener) => listener.close());
-    if (aedes) {
-      // closing is not the clients' failure: their wills stay stored for after the restart
-      for (const client of Object.values((aedes as unknown as { clients: Record<string, { will: unknown }> }).clients)) client.will = null;
-      await new Promise<void>((resolve) => aedes.close(() => resolve()));
-    }
-    await Promise.all([...closingListeners, this.webhooks.close()]);
-    const persistence = (aedes as unknown as { persistence?: { destroy?: () => Promise<void> } } | null)?.persistence;
-    if (persistence?.destroy) await persistence.destroy().catch((err: Error) => this.emit('engine-error', err));
+    await Promise.all([this.shut(true), this.webhooks.close()]);
+    this.inProcess.clear();
     if (this.ownsRegistry) this.registry.close();
     else this.registry.stats.flush();
     this.state = 'closed';

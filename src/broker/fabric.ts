@@ -31,14 +31,26 @@ export interface FabricOptions {
 export interface Fabric {
   /** Passed to aedes as `persistence`; undefined: aedes' in-memory default. */
   persistence: unknown;
+  /**
+   * Passed to aedes as `concurrency`, the in-flight bound of its emitter: 0,
+   * unbounded. With a bound, messages past it wait in one queue shared by every
+   * tenant, so one subscriber that stops reading stalls everyone's publishes;
+   * and once nothing matches, mqemitter drains that queue recursively, inside
+   * one stack, until it overflows (a QoS 0 flood whose subscriber left crashed
+   * the process). Unbounded, a publisher is held back by its own deliveries
+   * only: aedes reads a client's next packets after its current ones completed.
+   */
+  concurrency: 0;
   /** The SQLite persistence when chosen, for its statistics. */
   sqlite: SqlitePersistence | null;
+  /** False for a persistence object the caller passed in: a restart reuses it, only the final close destroys it. */
+  ownsPersistence: boolean;
 }
 
 export function createFabric(options: FabricOptions, registry: Registry): Fabric {
   const choice = options.persistence ?? 'sqlite';
-  if (choice === 'memory') return { persistence: undefined, sqlite: null };
-  if (choice !== 'sqlite') return { persistence: choice, sqlite: null };
+  if (choice === 'memory') return { persistence: undefined, sqlite: null, concurrency: 0, ownsPersistence: true };
+  if (choice !== 'sqlite') return { persistence: choice, sqlite: null, concurrency: 0, ownsPersistence: false };
   const sqlite = createSqlitePersistence({
     db: registry.db,
     flushIntervalMs: options.persistenceFlushMs,
@@ -47,5 +59,5 @@ export function createFabric(options: FabricOptions, registry: Registry): Fabric
     sessionExpiryMs: options.sessionExpiryMs || undefined,
     tenantOf: (clientId) => splitInternalClientId(clientId)?.username ?? null,
   });
-  return { persistence: sqlite, sqlite };
+  return { persistence: sqlite, sqlite, concurrency: 0, ownsPersistence: true };
 }

@@ -57,7 +57,73 @@ function refusal(reason: RefusalReason): AuthenticateError {
  * (authorizeSubscribe), every delivery including retained and queued
  * messages (authorizeForward). UNSUBSCRIBE has no hook: see `mountUnsubscribe`.
  */
-export function createHooks(ctx: HookContext): Required<Pick<AedesOptions, 'preConnect' | 'authenticate' | 'authorizePublish' | 'authorizeSubscribe' | 'authorizeForward' | 'published'>> {
+type Hooks = Required<Pick<AedesOptions, 'preConnect' | 'authenticate' | 'authorizePublish' | 'authorizeSubscribe' | 'authorizeForward' | 'published'>>;
+
+export function createHooks(ctx: HookContext): Hooks {
+  return guardHooks(buildHooks(ctx), ctx.events);
+}
+
+/**
+ * aedes calls the hooks from socket and timer callbacks: an exception thrown
+ * there is uncaught, and Node-RED exits on one. A hook that throws (a bug) is
+ * reported as `engine-error` and answered with the safest outcome for that one
+ * client: its connection refused or closed, the delivery dropped.
+ */
+function guardHooks(hooks: Hooks, events: EventEmitter<EngineEvents>): Hooks {
+  const failed = (err: unknown) => {
+    events.emit('engine-error', err instanceof Error ? err : new Error(String(err)));
+    return err instanceof Error ? err : new Error(String(err));
+  };
+  return {
+    preConnect(client, packet, callback) {
+      try {
+        hooks.preConnect(client, packet, callback);
+      } catch (err) {
+        callback(failed(err), false);
+      }
+    },
+    authenticate(client, username, password, done) {
+      try {
+        hooks.authenticate(client, username, password, done);
+      } catch (err) {
+        failed(err);
+        done(refusal('server-unavailable'), null);
+      }
+    },
+    authorizePublish(client, packet, callback) {
+      try {
+        hooks.authorizePublish(client, packet, callback);
+      } catch (err) {
+        callback(failed(err));
+      }
+    },
+    authorizeSubscribe(client, sub, callback) {
+      try {
+        hooks.authorizeSubscribe(client, sub, callback);
+      } catch (err) {
+        callback(failed(err), null);
+      }
+    },
+    authorizeForward(client, packet) {
+      try {
+        return hooks.authorizeForward(client, packet);
+      } catch (err) {
+        failed(err);
+        return null;
+      }
+    },
+    published(packet, client, callback) {
+      try {
+        hooks.published(packet, client, callback);
+      } catch (err) {
+        failed(err);
+        callback(null);
+      }
+    },
+  };
+}
+
+function buildHooks(ctx: HookContext): Hooks {
   const { registry, sessions, connections, events, traffic, tenantBuckets } = ctx;
 
   /** How long this publish must wait for the client's and the tenant's rate (0: none; Infinity: disconnect). */
@@ -118,7 +184,13 @@ export function createHooks(ctx: HookContext): Required<Pick<AedesOptions, 'preC
       callback(null, true);
     },
 
-    authenticate(client, username, password, done) {
+    authenticate(client, username, password, answer) {
+      let answered = false;
+      const done: typeof answer = (err, ok) => {
+        if (answered) return;
+        answered = true;
+        answer(err, ok);
+      };
       const session = sessions.get(client)!;
       if (session.identifierRejected) return refuse(session, 'identifier-rejected', done);
       if (!username) return refuse(session, 'no-credentials', done);
@@ -133,29 +205,35 @@ export function createHooks(ctx: HookContext): Required<Pick<AedesOptions, 'preC
               if (tenant.maxConnections > 0 && connections.countExcept(username, client.id) >= tenant.maxConnections) return 'over-quota';
               return null;
             });
-      checked.then(
-        (reason) => {
-          if (reason) return refuse(session, reason, done);
-          const scope = scopeOfUser(username);
-          if (!scope) return refuse(session, 'bad-credentials', done);
-          const will = (client as ClientWithSubscriptions)._will;
-          if (will) {
-            // mounted once, here: the will is stored (and may be persisted) under its full topic
-            const target = inboundTopic(scope, will.topic);
-            if (!target.ok) return refuse(session, 'will-denied', done);
-            will.topic = target.topic;
-          }
-          if (client.closed) return done(refusal('bad-credentials'), null);
-          session.scope = scope;
-          session.connectedAt = Date.now();
-          connections.add(scope.kind === 'root' ? ROOT_USER : scope.tenant, client);
-          done(null, true);
-        },
-        (err: Error) => {
+      checked
+        .then(
+          (reason) => {
+            if (reason) return refuse(session, reason, done);
+            const scope = scopeOfUser(username);
+            if (!scope) return refuse(session, 'bad-credentials', done);
+            const will = (client as ClientWithSubscriptions)._will;
+            if (will) {
+              // mounted once, here: the will is stored (and may be persisted) under its full topic
+              const target = inboundTopic(scope, will.topic);
+              if (!target.ok) return refuse(session, 'will-denied', done);
+              will.topic = target.topic;
+            }
+            if (client.closed) return done(refusal('bad-credentials'), null);
+            session.scope = scope;
+            session.connectedAt = Date.now();
+            connections.add(scope.kind === 'root' ? ROOT_USER : scope.tenant, client);
+            done(null, true);
+          },
+          (err: Error) => {
+            events.emit('engine-error', err);
+            refuse(session, 'bad-credentials', done);
+          },
+        )
+        .catch((err: Error) => {
+          // a throw after the verdict (a bug): a rejection nobody handles would end the process
           events.emit('engine-error', err);
-          refuse(session, 'bad-credentials', done);
-        },
-      );
+          done(refusal('server-unavailable'), null);
+        });
     },
 
     authorizePublish(client, packet, callback) {
@@ -292,7 +370,7 @@ type WireParser = EventEmitter & { client: Client; packet: { length: number }; _
  * fails, so the claimed username is the authenticated one whenever a packet
  * changed here is ever handled.
  */
-export function packetInterceptor(sessions: WeakMap<Client, ClientSession>, registry: Registry, maxPacketBytes: number): (client: Client) => void {
+export function packetInterceptor(sessions: WeakMap<Client, ClientSession>, registry: Registry, maxPacketBytes: number, onError: (err: Error) => void): (client: Client) => void {
   // mqtt-packet buffers a packet as long as its header claims (up to 256 MB) before
   // anyone sees it: refuse a claim over the limit as soon as the length is read.
   // Before authentication only a CONNECT can come, and it needs little room.
@@ -309,7 +387,16 @@ export function packetInterceptor(sessions: WeakMap<Client, ClientSession>, regi
   // one listener for every connection: `this` is the client's parser, which aedes links back to the client
   function intercept(this: { client: Client }, packet: { cmd: string; unsubscriptions?: string[]; subscriptions?: Subscription[] }): void {
     if (packet.cmd !== 'subscribe' && packet.cmd !== 'unsubscribe') return;
-    const session = sessions.get(this.client);
+    try {
+      rewrite(this.client, packet);
+    } catch (err) {
+      // thrown here it would escape the socket's read callback; the client goes instead
+      onError(err as Error);
+      this.client.close();
+    }
+  }
+  function rewrite(client: Client, packet: { cmd: string; unsubscriptions?: string[]; subscriptions?: Subscription[] }): void {
+    const session = sessions.get(client);
     // preConnect recorded the CONNECT's username when it handled the CONNECT, before any later packet was parsed
     const tenant = session?.username ? registry.getTenant(session.username) : undefined;
     if (!session || !tenant) return;

@@ -7,6 +7,7 @@ import type { tempDir } from '../helpers/tmp';
 
 const tenantBroker = loadNode('tenant-broker');
 const tenantOut = loadNode('tenant-out');
+const tenantIn = loadNode('tenant-in');
 
 type StatusCall = { args: [{ fill?: string; shape?: string; text?: string }] };
 
@@ -119,6 +120,48 @@ describe('tenant-broker node', function () {
     const back = await connect(`mqtt://127.0.0.1:${(await addressOf('b1')).port}`, { username: 'acme', password: 'acme-pw', clientId: 'keep', clean: false });
     assert.equal((await back.waitFor((m) => m.topic === 'cmd/1')).payload, 'queued');
     await back.end();
+  });
+
+  it('contains engine errors: node.error and a red status, and restarts a broker whose state is unknown', async () => {
+    const flow = [
+      brokerConfig('b1', tmp.file('r.db')),
+      { id: 'in', type: 'tenant-in', broker: 'b1', tenant: 'acme', topic: 'sensors/+', qos: '1', datatype: 'utf8', wires: [['sink']] },
+      { id: 'sink', type: 'helper' },
+    ];
+    await helper.load([tenantBroker, tenantIn], flow);
+    const host = await brokerOf('b1');
+    await host.registry.addTenant({ username: 'acme', password: 'acme-pw' });
+    const port = (await addressOf('b1')).port;
+    const broker = helper.getNode('b1') as unknown as { error: { calledWith(text: string): boolean }; on(e: string, f: (c: { args: unknown[] }) => void): void };
+    const erred = new Promise<string>((resolve) => broker.on('call:error', (call) => resolve(String(call.args[0]))));
+
+    // a bug inside a hook: the login fails with CONNACK 3, the broker goes on
+    const verify = host.registry.verifyPassword.bind(host.registry);
+    host.registry.verifyPassword = () => {
+      throw new Error('injected fault');
+    };
+    const red = statusOf('in', (s) => s.fill === 'red');
+    assert.equal(await connackCode(`mqtt://127.0.0.1:${port}`, { username: 'acme', password: 'acme-pw' }), 3);
+    assert.equal(await erred, 'tenant-broker.errors.engine');
+    assert.match(String((await red).text), /injected fault/);
+    host.registry.verifyPassword = verify;
+
+    // the engine says its state is unknown: the node replaces aedes on the same port, flows keep their subscriptions
+    const restarted = statusOf('in', (s) => s.fill === 'yellow');
+    host.emit('engine-failed', new Error('persistence lost'));
+    await restarted;
+    const sink = helper.getNode('sink');
+    const received = new Promise<{ payload: unknown; topic: string }>((resolve) => sink.on('input', resolve as never));
+    let device: Awaited<ReturnType<typeof connect>> | undefined;
+    for (let attempt = 0; !device; attempt++) {
+      device = await connect(`mqtt://127.0.0.1:${port}`, { username: 'acme', password: 'acme-pw' }).catch((err) => {
+        if (attempt > 50) throw err;
+        return new Promise<undefined>((resolve) => setTimeout(resolve, 100));
+      });
+    }
+    await device.publish('acme/sensors/t', '21', { qos: 1 });
+    assert.deepEqual(await received.then((m) => [m.topic, m.payload]), ['sensors/t', '21']);
+    await device.end();
   });
 
   it('serves the Tenants tab: list, add, update, remove, with JSON errors', async () => {

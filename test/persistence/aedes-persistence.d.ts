@@ -13,3 +13,11 @@ declare module 'aedes-persistence/abstract.js' {
   function abstractPersistence(opts: AbstractPersistenceOptions): void;
   export = abstractPersistence;
 }
+
+// aedes-persistence's in-memory persistence, for tests that need a real persistence with a fault.
+declare module 'aedes-persistence/asyncPersistence.js' {
+  class MemoryPersistence {
+    subscriptionsByTopic(topic: string): Promise<unknown>;
+  }
+  export = MemoryPersistence;
+}
