@@ -10,8 +10,9 @@
 // It answers the parent over IPC: {id, cmd} -> {id, ok, ...}.
 //   mem     GC twice, then process.memoryUsage()
 //   cpu     process.cpuUsage() (user + system, microseconds)
-//   cold    engine only: registry.reload(), which empties the credential cache,
-//           so the next login of each tenant runs the real scrypt check
+//   cold    engine only: empties the credential cache (registry.reload() in builds
+//           before forgetVerifiedPasswords), so the next login of each tenant
+//           runs the real scrypt check
 //   stats   engine only: full scrypt checks so far, live connection count
 //   webhook engine only: {url} adds a webhook on all of tenant t1's topics (registry),
 //           {remove: id} removes it; answers its id and the webhook counters
@@ -113,7 +114,8 @@ process.on('message', async (msg) => {
     } else if (cmd === 'cpu') {
       reply = { cpu: process.cpuUsage() };
     } else if (cmd === 'cold') {
-      if (registry) registry.reload();
+      if (registry?.forgetVerifiedPasswords) registry.forgetVerifiedPasswords();
+      else if (registry) registry.reload();
     } else if (cmd === 'stats') {
       reply = registry ? { scryptChecks: registry.scryptChecks, connections: host.connectionCount() } : {};
     } else if (cmd === 'webhook') {

@@ -88,6 +88,10 @@ export default function (RED: NodeAPI): void {
         maxOfflinePerClient: whole(config.maxOfflinePerClient, 1000, 'queue size'),
         maxOfflinePerTenant: whole(config.maxOfflinePerTenant, 0, 'queue size'),
         sessionExpiryMs: whole(config.sessionExpiry, 7 * 24 * 3600, 'session expiry') * 1000,
+        // Node-RED stops on SIGHUP (red.js); a listener of ours would only add a reload before that, and where
+        // Node-RED is embedded without one it would stop SIGHUP from ending the process. The registry's watch
+        // (on by default) picks up outside edits instead.
+        reloadOnSighup: false,
       };
       host = new BrokerHost(options);
       host.on('client-connected', refreshClients);

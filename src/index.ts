@@ -12,6 +12,7 @@ export type { ConnectionRefused, EngineEvents, LimitApplied, PublishDenied, Publ
 export { REFUSAL_RETURN_CODES } from './events';
 export { ISOLATION_STYLES, Registry } from './registry/registry';
 export type { IsolationStyle, NewTenant, NewWebhook, Tenant, TenantChange, TenantDefaults, TenantPatch, Webhook } from './registry/registry';
+export type { ReloadResult, ReloadTrigger, WatchRegistry } from './registry/reload';
 export { LIMIT_FIELDS } from './registry/limits';
 export type { TenantLimits } from './registry/limits';
 export type { AuditCategory, AuditEvent } from './audit/audit-log';

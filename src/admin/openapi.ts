@@ -212,8 +212,9 @@ const operations: Record<RouteKey, Operation> = {
     },
   },
   'POST /internal/reload': {
-    summary: 'Re-reads the registry file, for changes made outside this process',
-    description: 'Changed tenants are treated as if changed through the API (a new password disconnects, and so on). The body may be empty.',
+    summary: 'Re-reads the registry file now, for changes made outside this process',
+    description:
+      'The broker also notices commits other processes make to the file by itself, within about two seconds. Changed tenants are treated as if changed through the API (a new password disconnects, and so on); unchanged ones are left alone. Always audited as registry.reload. The body may be empty.',
     responses: { '200': reply('Reloaded', okWith({ tenants: count, webhooks: count })), ...ERRORS },
   },
   'GET /internal/audit': {

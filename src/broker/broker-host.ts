@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream';
 import { invalid, notFound, TenantBrokerError } from '../errors';
 import type { EngineEvents } from '../events';
 import { Registry, type TenantChange, type TenantDefaults } from '../registry/registry';
+import type { WatchRegistry } from '../registry/reload';
 import type { WebhookCounters } from '../webhooks/types';
 import { inboundFilter, inboundTopic, outboundTopic, ROOT_SCOPE, type Scope } from '../tenancy/isolation';
 import { ALL_TENANTS, filterProblem, firstLevel, isInsideTenant, publishTopicProblem, ROOT_USER, tenantNameProblem, unmount } from '../tenancy/topics';
@@ -34,7 +35,18 @@ export interface BrokerHostOptions extends FabricOptions {
   webhooks?: DispatcherOptions;
   /** Largest MQTT packet accepted from an authenticated client; a larger one closes its connection. Default 16 MiB. */
   maxPacketBytes?: number;
-  /** Re-read the registry file on SIGHUP (for edits made outside). Default true. */
+  /**
+   * Notice commits other processes make to the registry file (the sqlite3
+   * shell) and apply them within a poll interval, with no request: true
+   * (default, every second), `{ intervalMs }`, or false. Only for a registry this host opens;
+   * a Registry passed in has its own option.
+   */
+  watchRegistry?: WatchRegistry;
+  /**
+   * Re-read the registry file on SIGHUP. Default true, for standalone use; a
+   * listener replaces Node's default (exit) on SIGHUP, so embedders with their
+   * own meaning for it (Node-RED stops on SIGHUP) set false.
+   */
   reloadOnSighup?: boolean;
   /**
    * After a restart, how long a client whose will was kept has to reconnect
@@ -126,14 +138,14 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
   private closing: Promise<void> | null = null;
   private readonly onTenantChanged = (change: TenantChange) => this.applyTenantChange(change);
   private readonly onWebhooksChanged = () => this.syncRegistryWebhooks();
-  private readonly onSighup = () => this.registry.reload();
+  private readonly onSighup = () => this.registry.reload('sighup');
   private readonly routeToWebhooks = (message: PublishedMessage) => this.webhooks.route(message);
 
   constructor(private readonly options: BrokerHostOptions) {
     super();
     this.setRootPassword(options.rootPassword);
     if (typeof options.database === 'string') {
-      this.registry = new Registry({ path: options.database, defaults: options.defaults, statsFlushIntervalMs: options.statsFlushIntervalMs });
+      this.registry = new Registry({ path: options.database, defaults: options.defaults, statsFlushIntervalMs: options.statsFlushIntervalMs, watchRegistry: options.watchRegistry });
       this.ownsRegistry = true;
     } else {
       this.registry = options.database;
@@ -149,6 +161,7 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
   private recordSecurityEvents(): void {
     const audit = this.registry.audit;
     audit.on('flush-error', (err) => this.emit('engine-error', err));
+    this.registry.on('watch-error', (err) => this.emit('engine-error', err));
     this.registry.stats.onError = (err) => this.emit('engine-error', err);
     const known = (username: string | null) => (username && this.registry.getTenant(username) ? username : null);
     this.on('connection-refused', (e) => {

@@ -9,6 +9,7 @@ import { migrate } from './schema';
 import { secretProblem } from '../webhooks/signing';
 import { validateWebhookUrl } from '../webhooks/validate';
 import { TopicStats } from './topic-stats';
+import { CommitWatcher, diffTenants, watchIntervalMs, type ReloadResult, type ReloadTrigger, type WatchRegistry } from './reload';
 import { AuditLog } from '../audit/audit-log';
 
 export type IsolationStyle = 'prefix' | 'mountpoint';
@@ -72,6 +73,12 @@ export interface RegistryOptions {
   statsFlushIntervalMs?: number;
   /** Audit rows kept (oldest pruned). Default 10,000. */
   auditMaxRows?: number;
+  /**
+   * Notice commits that other processes make to the file (the sqlite3 shell)
+   * and reload by itself, by polling `PRAGMA data_version`: true (default,
+   * every second), `{ intervalMs }`, or false (outside edits wait for `reload()`).
+   */
+  watchRegistry?: WatchRegistry;
 }
 
 interface TenantRow {
@@ -99,6 +106,8 @@ interface WebhookRow {
 export interface RegistryEvents {
   'tenant-changed': [TenantChange];
   'webhooks-changed': [];
+  /** Watching the file failed (reported once until it works again; the next poll retries). */
+  'watch-error': [Error];
 }
 
 function toTenant(row: TenantRow): Tenant {
@@ -159,18 +168,26 @@ export class Registry extends EventEmitter<RegistryEvents> {
   readonly stats: TopicStats;
   /** Administrative changes (recorded here, where they happen) and security denials (recorded by the broker). */
   readonly audit: AuditLog;
-  private readonly tenants = new Map<string, Tenant>();
-  private readonly hashes = new Map<string, string>();
+  private tenants = new Map<string, Tenant>();
+  private hashes = new Map<string, string>();
+  /** The webhook rows as last read or written here: a reload compares against them. */
+  private webhookRows = '';
   private readonly credentials = new CredentialCache();
   private readonly defaults: { isolation: IsolationStyle; limits: TenantLimits };
+  private readonly watcher: CommitWatcher;
+  private readonly watching: boolean;
   private closed = false;
   /** Full scrypt verifications so far: shows the credential cache at work. */
   scryptChecks = 0;
+  /** Reads of the file after the first (requested, or after a commit found by the watch). */
+  reloads = 0;
 
   constructor(options: RegistryOptions) {
     super();
     const { isolation, ...limits } = options.defaults ?? {};
     this.defaults = { isolation: checkIsolation(isolation ?? 'prefix'), limits: mergeLimits(NO_LIMITS, limits) };
+    // no other process can commit to a private in-memory or temporary database
+    const watchMs = options.path === ':memory:' || options.path === '' ? null : watchIntervalMs(options.watchRegistry);
     this.db = new BetterSqlite3(options.path);
     try {
       this.db.pragma('journal_mode = WAL');
@@ -184,42 +201,71 @@ export class Registry extends EventEmitter<RegistryEvents> {
     }
     this.stats = new TopicStats(this.db, options.statsFlushIntervalMs);
     this.audit = new AuditLog(this.db, { maxRows: options.auditMaxRows });
-    this.loadTenants();
+    this.watching = watchMs !== null;
+    this.watcher = new CommitWatcher(this.db, watchMs, () => this.reload('watch'), (err) => this.emit('watch-error', err));
+    ({ tenants: this.tenants, hashes: this.hashes, webhookRows: this.webhookRows } = this.readFile());
   }
 
-  /** Re-reads tenants from the file, for edits made outside this process. */
-  reload(): void {
-    this.audit.record(null, 'admin', 'registry.reload');
-    const before = new Map(this.tenants);
-    const beforeHashes = new Map(this.hashes);
-    this.loadTenants();
-    this.credentials.clear();
-    for (const [username, old] of before) {
-      const now = this.tenants.get(username) ?? null;
-      const changed = !now || JSON.stringify(now) !== JSON.stringify(old) || beforeHashes.get(username) !== this.hashes.get(username);
-      if (changed) {
-        this.emit('tenant-changed', {
-          kind: now ? 'updated' : 'removed',
-          username,
-          before: old,
-          after: now,
-          passwordChanged: beforeHashes.get(username) !== this.hashes.get(username),
-        });
+  /**
+   * Re-reads tenants and webhooks from the file, for edits made outside this
+   * process, and handles each tenant added, changed or removed as if it had
+   * been changed here (`tenant-changed`; `webhooks-changed` when a webhook
+   * did). Unchanged tenants keep their clients and verified passwords. Audited
+   * as `registry.reload`; for the watch only when it found a change.
+   */
+  reload(trigger: ReloadTrigger = 'request'): ReloadResult {
+    const version = this.watcher.current();
+    const read = this.readFile();
+    this.watcher.markSeen(version);
+    this.reloads++;
+    const changes = diffTenants(this.tenants, this.hashes, read.tenants, read.hashes);
+    const result: ReloadResult = { tenants: changes.map((c) => c.username), webhooks: read.webhookRows !== this.webhookRows };
+    ({ tenants: this.tenants, hashes: this.hashes, webhookRows: this.webhookRows } = read);
+    for (const change of changes) {
+      this.credentials.forget(change.username);
+      if (!change.after) this.stats.forgetTenant(change.username);
+    }
+    if (trigger !== 'watch' || changes.length > 0 || result.webhooks) this.audit.record(null, 'admin', 'registry.reload', { trigger, ...result });
+    for (const change of changes) this.emit('tenant-changed', change);
+    if (result.webhooks) this.emit('webhooks-changed');
+    return result;
+  }
+
+  /** Polls of the watch so far (0 while watching is off). */
+  get watchPolls(): number {
+    return this.watcher.polls;
+  }
+
+  /**
+   * Takes in a commit made elsewhere that the watch has not reached yet, so a
+   * change made here never undoes one it has not seen (an update writes every
+   * column). Only while watching: without it, outside edits wait for reload().
+   */
+  private catchUp(): void {
+    if (this.watching && this.watcher.changed()) this.reload('watch');
+  }
+
+  /** Tenants, their hashes and the webhook rows, read in one transaction (as of one commit). */
+  private readFile(): { tenants: Map<string, Tenant>; hashes: Map<string, string>; webhookRows: string } {
+    return this.db.transaction(() => {
+      const tenants = new Map<string, Tenant>();
+      const hashes = new Map<string, string>();
+      for (const row of this.db.prepare('SELECT * FROM tenants ORDER BY username').all() as TenantRow[]) {
+        tenants.set(row.username, toTenant(row));
+        hashes.set(row.username, row.password_hash);
       }
-    }
-    for (const [username, now] of this.tenants) {
-      if (!before.has(username)) this.emit('tenant-changed', { kind: 'added', username, before: null, after: now, passwordChanged: false });
-    }
-    this.emit('webhooks-changed');
+      return { tenants, hashes, webhookRows: this.currentWebhookRows() };
+    })();
   }
 
-  private loadTenants(): void {
-    this.tenants.clear();
-    this.hashes.clear();
-    for (const row of this.db.prepare('SELECT * FROM tenants ORDER BY username').all() as TenantRow[]) {
-      this.tenants.set(row.username, toTenant(row));
-      this.hashes.set(row.username, row.password_hash);
-    }
+  private currentWebhookRows(): string {
+    return JSON.stringify(this.db.prepare('SELECT * FROM webhooks ORDER BY id').all());
+  }
+
+  /** After a webhook write of this registry: remembered, so a reload does not count it as an outside change. */
+  private webhooksWritten(): void {
+    this.webhookRows = this.currentWebhookRows();
+    this.emit('webhooks-changed');
   }
 
   /**
@@ -258,7 +304,8 @@ export class Registry extends EventEmitter<RegistryEvents> {
     const enabled = input.enabled ?? true;
     if (this.tenants.has(input.username)) throw this.exists(input.username);
     const hash = await hashPassword(password);
-    // checked again: another add may have finished while scrypt ran
+    // checked again: another add (here or outside) may have finished while scrypt ran
+    this.catchUp();
     if (this.tenants.has(input.username)) throw this.exists(input.username);
     const now = Date.now();
     const row = this.db
@@ -286,6 +333,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
     if (patch.isolation !== undefined) checkIsolation(patch.isolation);
     mergeLimits(checked, patch);
     const hash = patch.password === undefined ? undefined : await hashPassword(checkPassword(patch.password));
+    this.catchUp();
     const before = this.requireTenant(username);
     const isolation = patch.isolation ?? before.isolation;
     const limits = mergeLimits(before, patch);
@@ -308,6 +356,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
   }
 
   removeTenant(username: string): void {
+    this.catchUp();
     const before = this.requireTenant(username);
     this.db.transaction(() => {
       this.db.prepare('DELETE FROM webhooks WHERE tenant = ?').run(username);
@@ -320,7 +369,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
     this.credentials.forget(username);
     this.audit.record(username, 'admin', 'tenant.remove');
     this.emit('tenant-changed', { kind: 'removed', username, before, after: null, passwordChanged: false });
-    this.emit('webhooks-changed');
+    this.webhooksWritten();
   }
 
   /**
@@ -342,7 +391,13 @@ export class Registry extends EventEmitter<RegistryEvents> {
     );
   }
 
+  /** Forgets every verified password, so each tenant's next login runs scrypt again (a benchmark's cold start). */
+  forgetVerifiedPasswords(): void {
+    this.credentials.clear();
+  }
+
   addWebhook(input: NewWebhook): Webhook {
+    this.catchUp();
     this.requireTenant(input.tenant);
     this.checkWebhookFilter(input.tenant, input.topicFilter);
     checkWebhookTarget(input.url, input.secret);
@@ -351,7 +406,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
       .prepare('INSERT INTO webhooks (tenant, topic_filter, url, enabled, secret, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *')
       .get(input.tenant, input.topicFilter, input.url, input.enabled === false ? 0 : 1, input.secret || null, now, now) as WebhookRow;
     this.audit.record(input.tenant, 'admin', 'webhook.add', { id: row.id, topicFilter: input.topicFilter, host: new URL(input.url).host });
-    this.emit('webhooks-changed');
+    this.webhooksWritten();
     return toWebhook(row);
   }
 
@@ -377,6 +432,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
   }
 
   updateWebhook(id: number, patch: Partial<Omit<NewWebhook, 'tenant'>>): Webhook {
+    this.catchUp();
     const before = this.getWebhook(id);
     const topicFilter = patch.topicFilter ?? before.topicFilter;
     const url = patch.url ?? before.url;
@@ -388,21 +444,23 @@ export class Registry extends EventEmitter<RegistryEvents> {
       .prepare('UPDATE webhooks SET topic_filter = ?, url = ?, enabled = ?, secret = ?, updated_at = ? WHERE id = ? RETURNING *')
       .get(topicFilter, url, enabled ? 1 : 0, secret, Date.now(), id) as WebhookRow;
     this.audit.record(before.tenant, 'admin', 'webhook.update', { id, changed: Object.keys(patch).filter((k) => (patch as Record<string, unknown>)[k] !== undefined) });
-    this.emit('webhooks-changed');
+    this.webhooksWritten();
     return toWebhook(row);
   }
 
   removeWebhook(id: number): void {
+    this.catchUp();
     const before = this.getWebhook(id);
     this.db.prepare('DELETE FROM webhooks WHERE id = ?').run(id);
     this.audit.record(before.tenant, 'admin', 'webhook.remove', { id });
-    this.emit('webhooks-changed');
+    this.webhooksWritten();
   }
 
   /** Flushes pending statistics and closes the database; safe to call twice. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.watcher.close();
     this.stats.close();
     this.audit.close();
     this.db.close();

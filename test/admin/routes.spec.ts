@@ -224,6 +224,12 @@ describe('admin API routes', () => {
   });
 
   describe('POST /internal/reload', () => {
+    // watching off: the outside edit stays invisible until the request
+    beforeEach(async () => {
+      await admin.stop();
+      admin = await startAdmin({}, { watchRegistry: false });
+    });
+
     it('re-reads tenants changed in the file outside this process', async () => {
       const globex = await device('globex', 'globex-pw', 'g1');
       const gone = closed(globex.client);

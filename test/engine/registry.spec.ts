@@ -117,6 +117,9 @@ describe('registry', () => {
   });
 
   it('reload picks up edits made outside the process', async () => {
+    registry.close();
+    // watching off: the outside edit stays invisible until reload()
+    registry = new Registry({ path: tmp.file('registry.db'), watchRegistry: false });
     await registry.addTenant({ username: 'a', password: 'x' });
     const outside = new BetterSqlite3(tmp.file('registry.db'));
     outside.prepare('UPDATE tenants SET enabled = 0 WHERE username = ?').run('a');

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { helper, brokerConfig, brokerOf, loadNode, nodeRedFixture } from '../helpers/nodes';
-import { connect, connackCode } from '../helpers/mqtt';
+import { closed, connect, connackCode } from '../helpers/mqtt';
+import { sqliteShell } from '../helpers/sqlite-shell';
 import type { tempDir } from '../helpers/tmp';
 
 const tenantBroker = loadNode('tenant-broker');
@@ -184,6 +185,28 @@ describe('tenant-broker node', function () {
     assert.equal((await request.put('/tenant-broker/b1/tenants/nobody').send({ enabled: true })).status, 404);
     assert.equal((await request.delete('/tenant-broker/b1/tenants/acme')).status, 200);
     assert.equal((await request.get('/tenant-broker/nope/tenants')).status, 404);
+  });
+
+  it('applies a tenant disabled with the sqlite3 shell by itself: no request, no redeploy', async () => {
+    const database = tmp.file('r.db');
+    await helper.load([tenantBroker], [brokerConfig('b1', database)]);
+    const host = await brokerOf('b1');
+    await host.registry.addTenant({ username: 'acme', password: 'acme-pw' });
+    const url = `mqtt://127.0.0.1:${(await addressOf('b1')).port}`;
+    const device = await connect(url, { username: 'acme', password: 'acme-pw' });
+    const gone = closed(device.client);
+    await sqliteShell(database, "UPDATE tenants SET enabled = 0 WHERE username = 'acme'");
+    await gone;
+    assert.equal(await connackCode(url, { username: 'acme', password: 'acme-pw' }), 5);
+  });
+
+  it('leaves SIGHUP to Node-RED: no listener of its own, the same after close', async () => {
+    const before = process.listeners('SIGHUP');
+    await helper.load([tenantBroker], [brokerConfig('b1', tmp.file('r.db'))]);
+    await brokerOf('b1');
+    assert.deepEqual(process.listeners('SIGHUP'), before);
+    await helper.unload();
+    assert.deepEqual(process.listeners('SIGHUP'), before);
   });
 });
 
