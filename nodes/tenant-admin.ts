@@ -1,6 +1,6 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import type { AddressInfo } from 'node:net';
-import { AdminServer, ADMIN_DEFAULTS, TenantBrokerError, type AuditEvent, type BrokerHost } from '../src';
+import { AdminServer, ADMIN_DEFAULTS, portSetting, TenantBrokerError, type AuditEvent, type BrokerHost } from '../src';
 import { describeError } from './shared/i18n';
 import type { TenantBrokerNode } from './shared/node-types';
 
@@ -17,14 +17,6 @@ interface TenantAdminNode extends Node<{ token?: string }> {
 
 // Node-RED gives a node 15 s to close; the port must be free well before.
 const CLOSE_TIMEOUT_MS = 10_000;
-
-function port(value: string | undefined): number {
-  const text = String(value ?? '').trim();
-  if (text === '') return ADMIN_DEFAULTS.port;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new TenantBrokerError(`"${text}" is not a port (0-65535)`, 'errors.bad-port', { port: text });
-  return n;
-}
 
 export default function (RED: NodeAPI): void {
   const reason = (err: unknown) =>
@@ -47,7 +39,7 @@ export default function (RED: NodeAPI): void {
       node.status({ fill: 'yellow', shape: 'ring', text: RED._('tenant-admin.status.starting') });
       const running = await broker.ready;
       if (closed) throw new Error('closed while the broker started');
-      server = new AdminServer(running, { host: config.host, port: port(config.port), token: node.credentials?.token });
+      server = new AdminServer(running, { host: config.host, port: portSetting(config.port, ADMIN_DEFAULTS.port), token: node.credentials?.token });
       const address = await server.start();
       // closed while binding: the close handler releases the port, nothing may be attached now
       if (closed) return address;

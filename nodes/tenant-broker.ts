@@ -1,6 +1,6 @@
 import type { NodeAPI } from 'node-red';
 import { isAbsolute, join } from 'node:path';
-import { BrokerHost, type BrokerHostOptions } from '../src';
+import { BROKER_DEFAULTS, BrokerHost, portSetting, wholeSetting as whole, type BrokerHostOptions } from '../src';
 import { registerTenantRoutes } from './shared/admin-routes';
 import { describeError } from './shared/i18n';
 import type { BrokerUser, TenantBrokerCredentials, TenantBrokerNode, TenantBrokerNodeDef } from './shared/node-types';
@@ -10,23 +10,6 @@ import { brokerStatus, type BrokerState } from './shared/status';
 const CLOSE_TIMEOUT_MS = 10_000;
 // how long an engine error stays on the node's status before the client count returns
 const ERROR_STATUS_MS = 10_000;
-
-/** A whole number from a config field (after ${ENV} substitution), or the fallback when blank. */
-function whole(value: string | number | undefined, fallback: number, what: string, max = Number.MAX_SAFE_INTEGER): number {
-  const text = String(value ?? '').trim();
-  if (text === '') return fallback;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 0 || n > max) throw new Error(`"${text}" is not a valid ${what}`);
-  return n;
-}
-
-function port(value: string | number, fallback: number): number {
-  const text = String(value ?? '').trim();
-  if (text === '') return fallback;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`"${text}" is not a port (0-65535)`);
-  return n;
-}
 
 export default function (RED: NodeAPI): void {
   registerTenantRoutes(RED);
@@ -66,11 +49,11 @@ export default function (RED: NodeAPI): void {
 
     node.ready = (async () => {
       const userDir = (RED.settings as { userDir?: string }).userDir ?? process.cwd();
-      const database = config.database?.trim() || 'tenant-broker.db';
+      const database = config.database?.trim() || BROKER_DEFAULTS.database;
       const tls = config.tls ? { keyFile: config.keyFile, certFile: config.certFile, caFile: config.caFile || undefined, requireClientCert: Boolean(config.requireClientCert) } : undefined;
       const options: BrokerHostOptions = {
-        mqtt: { port: port(config.tcpPort, 1883), host: config.tcpHost || '0.0.0.0', tls },
-        ws: config.wsEnabled === false ? false : { port: port(config.wsPort, 4035), host: config.wsHost || config.tcpHost || '0.0.0.0', path: config.wsPath || '/ws', tls },
+        mqtt: { port: portSetting(config.tcpPort, BROKER_DEFAULTS.mqtt.port), host: config.tcpHost || BROKER_DEFAULTS.mqtt.host, tls },
+        ws: config.wsEnabled === false ? false : { port: portSetting(config.wsPort, BROKER_DEFAULTS.ws.port), host: config.wsHost || config.tcpHost || BROKER_DEFAULTS.ws.host, path: config.wsPath || BROKER_DEFAULTS.ws.path, tls },
         database: database === ':memory:' || isAbsolute(database) ? database : join(userDir, database),
         rootPassword: (node.credentials as TenantBrokerCredentials | undefined)?.rootPassword,
         defaults: {
@@ -83,11 +66,11 @@ export default function (RED: NodeAPI): void {
           allowRetain: config.defaultAllowRetain !== false,
           maxSubscriptions: whole(config.defaultMaxSubscriptions, 0, 'subscription limit'),
         },
-        maxPacketBytes: whole(config.maxPacketBytes, 16 * 1024 * 1024, 'packet size') || undefined,
+        maxPacketBytes: whole(config.maxPacketBytes, BROKER_DEFAULTS.maxPacketBytes, 'packet size') || undefined,
         persistence: config.persistence === 'memory' ? 'memory' : 'sqlite',
-        maxOfflinePerClient: whole(config.maxOfflinePerClient, 1000, 'queue size'),
-        maxOfflinePerTenant: whole(config.maxOfflinePerTenant, 0, 'queue size'),
-        sessionExpiryMs: whole(config.sessionExpiry, 7 * 24 * 3600, 'session expiry') * 1000,
+        maxOfflinePerClient: whole(config.maxOfflinePerClient, BROKER_DEFAULTS.maxOfflinePerClient, 'queue size'),
+        maxOfflinePerTenant: whole(config.maxOfflinePerTenant, BROKER_DEFAULTS.maxOfflinePerTenant, 'queue size'),
+        sessionExpiryMs: whole(config.sessionExpiry, BROKER_DEFAULTS.sessionExpirySeconds, 'session expiry') * 1000,
         // Node-RED stops on SIGHUP (red.js); a listener of ours would only add a reload before that, and where
         // Node-RED is embedded without one it would stop SIGHUP from ending the process. The registry's watch
         // (on by default) picks up outside edits instead.

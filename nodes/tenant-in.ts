@@ -1,5 +1,5 @@
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow } from 'node-red';
-import { decodePayload, type InProcessMessage, type InProcessSubscription, type PayloadType } from '../src';
+import { ALL_TENANTS, decodePayload, type InProcessMessage, type InProcessSubscription, type PayloadType } from '../src';
 import { useBroker } from './shared/broker-user';
 import { describeError } from './shared/i18n';
 import type { TenantInNodeDef } from './shared/node-types';
@@ -20,7 +20,7 @@ export default function (RED: NodeAPI): void {
     const node = this;
     const broker = useBroker(RED, node, config.broker, 'tenant-in');
     if (!broker) return;
-    const tenant = config.tenant || '*';
+    const tenant = config.tenant || ALL_TENANTS;
     const qos = Number(config.qos) || 0;
     const datatype = (config.datatype || 'auto') as PayloadType;
     const dynamic = Number(config.inputs) === 1;

@@ -1,5 +1,5 @@
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow } from 'node-red';
-import { ALL_TENANTS, encodePayload, type BrokerHost, type DeliveryResult, type WebhookSpec } from '../src';
+import { ALL_TENANTS, encodePayload, WEBHOOK_DEFAULTS, wholeSetting, type BrokerHost, type DeliveryResult, type FlowWebhookSpec } from '../src';
 import { useBroker } from './shared/broker-user';
 import { describeError } from './shared/i18n';
 import type { BrokerUser, TenantWebhookNodeDef } from './shared/node-types';
@@ -7,9 +7,6 @@ import { brokerStatus } from './shared/status';
 
 type Credentials = { secret?: string };
 
-function count(value: string, fallback: number): number {
-  return value === '' || value === undefined ? fallback : Number(value);
-}
 
 /** One output message per delivery: [success, failure]. */
 function outputs(result: DeliveryResult, base: Record<string, unknown> = {}): Array<NodeMessage | null> {
@@ -30,6 +27,7 @@ export default function (RED: NodeAPI): void {
     const id = `node:${node.id}`;
     const tenant = config.tenant || ALL_TENANTS;
     let host: BrokerHost | null = null;
+    let closed = false;
 
     const showStatus = () => {
       const counters = host?.webhooks.counters(id);
@@ -52,24 +50,26 @@ export default function (RED: NodeAPI): void {
     };
 
     const ready = broker.ready.then((running) => {
+      // closed before the broker was ready: attach nothing that close() could no longer detach
+      if (closed) return running;
       let headers: Record<string, string> | undefined;
       try {
         headers = config.headers ? JSON.parse(config.headers) : undefined;
       } catch {
         throw new Error(RED._('tenant-webhook.errors.bad-headers'));
       }
-      const spec: WebhookSpec = {
+      const spec: FlowWebhookSpec = {
         id,
-        tenant: tenant === ALL_TENANTS ? null : tenant,
-        topicFilter: `${tenant === ALL_TENANTS ? '+' : tenant}/${config.topic || '#'}`,
+        tenant,
+        topicFilter: config.topic || '#',
         url: config.url,
         headers,
         secret: node.credentials?.secret || undefined,
-        timeoutMs: count(config.timeout, 5000),
-        retries: count(config.retries, 3),
-        concurrency: count(config.concurrency, 4),
+        timeoutMs: wholeSetting(config.timeout, WEBHOOK_DEFAULTS.timeoutMs, 'timeout'),
+        retries: wholeSetting(config.retries, WEBHOOK_DEFAULTS.retries, 'retry count'),
+        concurrency: wholeSetting(config.concurrency, WEBHOOK_DEFAULTS.concurrency, 'concurrency'),
       };
-      running.setWebhook(spec);
+      running.setFlowWebhook(spec);
       running.webhooks.on('delivered', onResult);
       running.webhooks.on('failed', onResult);
       running.webhooks.on('dropped', onDropped);
@@ -88,16 +88,7 @@ export default function (RED: NodeAPI): void {
       if (msgTenant === ALL_TENANTS) return done(new Error(RED._('tenant-webhook.errors.no-tenant')));
       ready
         .then((running) => {
-          const delivery = running.webhooks.deliver(id, {
-            tenant: msgTenant,
-            topic: `${msgTenant}/${msg.topic || ''}`,
-            payload: encodePayload(msg.payload),
-            qos: 0,
-            retain: false,
-            clientId: null,
-            username: msgTenant,
-          });
-          return delivery;
+          return running.deliverToWebhook(id, msgTenant, typeof msg.topic === 'string' ? msg.topic : '', encodePayload(msg.payload));
         })
         .then((result) => {
           send(outputs(result, msg));
@@ -107,6 +98,7 @@ export default function (RED: NodeAPI): void {
     });
 
     node.on('close', (_removed: boolean, done: () => void) => {
+      closed = true;
       broker.deregister(node);
       if (host) {
         host.webhooks.off('delivered', onResult);

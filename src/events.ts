@@ -1,29 +1,7 @@
-import type { ClientInfo } from './broker/connections';
-import type { Transport } from './broker/listeners';
-import type { DenialReason } from './tenancy/isolation';
+import type { AppliedLimit, ClientInfo, DenialReason, PublishedMessage, RefusalReason, Transport } from './model';
 
-/** Why a CONNECT was refused; the CONNACK return code follows from it. */
-export type RefusalReason =
-  | 'no-credentials'
-  | 'bad-credentials'
-  | 'root-disabled'
-  | 'tenant-disabled'
-  | 'over-quota'
-  | 'identifier-rejected'
-  | 'will-denied'
-  /** The broker failed while deciding (a bug, reported as engine-error). */
-  | 'server-unavailable';
-
-export const REFUSAL_RETURN_CODES: Record<RefusalReason, 2 | 3 | 4 | 5> = {
-  'identifier-rejected': 2,
-  'server-unavailable': 3,
-  'bad-credentials': 4,
-  'no-credentials': 5,
-  'root-disabled': 5,
-  'tenant-disabled': 5,
-  'over-quota': 5,
-  'will-denied': 5,
-};
+export { REFUSAL_RETURN_CODES } from './model';
+export type { PublishedMessage, RefusalReason } from './model';
 
 export interface ConnectionRefused {
   username: string | null;
@@ -44,23 +22,9 @@ export interface SubscribeDenied extends ClientInfo {
   reason: DenialReason;
 }
 
-/** A message published inside a tenant's namespace, by a device, a flow or root. */
-export interface PublishedMessage {
-  tenant: string;
-  /** The full topic, `<tenant>/...`, whatever the publisher's isolation style. */
-  topic: string;
-  payload: Buffer;
-  qos: 0 | 1 | 2;
-  retain: boolean;
-  /** The publisher's client identifier as it knows it; null for a flow. */
-  clientId: string | null;
-  /** The publisher's username; for a flow, the tenant it published into. */
-  username: string | null;
-}
-
 /** A limit that slowed or trimmed a client's traffic without refusing it. */
 export interface LimitApplied extends ClientInfo {
-  limit: 'rate' | 'retain' | 'qos';
+  limit: AppliedLimit;
 }
 
 export interface ClientFailure {

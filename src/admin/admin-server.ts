@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import type { BrokerHost } from '../broker/broker-host';
+import { ADMIN_DEFAULTS } from '../defaults';
 import { TenantBrokerError } from '../errors';
 import { AdminRoutes, type AdminResponse } from './routes';
 
@@ -16,7 +17,7 @@ export interface AdminServerOptions {
   maxBodyBytes?: number;
 }
 
-export const ADMIN_DEFAULTS = { host: '127.0.0.1', port: 4036, maxBodyBytes: 64 * 1024 } as const;
+
 
 /** True for names and addresses that never leave the machine. */
 export function isLoopbackHost(host: string): boolean {

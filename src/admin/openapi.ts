@@ -1,5 +1,5 @@
 import { LIMIT_FIELDS } from '../registry/limits';
-import type { RouteKey } from './routes';
+import type { RouteKey } from './route-keys';
 
 type Schema = Record<string, unknown>;
 

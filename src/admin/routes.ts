@@ -1,33 +1,15 @@
 import type { BrokerHost } from '../broker/broker-host';
-import { REGISTRY_WEBHOOK_PREFIX } from '../broker/broker-host';
 import type { TrafficFigures } from '../broker/traffic';
+import { REGISTRY_WEBHOOK_PREFIX } from '../broker/webhook-routing';
 import { invalid } from '../errors';
-import { ROOT_USER } from '../tenancy/topics';
 import { renderMetrics, METRICS_CONTENT_TYPE } from './metrics';
 import { openApiDocument } from './openapi';
-import { asObject, errorResponse, onlyFields, parseNewTenant, parseTenantPatch, requireUsername, tenantView } from './tenant-api';
+import { ROUTE_KEYS, type RouteKey } from './route-keys';
+import { asObject, errorResponse, onlyFields, requireUsername } from './tenant-api';
+import { TenantService } from './tenant-service';
 import { countersView, parseNewWebhook, parseWebhookId, parseWebhookPatch, webhookView } from './webhook-api';
 
-/** Every route, as `METHOD /path`; openapi.ts must describe each (its type says so). */
-export const ROUTE_KEYS = [
-  'GET /internal/stats',
-  'GET /internal/tenants',
-  'POST /internal/tenant/add',
-  'POST /internal/tenant/update',
-  'POST /internal/tenant/remove',
-  'POST /internal/tenant/kick',
-  'GET /internal/webhooks',
-  'POST /internal/webhook/add',
-  'POST /internal/webhook/update',
-  'POST /internal/webhook/remove',
-  'GET /internal/topics',
-  'POST /internal/reload',
-  'GET /internal/audit',
-  'GET /metrics',
-  'GET /internal/openapi.json',
-] as const;
-
-export type RouteKey = (typeof ROUTE_KEYS)[number];
+export { ROUTE_KEYS, type RouteKey };
 
 export interface AdminRequest {
   method: string;
@@ -67,36 +49,16 @@ function parseJson(body: string | Buffer | undefined): unknown {
 }
 
 /**
- * Runs tasks with the same key one after another. The registry hashes a new
- * password between reading a tenant and writing it back, so two updates of
- * one tenant could interleave there and lose a change; the API orders them.
- */
-class KeyedQueue {
-  private readonly tails = new Map<string, Promise<unknown>>();
-
-  run<T>(key: string, task: () => Promise<T>): Promise<T> {
-    const previous = this.tails.get(key) ?? Promise.resolve();
-    const result = previous.then(task, task);
-    const tail = result.catch(() => undefined);
-    this.tails.set(key, tail);
-    void tail.then(() => {
-      if (this.tails.get(key) === tail) this.tails.delete(key);
-    });
-    return result;
-  }
-}
-
-/**
  * The management API as plain functions: a request in, a status and a JSON
  * (or text) body out. admin-server.ts puts it on a socket; tests can call
  * `handle` directly.
  */
 export class AdminRoutes {
   private readonly handlers: Record<RouteKey, Handler>;
-  private readonly tenantQueue = new KeyedQueue();
 
   constructor(private readonly host: BrokerHost) {
     const registry = host.registry;
+    const tenants = new TenantService(host);
     this.handlers = {
       'GET /internal/stats': () => {
         const stats = host.stats();
@@ -106,34 +68,14 @@ export class AdminRoutes {
         const persistence = p && { retained: p.retained, subscriptions: p.subscriptions, queued: p.queued, offline_dropped: p.offlineDropped, sessions_expired: p.sessionsExpired };
         return ok({ uptime_seconds: stats.uptimeSeconds, connections: stats.connections, total: figuresView(stats.total), tenants, webhooks, persistence });
       },
-      'GET /internal/tenants': () => ok({ tenants: registry.listTenants().map((t) => tenantView(t, host.connectionCount(t.username))) }),
-      'POST /internal/tenant/add': ({ body }) => {
-        const input = parseNewTenant(body);
-        return this.tenantQueue.run(input.username, async () => {
-          const tenant = await registry.addTenant(input);
-          return ok({ tenant: tenantView(tenant, host.connectionCount(tenant.username)) }, 201);
-        });
-      },
-      'POST /internal/tenant/update': ({ body }) => {
-        const username = requireUsername(body);
-        const patch = parseTenantPatch(body);
-        return this.tenantQueue.run(username, async () => {
-          const tenant = await registry.updateTenant(username, patch);
-          return ok({ tenant: tenantView(tenant, host.connectionCount(username)) });
-        });
-      },
+      'GET /internal/tenants': () => ok({ tenants: tenants.list() }),
+      'POST /internal/tenant/add': async ({ body }) => ok({ tenant: await tenants.add(body) }, 201),
+      'POST /internal/tenant/update': async ({ body }) => ok({ tenant: await tenants.update(requireUsername(body), body) }),
       'POST /internal/tenant/remove': ({ body }) => {
-        const username = this.usernameOnly(body);
-        return this.tenantQueue.run(username, async () => {
-          registry.removeTenant(username);
-          return ok();
-        });
+        tenants.remove(this.usernameOnly(body));
+        return ok();
       },
-      'POST /internal/tenant/kick': ({ body }) => {
-        const username = this.usernameOnly(body);
-        if (username !== ROOT_USER) registry.requireTenant(username);
-        return ok({ kicked: host.kick(username) });
-      },
+      'POST /internal/tenant/kick': ({ body }) => ok({ kicked: tenants.kick(this.usernameOnly(body)) }),
       'GET /internal/webhooks': ({ query }) => {
         const username = this.queryTenant(query, false);
         return ok({ webhooks: registry.listWebhooks(username).map((w) => webhookView(w, host.webhooks.counters(REGISTRY_WEBHOOK_PREFIX + w.id))) });

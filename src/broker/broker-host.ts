@@ -1,23 +1,29 @@
-import type { Aedes, AedesPublishPacket, Client } from 'aedes';
+import type { Aedes, Client } from 'aedes';
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { invalid, notFound, TenantBrokerError } from '../errors';
+import { TenantBrokerError } from '../errors';
 import type { EngineEvents } from '../events';
-import { Registry, type TenantChange, type TenantDefaults } from '../registry/registry';
+import type { ClientInfo } from '../model';
+import { Registry, type TenantDefaults } from '../registry/registry';
 import type { WatchRegistry } from '../registry/reload';
-import type { WebhookCounters } from '../webhooks/types';
-import { inboundFilter, inboundTopic, outboundTopic, ROOT_SCOPE, type Scope } from '../tenancy/isolation';
-import { ALL_TENANTS, filterProblem, firstLevel, isInsideTenant, publishTopicProblem, ROOT_USER, tenantNameProblem, unmount } from '../tenancy/topics';
-import { clientInfo, ConnectionTracker, splitInternalClientId, type ClientInfo, type ClientSession } from './connections';
-import { createHooks, packetInterceptor, type OriginPacket } from './hooks';
-import { TenantBuckets } from './rate-limits';
-import { createFabric, type Fabric, type FabricOptions } from './fabric';
-import { TrafficCounters, type TrafficFigures } from './traffic';
-import { TcpListener, WsListener, type ConnectionInfo, type TlsFiles } from './listeners';
+import { newClientPolicyState } from '../tenancy/policy';
+import { TenantBuckets } from '../tenancy/rate';
+import { MAX_TOPIC_LEVELS } from '../tenancy/topics';
 import { WebhookDispatcher } from '../webhooks/dispatcher';
-import type { DispatcherOptions, WebhookSpec } from '../webhooks/types';
-import type { PublishedMessage } from '../events';
+import type { DeliveryResult, DispatcherOptions, WebhookCounters, WebhookSpec } from '../webhooks/types';
+import { fitWire, keepWillsStored, persistenceOf, storeOnlyGranted } from './aedes-seam';
+import { clientInfo, ConnectionTracker, type ClientSession } from './connections';
+import { BROKER_DEFAULTS } from '../defaults';
+import { createFabric, type Fabric, type FabricOptions } from './fabric';
+import { createHooks } from './hooks';
+import { InProcessApi, type InProcessMessage, type InProcessSubscription, type PublishOptions, type SubscribeOptions } from './in-process';
+import { TcpListener, WsListener, type ConnectionInfo, type TlsFiles } from './listeners';
+import { RegistryReactions } from './registry-reactions';
+import { recordSecurityTrail } from './security-trail';
+import { TrafficCounters, type TrafficFigures } from './traffic';
+import { WebhookRouting, type FlowWebhookSpec } from './webhook-routing';
+import { KeptWills } from './wills';
 
 export interface BrokerHostOptions extends FabricOptions {
   /** MQTT over TCP (or TLS); `false` disables it. Defaults: port 1883 on 0.0.0.0. */
@@ -55,9 +61,6 @@ export interface BrokerHostOptions extends FabricOptions {
   willGraceMs?: number;
 }
 
-/** Webhooks registered in the registry have these ids in the dispatcher; flow webhooks choose their own. */
-export const REGISTRY_WEBHOOK_PREFIX = 'registry:';
-
 export interface BoundAddresses {
   mqtt?: AddressInfo;
   ws?: AddressInfo & { path: string };
@@ -74,72 +77,35 @@ export interface BrokerStats {
   persistence: { retained: number; subscriptions: number; queued: number; offlineDropped: number; sessionsExpired: number } | null;
 }
 
-export interface InProcessMessage {
-  /** The tenant the message belongs to; null for a root subscription outside every tenant. */
-  tenant: string | null;
-  /** Without the tenant prefix for tenant and all-tenant scopes; in full for root. */
-  topic: string;
-  payload: Buffer;
-  qos: 0 | 1 | 2;
-  retain: boolean;
-  /** The publisher's client identifier where known. */
-  clientId: string | null;
-}
-
-export interface PublishOptions {
-  topic: string;
-  payload: Buffer | string;
-  qos?: 0 | 1 | 2;
-  retain?: boolean;
-}
-
-export interface SubscribeOptions {
-  qos?: 0 | 1 | 2;
-  /** Deliver matching retained messages first (as a new MQTT subscription does). Default true. */
-  retained?: boolean;
-}
-
-export interface InProcessSubscription {
-  readonly filter: string;
-  close(): Promise<void>;
-}
-
-type DeliverFunc = (packet: AedesPublishPacket, callback: () => void) => void;
-
-const DEFAULT_MQTT = { port: 1883, host: '0.0.0.0' };
-const DEFAULT_WS = { port: 4035, host: '0.0.0.0', path: '/ws' };
-
 /**
- * The multi-tenant broker: an aedes instance behind TCP and WebSocket
- * listeners, authenticating against the tenant registry and isolating tenants
- * through the hooks built in hooks.ts. Flows use `publish`/`subscribe` to
- * reach it in-process, under the same isolation rules as a mountpoint client.
+ * The multi-tenant broker: aedes behind TCP and WebSocket listeners, its hooks
+ * built from the policy core (tenancy/policy.ts), authenticating against the
+ * tenant registry. This class owns the lifecycle (start, restart, close) and
+ * the listeners, and hands the other jobs to their own modules: flows'
+ * publish/subscribe (in-process.ts), the security trail, wills kept across
+ * restarts, reactions to registry changes and webhook routing.
  */
 export class BrokerHost extends EventEmitter<EngineEvents> {
   readonly registry: Registry;
-  /** Delivers published messages to every webhook: the registry's and those flows add with `setWebhook`. */
+  /** Delivers published messages to every webhook: the registry's and those flows add. */
   readonly webhooks: WebhookDispatcher;
-  private readonly ownsRegistry: boolean;
-  private readonly connections = new ConnectionTracker();
   /** Messages, bytes and denials per tenant since start. */
   readonly traffic = new TrafficCounters();
+  private readonly ownsRegistry: boolean;
+  private readonly connections = new ConnectionTracker();
   private readonly sessions = new WeakMap<Client, ClientSession>();
+  private readonly inProcess: InProcessApi;
+  private readonly webhookRouting: WebhookRouting;
+  private readonly reactions: RegistryReactions;
+  private readonly wills: KeptWills;
   private aedes: Aedes | null = null;
-  private readonly intercept: (client: Client) => void;
   private fabric: Fabric | null = null;
-  private orphanedWills: Array<{ clientId: string; brokerId: string }> = [];
-  private willTimer: NodeJS.Timeout | null = null;
   private servers: Array<TcpListener | WsListener> = [];
   private addresses: BoundAddresses = {};
-  /** In-process subscriptions, subscribed again on the new aedes after a restart. */
-  private readonly inProcess = new Set<{ filter: string; deliver: DeliverFunc }>();
   private rootPassword: string | undefined;
   private state: 'new' | 'starting' | 'running' | 'closing' | 'closed' = 'new';
   private closing: Promise<void> | null = null;
-  private readonly onTenantChanged = (change: TenantChange) => this.applyTenantChange(change);
-  private readonly onWebhooksChanged = () => this.syncRegistryWebhooks();
   private readonly onSighup = () => this.registry.reload('sighup');
-  private readonly routeToWebhooks = (message: PublishedMessage) => this.webhooks.route(message);
 
   constructor(private readonly options: BrokerHostOptions) {
     super();
@@ -151,40 +117,12 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
       this.registry = options.database;
       this.ownsRegistry = false;
     }
-    this.registry.on('tenant-changed', this.onTenantChanged);
-    this.intercept = packetInterceptor(this.sessions, this.registry, options.maxPacketBytes ?? 16 * 1024 * 1024, (err) => this.emit('engine-error', err));
     this.webhooks = new WebhookDispatcher(options.webhooks);
-    this.recordSecurityEvents();
-  }
-
-  /** Every denial is counted per tenant and reason, and the refusals go to the audit trail. */
-  private recordSecurityEvents(): void {
-    const audit = this.registry.audit;
-    audit.on('flush-error', (err) => this.emit('engine-error', err));
-    this.registry.on('watch-error', (err) => this.emit('engine-error', err));
-    this.registry.stats.onError = (err) => this.emit('engine-error', err);
-    const known = (username: string | null) => (username && this.registry.getTenant(username) ? username : null);
-    this.on('connection-refused', (e) => {
-      this.traffic.denied(known(e.username), e.reason);
-      audit.record(known(e.username), 'security', e.reason === 'bad-credentials' ? 'login.failed' : 'connect.refused', { ...e });
-    });
-    this.on('publish-denied', (e) => {
-      this.traffic.denied(e.tenant, e.reason);
-      audit.record(e.tenant, 'security', 'publish.denied', { clientId: e.clientId, topic: e.topic, reason: e.reason, remoteAddress: e.remoteAddress });
-    });
-    this.on('subscribe-denied', (e) => {
-      this.traffic.denied(e.tenant, e.reason);
-      audit.record(e.tenant, 'security', 'subscribe.denied', { clientId: e.clientId, filter: e.filter, reason: e.reason, remoteAddress: e.remoteAddress });
-    });
-    this.on('limit-applied', (e) => this.traffic.denied(e.tenant, e.limit === 'rate' ? 'rate-limited' : e.limit === 'retain' ? 'retain-cleared' : 'qos-downgraded'));
-    this.on('clients-kicked', (e) => {
-      if (e.reason === 'quota') {
-        this.traffic.denied(e.tenant, 'quota-kick');
-        audit.record(e.tenant, 'security', 'quota.kick', { count: e.count });
-      } else {
-        audit.record(e.tenant, 'admin', 'tenant.kick', { count: e.count });
-      }
-    });
+    this.inProcess = new InProcessApi(this.registry, this, { requireAedes: () => this.requireAedes(), currentAedes: () => this.aedes });
+    this.webhookRouting = new WebhookRouting(this.registry, this.webhooks, this);
+    this.reactions = new RegistryReactions(this.registry, this.connections, this.traffic, this);
+    this.wills = new KeptWills(options.willGraceMs ?? BROKER_DEFAULTS.willGraceMs, (err) => this.emit('engine-error', err));
+    recordSecurityTrail(this, this.registry, this.traffic);
   }
 
   /** Counters since start, per tenant and in total, with live connections and webhook counters. */
@@ -214,33 +152,23 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
     };
   }
 
-  /** Adds or replaces a webhook defined outside the registry (a flow's tenant-webhook node). */
+  /** Adds or replaces a webhook with a full filter, defined outside the registry. */
   setWebhook(spec: WebhookSpec): void {
-    this.webhooks.upsert(spec);
-    this.updateWebhookRouting();
+    this.webhookRouting.set(spec);
+  }
+
+  /** Adds or replaces a flow's webhook (a tenant-webhook node): its tenant may be `*`, its filter is in the tenant's view. */
+  setFlowWebhook(spec: FlowWebhookSpec): void {
+    this.webhookRouting.setForFlow(spec);
   }
 
   removeWebhook(id: string): void {
-    this.webhooks.remove(id);
-    this.updateWebhookRouting();
+    this.webhookRouting.remove(id);
   }
 
-  private syncRegistryWebhooks(): void {
-    const stored = this.registry.listWebhooks();
-    const wanted = new Set(stored.map((w) => REGISTRY_WEBHOOK_PREFIX + w.id));
-    for (const id of this.webhooks.ids()) if (id.startsWith(REGISTRY_WEBHOOK_PREFIX) && !wanted.has(id)) this.webhooks.remove(id);
-    for (const w of stored) {
-      this.webhooks.upsert({ id: REGISTRY_WEBHOOK_PREFIX + w.id, tenant: w.tenant, topicFilter: w.topicFilter, url: w.url, secret: w.secret ?? undefined, enabled: w.enabled });
-    }
-    this.updateWebhookRouting();
-  }
-
-  // The published hook builds a message object only while someone listens: no webhook, no cost.
-  private updateWebhookRouting(): void {
-    const routing = this.listeners('message').includes(this.routeToWebhooks);
-    const wanted = this.webhooks.ids().length > 0;
-    if (wanted && !routing) this.on('message', this.routeToWebhooks);
-    else if (!wanted && routing) this.off('message', this.routeToWebhooks);
+  /** Delivers a flow's message (topic in the tenant's view) to one webhook now, whatever its filter. */
+  deliverToWebhook(id: string, tenant: string, topic: string, payload: Buffer): Promise<DeliveryResult> {
+    return this.webhookRouting.deliverForFlow(id, tenant, topic, payload);
   }
 
   setRootPassword(password: string | undefined): void {
@@ -257,8 +185,7 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
     this.state = 'starting';
     try {
       const addresses = await this.open(this.options.mqtt, this.options.ws);
-      this.registry.on('webhooks-changed', this.onWebhooksChanged);
-      this.syncRegistryWebhooks();
+      this.webhookRouting.start();
       if (this.options.reloadOnSighup !== false) process.on('SIGHUP', this.onSighup);
       this.state = 'running';
       return addresses;
@@ -282,14 +209,14 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
     const keep = <T extends { port?: number }>(configured: T | false | undefined, address: AddressInfo | undefined) =>
       configured === false ? false : { ...(configured ?? {}), port: address?.port ?? configured?.port };
     const addresses = await this.open(keep(this.options.mqtt, bound.mqtt), keep(this.options.ws, bound.ws));
-    for (const sub of this.inProcess) await new Promise<void>((resolve) => this.aedes!.subscribe(sub.filter, sub.deliver, () => resolve()));
+    await this.inProcess.resubscribe(this.aedes!);
     this.state = 'running';
     return addresses;
   }
 
   private async open(mqtt: BrokerHostOptions['mqtt'], ws: BrokerHostOptions['ws']): Promise<BoundAddresses> {
     const { Aedes } = await import('aedes');
-    const hooks = createHooks({
+    const { hooks, wire, refused } = createHooks({
       registry: this.registry,
       sessions: this.sessions,
       connections: this.connections,
@@ -297,6 +224,7 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
       events: this,
       traffic: this.traffic,
       tenantBuckets: new TenantBuckets(),
+      maxPacketBytes: this.options.maxPacketBytes ?? BROKER_DEFAULTS.maxPacketBytes,
     });
     this.fabric = createFabric(this.options, this.registry);
     this.fabric.sqlite?.on('flushError', (error: Error) => this.emit('engine-error', error));
@@ -308,10 +236,16 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
       maxClientsIdLength: 65535,
       // a slow consumer is dropped instead of holding messages for everyone
       drainTimeout: 30_000,
-      maxTopicLevels: 100,
+      maxTopicLevels: MAX_TOPIC_LEVELS,
       concurrency: this.fabric.concurrency,
     });
     this.aedes = aedes;
+    storeOnlyGranted(aedes, refused);
+    this.accepting = (stream, info) => {
+      const client = aedes.handle(stream, info.req);
+      this.sessions.set(client, { ...newClientPolicyState(), username: null, clientId: '', transport: info.transport, remoteAddress: info.remoteAddress, identifierRejected: false, connectedAt: 0 });
+      fitWire(client, wire);
+    };
     aedes.on('clientReady', (client) => this.emitClient('client-connected', client));
     aedes.on('clientDisconnect', (client) => this.emitClient('client-disconnected', client));
     aedes.on('clientError', (client, error) => this.emitFailure(client, error));
@@ -322,16 +256,16 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
       if (this.aedes === aedes && this.state === 'running') this.emit('engine-failed', error);
     });
 
-    await this.collectOrphanedWills(aedes);
+    await this.wills.collect(aedes);
     const addresses: BoundAddresses = {};
     const accept = (stream: Duplex, info: ConnectionInfo) => this.accept(stream, info);
     if (mqtt !== false) {
-      const listener = new TcpListener({ ...DEFAULT_MQTT, ...stripUndefined(mqtt ?? {}) }, accept);
+      const listener = new TcpListener({ ...BROKER_DEFAULTS.mqtt, ...stripUndefined(mqtt ?? {}) }, accept);
       this.servers.push(listener);
       addresses.mqtt = await listener.start();
     }
     if (ws !== false) {
-      const options = { ...DEFAULT_WS, ...stripUndefined(ws ?? {}) };
+      const options = { ...BROKER_DEFAULTS.ws, ...stripUndefined(ws ?? {}) };
       const listener = new WsListener(options, accept);
       this.servers.push(listener);
       addresses.ws = { ...(await listener.start()), path: options.path };
@@ -340,74 +274,35 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
     return addresses;
   }
 
+  private accepting: ((stream: Duplex, info: ConnectionInfo) => void) | null = null;
+
+  private accept(stream: Duplex, info: ConnectionInfo): void {
+    if (!this.accepting || this.state !== 'running') {
+      stream.destroy();
+      return;
+    }
+    this.accepting(stream, info);
+  }
+
   /** Closes the listeners and aedes, keeping the clients' wills for the next start. */
   private async shut(final: boolean): Promise<void> {
-    if (this.willTimer) clearTimeout(this.willTimer);
-    this.willTimer = null;
-    this.orphanedWills = [];
+    this.wills.reset();
+    this.accepting = null;
     const aedes = this.aedes;
     const closingListeners = this.servers.splice(0).map((listener) => listener.close());
     if (aedes) {
       // closing is not the clients' failure: their wills stay stored for after the restart
-      for (const client of Object.values((aedes as unknown as { clients: Record<string, { will: unknown }> }).clients)) client.will = null;
+      keepWillsStored(aedes);
       await new Promise<void>((resolve) => aedes.close(() => resolve()));
     }
     await Promise.all(closingListeners);
-    const persistence = (aedes as unknown as { persistence?: { destroy?: () => Promise<void> } } | null)?.persistence;
+    const persistence = aedes ? persistenceOf(aedes) : null;
     if (persistence?.destroy && (final || this.fabric?.ownsPersistence)) await persistence.destroy().catch((err: Error) => this.emit('engine-error', err));
   }
 
-  /**
-   * Wills kept from before a restart (a graceful close keeps them; a crash
-   * leaves them). Their connections ended without DISCONNECT, so each is
-   * published unless its client reconnects within `willGraceMs` (a reconnect
-   * replaces the stored will under the same broker id and client id).
-   */
-  private async collectOrphanedWills(aedes: Aedes): Promise<void> {
-    const persistence = (aedes as unknown as { persistence: { streamWill(brokers: object): AsyncIterable<{ clientId: string; brokerId: string }> } }).persistence;
-    for await (const will of persistence.streamWill({})) this.orphanedWills.push({ clientId: will.clientId, brokerId: will.brokerId });
-    if (this.orphanedWills.length === 0) return;
-    this.willTimer = setTimeout(() => void this.flushOrphanedWills(), this.options.willGraceMs ?? 30_000);
-    this.willTimer.unref();
-  }
-
   /** Publishes now the kept wills of clients that have not reconnected since the restart. */
-  async flushOrphanedWills(): Promise<void> {
-    if (this.willTimer) clearTimeout(this.willTimer);
-    this.willTimer = null;
-    const aedes = this.aedes;
-    const orphans = this.orphanedWills.splice(0);
-    if (!aedes) return;
-    type Will = AedesPublishPacket & { clientId: string; brokerId: string };
-    const persistence = (aedes as unknown as { persistence: { getWill(client: { id: string; brokerId: string }): Promise<Will | undefined>; delWill(client: { id: string; brokerId: string }): Promise<unknown> } }).persistence;
-    for (const { clientId, brokerId } of orphans) {
-      if ((aedes as unknown as { clients: Record<string, Client> }).clients[clientId]) continue;
-      const will = await persistence.getWill({ id: clientId, brokerId });
-      if (!will) continue;
-      const allowed = await new Promise<boolean>((resolve) => aedes.authorizePublish(null, will, (err) => resolve(!err)));
-      if (allowed) await new Promise<void>((resolve) => aedes.publish(will, () => resolve()));
-      await persistence.delWill({ id: clientId, brokerId });
-    }
-  }
-
-  private accept(stream: Duplex, info: ConnectionInfo): void {
-    if (!this.aedes || this.state !== 'running') {
-      stream.destroy();
-      return;
-    }
-    const client = this.aedes.handle(stream, info.req);
-    this.sessions.set(client, {
-      username: null,
-      clientId: '',
-      transport: info.transport,
-      remoteAddress: info.remoteAddress,
-      scope: null,
-      identifierRejected: false,
-      connectedAt: 0,
-      filters: new Set(),
-      bucket: null,
-    });
-    this.intercept(client);
+  flushOrphanedWills(): Promise<void> {
+    return this.wills.publish(this.aedes);
   }
 
   private emitClient(event: 'client-connected' | 'client-disconnected', client: Client): void {
@@ -418,18 +313,6 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
   private emitFailure(client: Client, error: Error): void {
     const session = client ? this.sessions.get(client) : undefined;
     this.emit('client-error', { client: session ? clientInfo(session) : null, error });
-  }
-
-  private applyTenantChange(change: TenantChange): void {
-    const { before, after } = change;
-    if (!before) return;
-    if (!after) this.traffic.forget(change.username);
-    if (!after || !after.enabled || change.passwordChanged || after.isolation !== before.isolation) {
-      this.connections.kick(change.username);
-    } else if (after.maxConnections > 0 && (before.maxConnections === 0 || after.maxConnections < before.maxConnections)) {
-      const count = this.connections.trim(change.username, after.maxConnections);
-      if (count > 0) this.emit('clients-kicked', { tenant: change.username, count, reason: 'quota' });
-    }
   }
 
   /** Disconnects every client of a tenant (or of root); returns how many. */
@@ -457,22 +340,6 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
       .map(clientInfo);
   }
 
-  /** Resolves a scope name for the in-process API: a tenant, `root`, or an error for anything else. */
-  private scopeFor(tenant: string, purpose: 'publish' | 'subscribe'): Scope {
-    if (tenant === ROOT_USER) return ROOT_SCOPE;
-    const record = this.registry.getTenant(tenant);
-    if (!record) {
-      // a flow may listen before its tenant is created: the namespace is empty until then
-      if (purpose === 'subscribe' && tenantNameProblem(tenant) === null) return { kind: 'tenant', tenant, isolation: 'mountpoint' };
-      throw notFound(`no tenant named ${JSON.stringify(tenant)}`, 'errors.unknown-tenant', { tenant });
-    }
-    if (purpose === 'publish' && !record.enabled) {
-      throw new TenantBrokerError(`tenant ${JSON.stringify(tenant)} is disabled`, 'errors.tenant-disabled', { tenant }, 'invalid');
-    }
-    // flows always see a tenant mountpoint-style, whatever its devices use
-    return { kind: 'tenant', tenant: record.username, isolation: 'mountpoint' };
-  }
-
   private requireAedes(): Aedes {
     if (!this.aedes || this.state !== 'running') throw new TenantBrokerError('the broker is not running', 'errors.not-running', {}, 'unavailable');
     return this.aedes;
@@ -484,22 +351,7 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
    * (for QoS 1/2: stored for offline persistent subscribers).
    */
   publish(tenant: string, message: PublishOptions): Promise<void> {
-    const aedes = this.requireAedes();
-    const scope = this.scopeFor(tenant, 'publish');
-    const problem = publishTopicProblem(message.topic);
-    if (problem) throw invalid(problem, 'errors.bad-topic', { topic: message.topic });
-    const target = inboundTopic(scope, message.topic);
-    if (!target.ok) throw invalid(`cannot publish to ${message.topic}: ${target.reason}`, 'errors.topic-denied', { topic: message.topic });
-    const packet: OriginPacket = {
-      cmd: 'publish',
-      topic: target.topic,
-      payload: Buffer.isBuffer(message.payload) ? message.payload : Buffer.from(message.payload),
-      qos: message.qos ?? 0,
-      retain: message.retain ?? false,
-      dup: false,
-      origin: { username: tenant },
-    };
-    return new Promise((resolve, reject) => aedes.publish(packet, (err) => (err ? reject(err) : resolve())));
+    return this.inProcess.publish(tenant, message);
   }
 
   /**
@@ -507,87 +359,8 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
    * prefix), `*` for every tenant at once (the filter applies below each
    * tenant's prefix; messages say which tenant), or `root` (full filters).
    */
-  async subscribe(
-    tenant: string,
-    filter: string,
-    handler: (message: InProcessMessage) => void,
-    options: SubscribeOptions = {},
-  ): Promise<InProcessSubscription> {
-    const aedes = this.requireAedes();
-    const problem = filterProblem(filter);
-    if (problem) throw invalid(problem, 'errors.bad-filter', { filter });
-    let fullFilter: string;
-    let view: (topic: string) => { tenant: string | null; topic: string } | null;
-    if (tenant === ALL_TENANTS) {
-      if (filter.charCodeAt(0) === 36) throw invalid('a filter must not start with $', 'errors.bad-filter', { filter });
-      fullFilter = '+/' + filter;
-      view = (topic) => {
-        const owner = firstLevel(topic);
-        return this.registry.getTenant(owner) && isInsideTenant(topic, owner) ? { tenant: owner, topic: unmount(owner, topic) } : null;
-      };
-    } else {
-      const scope = this.scopeFor(tenant, 'subscribe');
-      const target = inboundFilter(scope, filter);
-      if (!target.ok) throw invalid(`cannot subscribe to ${filter}: ${target.reason}`, 'errors.filter-denied', { filter });
-      fullFilter = target.topic;
-      view = (topic) => {
-        const shown = outboundTopic(scope, topic);
-        if (shown === null) return null;
-        const owner = firstLevel(topic);
-        return { tenant: scope.kind === 'tenant' ? scope.tenant : this.registry.getTenant(owner) ? owner : null, topic: shown };
-      };
-    }
-    // [MQTT-4.7.2-1] a filter starting with a wildcard does not match $-topics
-    const blocksDollar = fullFilter.charCodeAt(0) === 43 || fullFilter.charCodeAt(0) === 35;
-    const maxQos = options.qos ?? 2;
-    const deliver = (packet: AedesPublishPacket, retained: boolean) => {
-      if (blocksDollar && packet.topic.charCodeAt(0) === 36) return;
-      const shown = view(packet.topic);
-      if (!shown) return;
-      const publisherId = (packet as AedesPublishPacket & { clientId?: string }).clientId;
-      const publisher = typeof publisherId === 'string' ? splitInternalClientId(publisherId) : null;
-      handler({
-        tenant: shown.tenant,
-        topic: shown.topic,
-        payload: packet.payload as Buffer,
-        qos: Math.min(packet.qos, maxQos) as 0 | 1 | 2,
-        retain: retained,
-        clientId: publisher?.clientId ?? null,
-      });
-    };
-    const onMessage: DeliverFunc = (packet, callback) => {
-      try {
-        deliver(packet, false);
-      } catch (err) {
-        this.emit('engine-error', err as Error);
-      }
-      callback();
-    };
-    const entry = { filter: fullFilter, deliver: onMessage };
-    this.inProcess.add(entry);
-    await new Promise<void>((resolve) => aedes.subscribe(fullFilter, onMessage, () => resolve()));
-    if (options.retained !== false) await this.deliverRetained(aedes, fullFilter, (packet) => deliver(packet, true));
-    let closed = false;
-    return {
-      filter: fullFilter,
-      close: () => {
-        const current = this.aedes;
-        if (closed || !current || !this.inProcess.delete(entry)) return Promise.resolve();
-        closed = true;
-        return new Promise<void>((resolve) => current.unsubscribe(fullFilter, onMessage, () => resolve()));
-      },
-    };
-  }
-
-  private async deliverRetained(aedes: Aedes, filter: string, deliver: (packet: AedesPublishPacket) => void): Promise<void> {
-    const persistence = (aedes as unknown as { persistence: { createRetainedStreamCombi(patterns: string[]): AsyncIterable<AedesPublishPacket> } }).persistence;
-    for await (const packet of persistence.createRetainedStreamCombi([filter])) {
-      try {
-        deliver(packet);
-      } catch (err) {
-        this.emit('engine-error', err as Error);
-      }
-    }
+  subscribe(tenant: string, filter: string, handler: (message: InProcessMessage) => void, options: SubscribeOptions = {}): Promise<InProcessSubscription> {
+    return this.inProcess.subscribe(tenant, filter, handler, options);
   }
 
   /**
@@ -601,8 +374,8 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
 
   private async shutdown(): Promise<void> {
     this.state = 'closing';
-    this.registry.off('tenant-changed', this.onTenantChanged);
-    this.registry.off('webhooks-changed', this.onWebhooksChanged);
+    this.reactions.stop();
+    this.webhookRouting.stop();
     process.off('SIGHUP', this.onSighup);
     await Promise.all([this.shut(true), this.webhooks.close()]);
     this.inProcess.clear();

@@ -1,36 +1,21 @@
 import type { Client } from 'aedes';
-import type { Scope } from '../tenancy/isolation';
+import type { Duplex } from 'node:stream';
+import type { ClientInfo, Transport } from '../model';
 import { ROOT_USER } from '../tenancy/topics';
-import type { Transport } from './listeners';
-import type { TokenBucket } from './rate-limits';
+import type { ClientPolicyState } from '../tenancy/policy';
+import { clientOfStream } from './aedes-seam';
 
-/** What the engine knows about one MQTT connection. */
-export interface ClientSession {
+/** What the engine knows about one MQTT connection: the policy core's state and who it is. */
+export interface ClientSession extends ClientPolicyState {
   /** The username the CONNECT claimed; a tenant name or `root` once authenticated. */
   username: string | null;
   /** The client identifier as the client itself knows it (or the one generated for an empty one). */
   clientId: string;
   transport: Transport;
   remoteAddress: string | undefined;
-  /** Set once authenticated: until then every hook refuses. */
-  scope: Scope | null;
-  /** Empty client identifier with clean session off [MQTT-3.1.3-8]: refused with CONNACK 2. */
+  /** Refused with CONNACK 2 once authentication runs (see identifierProblem). */
   identifierRejected: boolean;
   connectedAt: number;
-  /** Full topic filters the client holds, for max_subscriptions. */
-  filters: Set<string>;
-  /** The client's own max_msgs_per_sec bucket, made on its first publish. */
-  bucket: TokenBucket | null;
-}
-
-/** A connection as events and the admin API show it. */
-export interface ClientInfo {
-  /** The tenant, or null for root. */
-  tenant: string | null;
-  username: string | null;
-  clientId: string;
-  transport: Transport;
-  remoteAddress: string | undefined;
 }
 
 export function clientInfo(session: ClientSession): ClientInfo {
@@ -62,13 +47,13 @@ export function splitInternalClientId(id: string): { username: string; clientId:
 export class ConnectionTracker {
   private readonly byOwner = new Map<string, Set<Client>>();
   private readonly ownerOf = new Map<Client, string>();
-  private readonly closeHandler: (this: { client: Client }) => void;
+  private readonly closeHandler: (this: Duplex) => void;
 
   constructor() {
-    // one handler for every connection (`this` is the stream, which aedes links to its client): no closure each
+    // one handler for every connection (`this` is the stream): no closure each
     const remove = (client: Client) => this.remove(client);
-    this.closeHandler = function (this: { client: Client }) {
-      remove(this.client);
+    this.closeHandler = function (this: Duplex) {
+      remove(clientOfStream(this));
     };
   }
 

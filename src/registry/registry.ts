@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import BetterSqlite3, { type Database } from 'better-sqlite3';
 import { conflict, invalid, notFound } from '../errors';
-import { filterIsInsideTenant, filterProblem, tenantNameProblem } from '../tenancy/topics';
+import { ISOLATION_STYLES, type IsolationStyle } from '../model';
+import { decideWebhookFilter } from '../tenancy/policy';
+import { tenantNameProblem } from '../tenancy/topics';
 import { CredentialCache, hashPassword, verifyPasswordHash } from './passwords';
 import { LIMIT_FIELDS, limitsFromRow, limitsToRow, mergeLimits, NO_LIMITS, type TenantLimits } from './limits';
 import { migrate } from './schema';
@@ -12,8 +14,7 @@ import { TopicStats } from './topic-stats';
 import { CommitWatcher, diffTenants, watchIntervalMs, type ReloadResult, type ReloadTrigger, type WatchRegistry } from './reload';
 import { AuditLog } from '../audit/audit-log';
 
-export type IsolationStyle = 'prefix' | 'mountpoint';
-export const ISOLATION_STYLES: readonly IsolationStyle[] = ['prefix', 'mountpoint'];
+export { ISOLATION_STYLES, type IsolationStyle };
 
 export interface Tenant extends TenantLimits {
   id: number;
@@ -169,6 +170,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
   /** Administrative changes (recorded here, where they happen) and security denials (recorded by the broker). */
   readonly audit: AuditLog;
   private tenants = new Map<string, Tenant>();
+  private readonly pendingChanges = new Map<string, Promise<unknown>>();
   private hashes = new Map<string, string>();
   /** The webhook rows as last read or written here: a reload compares against them. */
   private webhookRows = '';
@@ -295,7 +297,30 @@ export class Registry extends EventEmitter<RegistryEvents> {
     return tenant;
   }
 
-  async addTenant(input: NewTenant): Promise<Tenant> {
+  /**
+   * Runs changes of one tenant one after another, in the order asked: a
+   * password is hashed between reading a tenant and writing it back, and two
+   * changes interleaving there would lose one.
+   */
+  private serially<T>(username: string, task: () => Promise<T>): Promise<T> {
+    const previous = this.pendingChanges.get(username) ?? Promise.resolve();
+    const result = previous.then(task, task);
+    const tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.pendingChanges.set(username, tail);
+    void tail.then(() => {
+      if (this.pendingChanges.get(username) === tail) this.pendingChanges.delete(username);
+    });
+    return result;
+  }
+
+  addTenant(input: NewTenant): Promise<Tenant> {
+    return this.serially(String(input?.username), () => this.addNow(input));
+  }
+
+  private async addNow(input: NewTenant): Promise<Tenant> {
     const problem = tenantNameProblem(input.username);
     if (problem) throw invalid(problem, 'errors.bad-tenant-name', { tenant: input.username });
     const password = checkPassword(input.password);
@@ -326,7 +351,11 @@ export class Registry extends EventEmitter<RegistryEvents> {
     return conflict(`a tenant named ${JSON.stringify(username)} exists already`, 'errors.tenant-exists', { tenant: username });
   }
 
-  async updateTenant(username: string, patch: TenantPatch): Promise<Tenant> {
+  updateTenant(username: string, patch: TenantPatch): Promise<Tenant> {
+    return this.serially(username, () => this.updateNow(username, patch));
+  }
+
+  private async updateNow(username: string, patch: TenantPatch): Promise<Tenant> {
     // everything is checked before the scrypt wait, and merged after it into the
     // tenant as it is then: a concurrent update must not be undone by this one
     const checked = this.requireTenant(username);
@@ -411,12 +440,11 @@ export class Registry extends EventEmitter<RegistryEvents> {
   }
 
   private checkWebhookFilter(tenant: string, filter: string): void {
-    const problem = filterProblem(filter);
-    if (problem) throw invalid(problem, 'errors.bad-filter');
-    if (!filterIsInsideTenant(filter, tenant)) {
-      throw invalid(`the topic filter must start with "${tenant}/"`, 'errors.filter-outside-tenant', { tenant });
-    }
+    const verdict = decideWebhookFilter('registry', tenant, filter);
+    if (verdict.kind === 'allow') return;
+    throw verdict.outside ? invalid(verdict.problem, 'errors.filter-outside-tenant', { tenant }) : invalid(verdict.problem, 'errors.bad-filter');
   }
+
 
   listWebhooks(tenant?: string): Webhook[] {
     const rows = (tenant === undefined

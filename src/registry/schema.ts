@@ -72,6 +72,11 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
     name: 'broker identity',
     sql: `CREATE TABLE broker_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;`,
   },
+  {
+    version: 5,
+    name: 'what a denied publish does',
+    sql: `ALTER TABLE tenants ADD COLUMN denied_publish TEXT NOT NULL DEFAULT 'close' CHECK (denied_publish IN ('close', 'drop'));`,
+  },
 ];
 
 export function migrate(db: Database): number[] {

@@ -10,6 +10,14 @@ export const ROOT_USER = 'root';
 export const ALL_TENANTS = '*';
 /** [MQTT-1.5.3] strings are at most 65,535 bytes. */
 export const MAX_TOPIC_BYTES = 65535;
+/** Levels of a full topic or filter: the broker sets aedes' `maxTopicLevels` to this (qlobber's matching cost grows with them). */
+export const MAX_TOPIC_LEVELS = 100;
+
+export function levelCount(topic: string): number {
+  let levels = 1;
+  for (let i = 0; i < topic.length; i++) if (topic.charCodeAt(i) === 47) levels++;
+  return levels;
+}
 
 /** Why a tenant name is unusable, or null when it is a valid tenant name. */
 export function tenantNameProblem(name: unknown): string | null {

@@ -3,12 +3,7 @@ import { filterProblem } from '../tenancy/topics';
 import { secretProblem } from './signing';
 import type { WebhookSpec } from './types';
 
-export const DEFAULTS = {
-  timeoutMs: 5000,
-  retries: 3,
-  concurrency: 4,
-  queueLimit: 1000,
-} as const;
+import { WEBHOOK_DEFAULTS as DEFAULTS } from '../defaults';
 
 const LIMITS = {
   timeoutMs: [1, 300_000],

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { escapeLabelValue } from '../../src';
+import { escapeLabelValue } from '../../src/admin/metrics';
 import { HttpSink } from '../helpers/http-sink';
 import { connect } from '../helpers/mqtt';
 import { startAdmin, type RunningAdmin } from './helpers';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { ROUTE_KEYS } from '../../src';
+import { ROUTE_KEYS } from '../../src/admin/route-keys';
 import { startAdmin, type RunningAdmin } from './helpers';
 
 describe('GET /internal/openapi.json', () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { AdminRoutes } from '../../src';
+import { AdminRoutes } from '../../src/admin/routes';
 import { startEngine, type RunningEngine } from '../helpers/engine';
 
 /** AdminRoutes without a socket: a request in, a status and a body out. */

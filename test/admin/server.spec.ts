@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { AdminServer, isLoopbackHost, TenantBrokerError } from '../../src';
+import { AdminServer, TenantBrokerError } from '../../src';
+import { isLoopbackHost } from '../../src/admin/admin-server';
 import { connect } from '../helpers/mqtt';
 import { request, startAdmin, type Reply, type RunningAdmin } from './helpers';
 

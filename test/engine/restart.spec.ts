@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { BrokerHost, renderMetrics, type BrokerHostOptions } from '../../src';
+import { BrokerHost, type BrokerHostOptions } from '../../src';
+import { renderMetrics } from '../../src/admin/metrics';
 import { connect, type TestClient } from '../helpers/mqtt';
 import { tempDir } from '../helpers/tmp';
 

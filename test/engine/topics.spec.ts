@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { filterProblem, publishTopicProblem, tenantNameProblem, topicMatches } from '../../src';
-import { inboundFilter, inboundTopic, outboundTopic, type Scope } from '../../src/tenancy/isolation';
+import type { Scope } from '../../src/model';
+import { filterProblem, publishTopicProblem, tenantNameProblem, topicMatches } from '../../src/tenancy/topics';
+import { mountFilter as inboundFilter, mountTopic as inboundTopic, viewOf as outboundTopic } from '../../src/tenancy/views';
 
 describe('topics (pure)', () => {
   it('validates tenant names', () => {

@@ -1,0 +1,219 @@
+/**
+ * Every touch of aedes' and mqtt-packet's private state, in one place. aedes'
+ * public face (hooks, `handle`, `publish`, `subscribe`, events) does not reach
+ * far enough for tenancy: a will before CONNACK, the parser's length and
+ * strings, the stored subscriptions of a SUBSCRIBE, the persistence behind the
+ * broker. Each function here names what it assumes, and
+ * test/engine/aedes-seam.spec.ts holds one test per assumption, so an aedes or
+ * mqtt-packet upgrade that breaks one fails there by name rather than quietly.
+ * Nothing else in the engine reads a private field of either.
+ */
+import type { Aedes, AedesPublishPacket, Client, PublishPacket, Subscription } from 'aedes';
+import { isUtf8 } from 'node:buffer';
+import type { EventEmitter } from 'node:events';
+import type { Duplex } from 'node:stream';
+import { DISCARD_TOPIC } from '../tenancy/views';
+
+// ------------------------------------------------------------------ client
+
+type PrivateClient = Client & {
+  /** The will of a CONNECT while it authenticates; `will` once connected. */
+  _will: PublishPacket | null;
+  will: PublishPacket | null;
+  subscriptions: Record<string, { qos: number }>;
+  _parser: WireParser;
+};
+
+/** The will a client gave in its CONNECT, while `authenticate` runs (aedes moves it to `client.will` afterwards). */
+export function pendingWillOf(client: Client): PublishPacket | null {
+  return (client as PrivateClient)._will;
+}
+
+/** aedes publishes a client's own will as the very packet object it keeps in `client.will`. */
+export function isOwnWill(client: Client, packet: PublishPacket): boolean {
+  return packet === (client as PrivateClient).will;
+}
+
+/**
+ * Forgets the wills of connected clients, so closing the broker does not
+ * publish them: they stay stored in the persistence for after the restart.
+ */
+export function keepWillsStored(aedes: Aedes): void {
+  for (const client of Object.values(connectedClients(aedes))) (client as PrivateClient).will = null;
+}
+
+/** The subscriptions aedes holds for a client, by full filter. */
+export function subscriptionsOf(client: Client): Readonly<Record<string, { qos: number }>> {
+  return (client as PrivateClient).subscriptions;
+}
+
+/** The connected clients, by aedes id. */
+export function connectedClients(aedes: Aedes): Readonly<Record<string, Client>> {
+  return (aedes as unknown as { clients: Record<string, Client> }).clients;
+}
+
+/** aedes links a connection's stream to its client (`conn.client`); one close handler can serve every stream. */
+export function clientOfStream(stream: Duplex): Client {
+  return (stream as Duplex & { client: Client }).client;
+}
+
+/**
+ * The aedes id of whoever published a packet: aedes stamps `clientId` on the
+ * packets it emits from a client, and the persistence keeps it on stored wills.
+ */
+export function publisherIdOf(packet: PublishPacket | AedesPublishPacket): string | undefined {
+  const id = (packet as { clientId?: unknown }).clientId;
+  return typeof id === 'string' ? id : undefined;
+}
+
+// ------------------------------------------------------------------ discard
+
+/**
+ * Turns an authorized publish into one that goes nowhere: aedes acknowledges
+ * it (PUBACK, PUBREC) as usual, and the publish lands on a topic no client may
+ * subscribe to, not retained. The `published` hook skips `$`-topics, so it is
+ * neither counted nor sent to webhooks.
+ */
+export function discard(packet: PublishPacket): void {
+  packet.topic = DISCARD_TOPIC;
+  packet.retain = false;
+}
+
+// ------------------------------------------------------------------ persistence
+
+export interface StoredWill extends AedesPublishPacket {
+  clientId: string;
+  brokerId: string;
+}
+
+/** The parts of aedes' persistence the engine uses beyond what aedes does with it. */
+export interface BrokerPersistence {
+  streamWill(brokers: object): AsyncIterable<StoredWill>;
+  getWill(client: { id: string; brokerId: string }): Promise<StoredWill | undefined>;
+  delWill(client: { id: string; brokerId: string }): Promise<unknown>;
+  createRetainedStreamCombi(patterns: string[]): AsyncIterable<AedesPublishPacket>;
+  addSubscriptions(client: Client, subscriptions: Subscription[]): Promise<unknown>;
+  destroy?(): Promise<void>;
+}
+
+export function persistenceOf(aedes: Aedes): BrokerPersistence {
+  return (aedes as unknown as { persistence: BrokerPersistence }).persistence;
+}
+
+/**
+ * aedes stores the whole `packet.subscriptions` of a SUBSCRIBE as soon as one
+ * of its filters is granted, the refused ones included (a refused filter would
+ * then be matched, queued for and restored). Wraps the persistence so that the
+ * filters the hook refused are never stored.
+ */
+export function storeOnlyGranted(aedes: Aedes, refused: (subscription: Subscription) => boolean): void {
+  const persistence = persistenceOf(aedes);
+  const addSubscriptions = persistence.addSubscriptions.bind(persistence);
+  persistence.addSubscriptions = (client, subscriptions) => {
+    const granted = subscriptions.filter((sub) => !refused(sub));
+    return granted.length === subscriptions.length ? addSubscriptions(client, subscriptions) : addSubscriptions(client, granted);
+  };
+}
+
+// ------------------------------------------------------------------ wire
+
+/** The parts of mqtt-packet's parser used here. */
+type WireParser = EventEmitter & {
+  client: Client;
+  packet: { length: number };
+  _list: { slice(start: number, end: number): Buffer };
+  _pos: number;
+  _parseLength(): boolean;
+  _parseString(): string | null;
+  _emitError(err: Error): void;
+};
+
+/** What the broker decides as packets arrive, one object for every connection of a broker. */
+export interface Wire {
+  /** The largest packet this client may send now (its length header is checked before the body is buffered). */
+  maxPacketBytes(client: Client): number;
+  /** The client's connection is accepted: its identity is known. */
+  isAccepted(client: Client): boolean;
+  /**
+   * Decides a SUBSCRIBE or UNSUBSCRIBE before aedes handles it. aedes computes
+   * the SUBACK from the packet's QoS before any hook runs, so a decision must
+   * change the packet here.
+   */
+  decide(client: Client, packet: ParsedPacket): void;
+}
+
+export type ParsedPacket = { cmd: string; subscriptions?: Subscription[]; unsubscriptions?: string[] };
+
+// taken from the first parser aedes makes: mqtt-packet is aedes' dependency, not ours
+let parseLength: WireParser['_parseLength'] | null = null;
+let parseString: WireParser['_parseString'] | null = null;
+// one function of each kind for every connection (`this` is the parser, which aedes links to its client): no closure each
+const wireOf = new WeakMap<WireParser, Wire>();
+const heldUntilAccepted = new WeakMap<Client, ParsedPacket[]>();
+
+function guardedParseLength(this: WireParser): boolean {
+  if (!parseLength!.call(this)) return false;
+  const limit = wireOf.get(this)!.maxPacketBytes(this.client);
+  if (this.packet.length <= limit) return true;
+  this._emitError(new Error(`packet of ${this.packet.length} bytes exceeds ${limit}`));
+  return false;
+}
+
+/**
+ * [MQTT-1.5.3-1, 1.5.3-2] every UTF-8 field (topic, filter, client id,
+ * username, will topic) must be well-formed UTF-8 without U+0000; mqtt-packet
+ * decodes bytes as they come, invalid ones as U+FFFD. The string is checked
+ * first, the bytes only when it holds a U+FFFD (which may be genuine).
+ */
+function guardedParseString(this: WireParser): string | null {
+  const start = this._pos + 2;
+  const result = parseString!.call(this);
+  if (result === null) return null;
+  const nul = result.includes('\u0000');
+  if (nul || (result.includes('\uFFFD') && !isUtf8(this._list.slice(start, this._pos)))) {
+    this._emitError(new Error(nul ? 'a UTF-8 string holds U+0000' : 'a UTF-8 string is not well-formed'));
+    return null;
+  }
+  return result;
+}
+
+/**
+ * Packets a client pipelined behind its CONNECT are held by aedes until the
+ * connection is accepted, and dispatched on 'connected': they are decided
+ * then, and not before (only then is the client's identity known).
+ */
+function decideOnParse(this: WireParser, packet: ParsedPacket): void {
+  if (packet.cmd !== 'subscribe' && packet.cmd !== 'unsubscribe') return;
+  const wire = wireOf.get(this)!;
+  const client = this.client;
+  if (wire.isAccepted(client)) return wire.decide(client, packet);
+  const held = heldUntilAccepted.get(client);
+  if (held) return void held.push(packet);
+  heldUntilAccepted.set(client, [packet]);
+  client.prependOnceListener('connected', decideHeld);
+}
+
+function decideHeld(this: Client): void {
+  const held = heldUntilAccepted.get(this) ?? [];
+  heldUntilAccepted.delete(this);
+  const wire = wireOf.get((this as PrivateClient)._parser)!;
+  for (const packet of held) wire.decide(this, packet);
+}
+
+/**
+ * Fits a new client's parser: a length header over the client's limit or a
+ * malformed UTF-8 string closes the connection as soon as it is read, before
+ * the packet is buffered or handled; SUBSCRIBE and UNSUBSCRIBE are decided
+ * before aedes handles them (the listener is prepended, so it runs before
+ * aedes' own).
+ */
+export function fitWire(client: Client, wire: Wire): void {
+  const parser = (client as PrivateClient)._parser;
+  const proto = Object.getPrototypeOf(parser) as WireParser;
+  parseLength ??= proto._parseLength;
+  parseString ??= proto._parseString;
+  wireOf.set(parser, wire);
+  parser._parseLength = guardedParseLength;
+  parser._parseString = guardedParseString;
+  parser.prependListener('packet', decideOnParse);
+}

@@ -1,0 +1,146 @@
+import type { Aedes, AedesPublishPacket } from 'aedes';
+import type { EventEmitter } from 'node:events';
+import { invalid, notFound, TenantBrokerError } from '../errors';
+import type { EngineEvents } from '../events';
+import type { Registry } from '../registry/registry';
+import { decideFlowPublish, decideFlowSubscribe, type FlowView } from '../tenancy/policy';
+import { persistenceOf, publisherIdOf } from './aedes-seam';
+import { splitInternalClientId } from './connections';
+import type { OriginPacket } from './hooks';
+
+export interface InProcessMessage {
+  /** The tenant the message belongs to; null for a root subscription outside every tenant. */
+  tenant: string | null;
+  /** Without the tenant prefix for tenant and all-tenant scopes; in full for root. */
+  topic: string;
+  payload: Buffer;
+  qos: 0 | 1 | 2;
+  retain: boolean;
+  /** The publisher's client identifier where known. */
+  clientId: string | null;
+}
+
+export interface PublishOptions {
+  topic: string;
+  payload: Buffer | string;
+  qos?: 0 | 1 | 2;
+  retain?: boolean;
+}
+
+export interface SubscribeOptions {
+  qos?: 0 | 1 | 2;
+  /** Deliver matching retained messages first (as a new MQTT subscription does). Default true. */
+  retained?: boolean;
+}
+
+export interface InProcessSubscription {
+  readonly filter: string;
+  close(): Promise<void>;
+}
+
+type DeliverFunc = (packet: AedesPublishPacket, callback: () => void) => void;
+
+/**
+ * Publishing and subscribing from inside the process (flows), under the same
+ * policy as MQTT clients: a flow sees a tenant as a mountpoint client does.
+ * Subscriptions outlive a restart of aedes: `resubscribe` moves them over.
+ */
+export class InProcessApi {
+  private readonly subscriptions = new Set<{ filter: string; deliver: DeliverFunc }>();
+
+  constructor(
+    private readonly registry: Registry,
+    private readonly events: EventEmitter<EngineEvents>,
+    private readonly broker: {
+      /** The running aedes; throws when the broker is not running. */
+      requireAedes(): Aedes;
+      /** The aedes of now, running, restarting or closed; null before the first start. */
+      currentAedes(): Aedes | null;
+    },
+  ) {}
+
+  publish(tenant: string, message: PublishOptions): Promise<void> {
+    const aedes = this.broker.requireAedes();
+    const verdict = decideFlowPublish(tenant, this.registry.getTenant(tenant), message.topic);
+    if (verdict.kind === 'refuse') {
+      if (verdict.reason === 'unknown-tenant') throw notFound(`no tenant named ${JSON.stringify(tenant)}`, 'errors.unknown-tenant', { tenant });
+      if (verdict.reason === 'tenant-disabled') throw new TenantBrokerError(`tenant ${JSON.stringify(tenant)} is disabled`, 'errors.tenant-disabled', { tenant }, 'invalid');
+      if (verdict.reason === 'bad-topic') throw invalid(verdict.problem!, 'errors.bad-topic', { topic: message.topic });
+      throw invalid(`cannot publish to ${message.topic}: ${verdict.reason}`, 'errors.topic-denied', { topic: message.topic });
+    }
+    const packet: OriginPacket = {
+      cmd: 'publish',
+      topic: verdict.topic,
+      payload: Buffer.isBuffer(message.payload) ? message.payload : Buffer.from(message.payload),
+      qos: message.qos ?? 0,
+      retain: message.retain ?? false,
+      dup: false,
+      origin: { username: tenant },
+    };
+    return new Promise((resolve, reject) => aedes.publish(packet, (err) => (err ? reject(err) : resolve())));
+  }
+
+  async subscribe(tenant: string, filter: string, handler: (message: InProcessMessage) => void, options: SubscribeOptions = {}): Promise<InProcessSubscription> {
+    const aedes = this.broker.requireAedes();
+    const verdict = decideFlowSubscribe(tenant, filter, (name) => this.registry.getTenant(name) !== undefined);
+    if (verdict.kind === 'refuse') {
+      if (verdict.reason === 'bad-filter') throw invalid(verdict.problem!, 'errors.bad-filter', { filter });
+      if (verdict.reason === 'unknown-tenant') throw notFound(`no tenant named ${JSON.stringify(tenant)}`, 'errors.unknown-tenant', { tenant });
+      throw invalid(`cannot subscribe to ${filter}: ${verdict.reason}`, 'errors.filter-denied', { filter });
+    }
+    const view: FlowView = verdict.view;
+    const maxQos = options.qos ?? 2;
+    const deliver = (packet: AedesPublishPacket, retained: boolean) => {
+      const shown = view(packet.topic);
+      if (!shown) return;
+      const publisherId = publisherIdOf(packet);
+      handler({
+        tenant: shown.tenant,
+        topic: shown.topic,
+        payload: packet.payload as Buffer,
+        qos: Math.min(packet.qos, maxQos) as 0 | 1 | 2,
+        retain: retained,
+        clientId: publisherId === undefined ? null : (splitInternalClientId(publisherId)?.clientId ?? null),
+      });
+    };
+    const onMessage: DeliverFunc = (packet, callback) => {
+      try {
+        deliver(packet, false);
+      } catch (err) {
+        this.events.emit('engine-error', err as Error);
+      }
+      callback();
+    };
+    const entry = { filter: verdict.filter, deliver: onMessage };
+    this.subscriptions.add(entry);
+    await new Promise<void>((resolve) => aedes.subscribe(verdict.filter, onMessage, () => resolve()));
+    if (options.retained !== false) await this.deliverRetained(aedes, verdict.filter, (packet) => deliver(packet, true));
+    return {
+      filter: verdict.filter,
+      close: () => {
+        const current = this.broker.currentAedes();
+        if (!this.subscriptions.delete(entry) || !current) return Promise.resolve();
+        return new Promise<void>((resolve) => current.unsubscribe(verdict.filter, onMessage, () => resolve()));
+      },
+    };
+  }
+
+  /** Subscribes every in-process subscription again, on a new aedes after a restart. */
+  async resubscribe(aedes: Aedes): Promise<void> {
+    for (const sub of this.subscriptions) await new Promise<void>((resolve) => aedes.subscribe(sub.filter, sub.deliver, () => resolve()));
+  }
+
+  clear(): void {
+    this.subscriptions.clear();
+  }
+
+  private async deliverRetained(aedes: Aedes, filter: string, deliver: (packet: AedesPublishPacket) => void): Promise<void> {
+    for await (const packet of persistenceOf(aedes).createRetainedStreamCombi([filter])) {
+      try {
+        deliver(packet);
+      } catch (err) {
+        this.events.emit('engine-error', err as Error);
+      }
+    }
+  }
+}

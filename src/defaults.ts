@@ -1,0 +1,45 @@
+import { TenantBrokerError } from './errors';
+
+/**
+ * Every default of the engine's settings, once: the engine applies them, and
+ * the Node-RED nodes read a missing or blank field as the same value.
+ */
+export const BROKER_DEFAULTS = {
+  mqtt: { port: 1883, host: '0.0.0.0' },
+  ws: { port: 4035, host: '0.0.0.0', path: '/ws' },
+  /** Largest packet of an authenticated client. */
+  maxPacketBytes: 16 * 1024 * 1024,
+  /** After a restart, how long a client whose will was kept has to reconnect before the will is published. */
+  willGraceMs: 30_000,
+  maxOfflinePerClient: 1000,
+  maxOfflinePerTenant: 0,
+  sessionExpirySeconds: 7 * 24 * 3600,
+  database: 'tenant-broker.db',
+} as const;
+
+export const WEBHOOK_DEFAULTS = {
+  timeoutMs: 5000,
+  retries: 3,
+  concurrency: 4,
+  queueLimit: 1000,
+} as const;
+
+export const ADMIN_DEFAULTS = { host: '127.0.0.1', port: 4036, maxBodyBytes: 64 * 1024 } as const;
+
+/** A whole-number setting written as text (a node's field, after ${ENV} substitution): blank is the default. */
+export function wholeSetting(value: unknown, fallback: number, field: string, max = Number.MAX_SAFE_INTEGER): number {
+  const text = String(value ?? '').trim();
+  if (text === '') return fallback;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0 || n > max) throw new TenantBrokerError(`"${text}" is not a valid ${field}`, 'errors.bad-setting', { value: text, field });
+  return n;
+}
+
+/** A port setting written as text: blank is the default, 0 picks a free port. */
+export function portSetting(value: unknown, fallback: number): number {
+  const text = String(value ?? '').trim();
+  if (text === '') return fallback;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new TenantBrokerError(`"${text}" is not a port (0-65535)`, 'errors.bad-port', { port: text });
+  return n;
+}

@@ -1,0 +1,112 @@
+/**
+ * The shapes the whole engine shares: who acts (scope), how a tenant is
+ * isolated and limited, what a connection and a published message look like,
+ * and why something was refused. This module imports nothing of the engine,
+ * so every other module can import it without forming a cycle.
+ */
+
+export type IsolationStyle = 'prefix' | 'mountpoint';
+export const ISOLATION_STYLES: readonly IsolationStyle[] = ['prefix', 'mountpoint'];
+
+/** What happens to a publish the policy refuses: the connection is closed, or the publish is acknowledged and dropped. */
+export type DeniedPublish = 'close' | 'drop';
+export const DENIED_PUBLISH_MODES: readonly DeniedPublish[] = ['close', 'drop'];
+
+export type Transport = 'tcp' | 'tls' | 'ws' | 'wss';
+
+/** Per-tenant limits; for the numeric ones 0 means no limit. */
+export interface TenantLimits {
+  /** Live connections; over it CONNACK 5, lowered: the newest excess are disconnected. */
+  maxConnections: number;
+  /** PUBLISH packets per second per client (token bucket). */
+  maxMsgsPerSec: number;
+  /** PUBLISH packets per second over all of the tenant's clients. */
+  maxTenantMsgsPerSec: number;
+  maxPayloadBytes: number;
+  /** Highest QoS granted to subscriptions (0-2); deliveries are downgraded to it. */
+  maxQos: 0 | 1 | 2;
+  /** Without it the retain flag of a publish is cleared. */
+  allowRetain: boolean;
+  /** Subscriptions per client. */
+  maxSubscriptions: number;
+  /** A denied publish closes the connection, or is acknowledged and dropped. */
+  deniedPublish: DeniedPublish;
+}
+
+/** What the policy core needs to know of a tenant. */
+export interface TenantPolicy extends TenantLimits {
+  username: string;
+  isolation: IsolationStyle;
+  enabled: boolean;
+}
+
+/**
+ * Whose view of the topic tree a client or an in-process caller has:
+ * - root: the whole tree, topics as they are;
+ * - a tenant in `prefix` style: topics written in full, `<tenant>/...`;
+ * - a tenant in `mountpoint` style: topics written without the prefix, which
+ *   the broker adds on the way in and strips on the way out.
+ */
+export type Scope = { readonly kind: 'root' } | { readonly kind: 'tenant'; readonly tenant: string; readonly isolation: IsolationStyle };
+
+export const ROOT_SCOPE: Scope = { kind: 'root' };
+
+/** A connection as events and the admin API show it. */
+export interface ClientInfo {
+  /** The tenant, or null for root. */
+  tenant: string | null;
+  username: string | null;
+  clientId: string;
+  transport: Transport;
+  remoteAddress: string | undefined;
+}
+
+/** A message published inside a tenant's namespace, by a device, a flow or root. */
+export interface PublishedMessage {
+  tenant: string;
+  /** The full topic, `<tenant>/...`, whatever the publisher's isolation style. */
+  topic: string;
+  payload: Buffer;
+  qos: 0 | 1 | 2;
+  retain: boolean;
+  /** The publisher's client identifier as it knows it; null for a flow. */
+  clientId: string | null;
+  /** The publisher's username; for a flow, the tenant it published into. */
+  username: string | null;
+}
+
+/** Why a CONNECT was refused; the CONNACK return code follows from it. */
+export type RefusalReason =
+  | 'no-credentials'
+  | 'bad-credentials'
+  | 'root-disabled'
+  | 'tenant-disabled'
+  | 'over-quota'
+  | 'identifier-rejected'
+  | 'will-denied'
+  /** The broker failed while deciding (a bug, reported as engine-error). */
+  | 'server-unavailable';
+
+export const REFUSAL_RETURN_CODES: Record<RefusalReason, 2 | 3 | 4 | 5> = {
+  'identifier-rejected': 2,
+  'server-unavailable': 3,
+  'bad-credentials': 4,
+  'no-credentials': 5,
+  'root-disabled': 5,
+  'tenant-disabled': 5,
+  'over-quota': 5,
+  'will-denied': 5,
+};
+
+/** Why a PUBLISH, SUBSCRIBE or delivery was refused. */
+export type DenialReason =
+  | 'outside-namespace'
+  | 'reserved-topic'
+  | 'topic-too-long'
+  | 'too-many-levels'
+  | 'payload-too-large'
+  | 'rate-limit'
+  | 'too-many-subscriptions';
+
+/** A limit that trimmed or slowed traffic without refusing it. */
+export type AppliedLimit = 'rate' | 'retain' | 'qos';

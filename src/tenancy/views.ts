@@ -1,0 +1,85 @@
+import type { DenialReason, Scope } from '../model';
+import { isInsideTenant, levelCount, MAX_TOPIC_BYTES, MAX_TOPIC_LEVELS, mount, unmount } from './topics';
+
+/**
+ * How a scope sees the topic tree: the full topic or filter that a topic or
+ * filter written in a scope's own view stands for, and back. Root sees full
+ * topics; a prefix tenant writes `<tenant>/...` itself; a mountpoint tenant
+ * (and every flow) writes topics without the namespace.
+ *
+ * First levels starting with `$` are the broker's in every view: `$SYS` and
+ * `$events` cannot be published into, and `$SYS`, `$share` and `$events`
+ * cannot be subscribed to, by a tenant; other `$`-topics are a tenant's own,
+ * mounted like any other, and kept from its wildcards (see `hiddenFromWildcards`).
+ */
+
+export type Mounted = { ok: true; topic: string } | { ok: false; reason: DenialReason };
+
+/** Where the broker puts a publish it acknowledges and drops: no filter a client may hold reaches it. */
+export const DISCARD_TOPIC = '$tenant-broker/discarded';
+
+const RESERVED_FOR_PUBLISH = ['$SYS', '$events'];
+const RESERVED_FOR_SUBSCRIBE = ['$SYS', '$share', '$events'];
+
+const denied = (reason: DenialReason): Mounted => ({ ok: false, reason });
+
+/** The first level of `text` from `start` on, when it starts with `$` and is one of `names`. */
+function reservedLevel(text: string, start: number, names: readonly string[]): boolean {
+  if (text.charCodeAt(start) !== 36) return false;
+  const slash = text.indexOf('/', start);
+  const level = slash === -1 ? text.slice(start) : text.slice(start, slash);
+  return names.includes(level);
+}
+
+/** Checks what mounting may break: [MQTT-1.5.3] length, and the levels aedes and qlobber accept. */
+function checked(full: string): Mounted {
+  // a UTF-16 unit is at most 3 UTF-8 bytes: only long topics need counting
+  if (full.length * 3 > MAX_TOPIC_BYTES && Buffer.byteLength(full) > MAX_TOPIC_BYTES) return denied('topic-too-long');
+  if (levelCount(full) > MAX_TOPIC_LEVELS) return denied('too-many-levels');
+  return { ok: true, topic: full };
+}
+
+/** The full topic a PUBLISH (or will) written in this scope's view goes to. */
+export function mountTopic(scope: Scope, topic: string): Mounted {
+  if (scope.kind === 'root') {
+    return topic.startsWith('$SYS/') ? denied('reserved-topic') : { ok: true, topic };
+  }
+  if (scope.isolation === 'mountpoint') {
+    return reservedLevel(topic, 0, RESERVED_FOR_PUBLISH) ? denied('reserved-topic') : checked(mount(scope.tenant, topic));
+  }
+  if (!isInsideTenant(topic, scope.tenant)) return denied('outside-namespace');
+  return reservedLevel(topic, scope.tenant.length + 1, RESERVED_FOR_PUBLISH) ? denied('reserved-topic') : checked(topic);
+}
+
+/** The full filter a SUBSCRIBE or UNSUBSCRIBE written in this scope's view stands for. */
+export function mountFilter(scope: Scope, filter: string): Mounted {
+  if (scope.kind === 'root') {
+    return filter.startsWith(DISCARD_TOPIC) ? denied('reserved-topic') : { ok: true, topic: filter };
+  }
+  if (scope.isolation === 'mountpoint') {
+    return reservedLevel(filter, 0, RESERVED_FOR_SUBSCRIBE) ? denied('reserved-topic') : checked(mount(scope.tenant, filter));
+  }
+  // `<tenant>/#` also matches the parent `<tenant>` [MQTT-4.7.1-2], a topic nobody but root can publish and that delivery drops
+  return isInsideTenant(filter, scope.tenant) ? checked(filter) : denied('outside-namespace');
+}
+
+/** The topic a message on `fullTopic` shows under in this scope's view, or null: not for it. */
+export function viewOf(scope: Scope, fullTopic: string): string | null {
+  if (scope.kind === 'root') return fullTopic;
+  if (!isInsideTenant(fullTopic, scope.tenant)) return null;
+  return scope.isolation === 'mountpoint' ? unmount(scope.tenant, fullTopic) : fullTopic;
+}
+
+/**
+ * [MQTT-4.7.2-1] in the scope's own view: a mountpoint view's topic whose first
+ * level starts with `$` is matched by no filter starting with a wildcard, only
+ * by an explicit `$...` filter, although mounted both start with the namespace.
+ */
+export function hiddenFromWildcards(scope: Scope, viewTopic: string): boolean {
+  return scope.kind === 'tenant' && scope.isolation === 'mountpoint' && viewTopic.charCodeAt(0) === 36;
+}
+
+/** True when a view filter may match `$`-topics of its view: it names a `$` first level itself. */
+export function namesDollarLevel(viewFilter: string): boolean {
+  return viewFilter.charCodeAt(0) === 36;
+}
