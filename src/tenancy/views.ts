@@ -1,5 +1,5 @@
 import type { DenialReason, Scope } from '../model';
-import { isInsideTenant, levelCount, MAX_TOPIC_BYTES, MAX_TOPIC_LEVELS, mount, unmount } from './topics';
+import { isInsideTenant, levelCount, MAX_TOPIC_BYTES, MAX_TOPIC_LEVELS, mount, topicMatches, unmount } from './topics';
 
 /**
  * How a scope sees the topic tree: the full topic or filter that a topic or
@@ -54,7 +54,7 @@ export function mountTopic(scope: Scope, topic: string): Mounted {
 /** The full filter a SUBSCRIBE or UNSUBSCRIBE written in this scope's view stands for. */
 export function mountFilter(scope: Scope, filter: string): Mounted {
   if (scope.kind === 'root') {
-    return filter.startsWith(DISCARD_TOPIC) ? denied('reserved-topic') : { ok: true, topic: filter };
+    return topicMatches(filter, DISCARD_TOPIC) ? denied('reserved-topic') : { ok: true, topic: filter };
   }
   if (scope.isolation === 'mountpoint') {
     return reservedLevel(filter, 0, RESERVED_FOR_SUBSCRIBE) ? denied('reserved-topic') : checked(mount(scope.tenant, filter));
