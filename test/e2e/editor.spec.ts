@@ -27,6 +27,9 @@ type EditorWindow = Window & {
 /** A raw i18n key of ours on screen: a missing or misspelt translation. */
 const RAW_KEY = /\b(?:node-red-contrib-tenant-broker\/)?tenant-(?:broker|in|out|webhook|admin)\.(?!(?:db|js|json|html|svg)\b)[A-Za-z][\w-]*(?:\.[\w-]+)*/;
 
+/** Markup shown as text: a translation with HTML rendered without `[html]`, or an escaped entity. */
+const VISIBLE_MARKUP = /<\/?[A-Za-z][\w-]*(?:\s[^<>]*)?\/?>|&(?:lt|gt|amp|quot|nbsp|#\d+);/;
+
 /** How the editor logs an error it caught in a node definition (red.js: oneditprepare, "Definition error", failedToAppendNode). */
 const SWALLOWED_ERROR = /^(?:oneditprepare|oneditsave|oneditcancel|oneditdelete|oneditresize)\b|^Definition error: |^\[node-red-contrib-tenant-broker\]/;
 
@@ -73,8 +76,10 @@ async function emptyI18nTargets(root: Locator): Promise<string[]> {
 }
 
 async function assertTranslated(root: Locator, where: string): Promise<void> {
-  const raw = (await visibleTexts(root)).filter((t) => RAW_KEY.test(t));
+  const texts = await visibleTexts(root);
+  const raw = texts.filter((t) => RAW_KEY.test(t));
   assert.deepEqual(raw, [], `${where} shows untranslated i18n keys`);
+  assert.deepEqual(texts.filter((t) => VISIBLE_MARKUP.test(t)), [], `${where} shows markup as text`);
   assert.deepEqual(await emptyI18nTargets(root), [], `${where} has data-i18n keys that translate to nothing (missing from the catalog?)`);
 }
 
