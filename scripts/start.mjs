@@ -86,5 +86,16 @@ const red = spawn(process.execPath, [require.resolve('node-red/red.js'), '--user
   stdio: 'inherit',
   env: { ...process.env, ...env },
 });
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => red.kill(signal));
+// `npm start` runs this script through `sh -c`, and npm forwards SIGINT and SIGTERM to
+// that shell only; dash neither forwards them nor execs its command, so the signals
+// never reached Node-RED (and SIGTERM orphaned it, ports held). The start script
+// therefore `exec`s node: npm's child is this process, which passes each signal on.
+// A Node-RED that has not stopped 10 s after the first signal is killed.
+let forceKill = null;
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(signal, () => {
+    red.kill(signal);
+    if (signal !== 'SIGHUP' && forceKill === null) forceKill = setTimeout(() => red.kill('SIGKILL'), 10_000).unref();
+  });
+}
 red.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
