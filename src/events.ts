@@ -49,7 +49,7 @@ export interface PublishedMessage {
   payload: Buffer;
   qos: 0 | 1 | 2;
   retain: boolean;
-  /** The publisher's client identifier as it knows it; null for a flow. */
+  /** The publisher's client identifier as it knows it; for the in-process API, the `clientId` it was given, else null. */
   clientId: string | null;
   /** The publisher's username; for a flow, the tenant it published into. */
   username: string | null;

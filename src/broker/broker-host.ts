@@ -8,7 +8,7 @@ import { Registry, type TenantChange, type TenantDefaults } from '../registry/re
 import type { WebhookCounters } from '../webhooks/types';
 import { inboundFilter, inboundTopic, outboundTopic, ROOT_SCOPE, type Scope } from '../tenancy/isolation';
 import { ALL_TENANTS, filterProblem, firstLevel, isInsideTenant, publishTopicProblem, ROOT_USER, tenantNameProblem, unmount } from '../tenancy/topics';
-import { clientInfo, ConnectionTracker, splitInternalClientId, type ClientInfo, type ClientSession } from './connections';
+import { clientInfo, ConnectionTracker, internalClientId, splitInternalClientId, type ClientInfo, type ClientSession } from './connections';
 import { createHooks, packetInterceptor, type OriginPacket } from './hooks';
 import { TenantBuckets } from './rate-limits';
 import { createFabric, type Fabric, type FabricOptions } from './fabric';
@@ -79,6 +79,8 @@ export interface PublishOptions {
   payload: Buffer | string;
   qos?: 0 | 1 | 2;
   retain?: boolean;
+  /** Who published, as webhooks (`X-MQTT-Client-Id`) and subscribers (`clientId`) see it, e.g. `node-red`. */
+  clientId?: string;
 }
 
 export interface SubscribeOptions {
@@ -433,8 +435,10 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
       qos: message.qos ?? 0,
       retain: message.retain ?? false,
       dup: false,
-      origin: { username: tenant },
+      origin: { username: tenant, clientId: message.clientId },
     };
+    // in-process subscribers read the publisher from the packet, as for a device's publish
+    if (message.clientId !== undefined) (packet as OriginPacket & { clientId?: string }).clientId = internalClientId(tenant, message.clientId);
     return new Promise((resolve, reject) => aedes.publish(packet, (err) => (err ? reject(err) : resolve())));
   }
 

@@ -23,6 +23,7 @@ export interface HookContext {
 /** Who published a message through the in-process API; aedes hands the packet back to `published`. */
 export interface InProcessOrigin {
   username: string;
+  clientId?: string;
 }
 export type OriginPacket = PublishPacket & { origin?: InProcessOrigin };
 
@@ -262,7 +263,7 @@ export function createHooks(ctx: HookContext): Required<Pick<AedesOptions, 'preC
               payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
               qos: packet.qos,
               retain: packet.retain,
-              clientId: session?.clientId ?? null,
+              clientId: session?.clientId ?? origin?.clientId ?? null,
               username: session?.username ?? origin?.username ?? null,
             };
             events.emit('message', message);
