@@ -1,6 +1,6 @@
 import type { Node, NodeAPI, NodeMessageInFlow } from 'node-red';
 import { encodePayload } from '../src';
-import { useBroker } from './shared/broker-user';
+import { FLOW_CLIENT_ID, useBroker } from './shared/broker-user';
 import { describeError } from './shared/i18n';
 import type { TenantOutNodeDef } from './shared/node-types';
 
@@ -22,7 +22,7 @@ export default function (RED: NodeAPI): void {
       if (!topic) return done(new Error(RED._('tenant-out.errors.no-topic')));
       if (![0, 1, 2].includes(qos)) return done(new Error(RED._('tenant-out.errors.bad-qos', { qos: String(msg.qos) })));
       broker.ready
-        .then((host) => host.publish(tenant, { topic, payload: encodePayload(msg.payload), qos: qos as 0 | 1 | 2, retain }))
+        .then((host) => host.publish(tenant, { topic, payload: encodePayload(msg.payload), qos: qos as 0 | 1 | 2, retain, clientId: FLOW_CLIENT_ID }))
         .then(() => done(), (err: unknown) => done(new Error(describeError(RED, err))));
     });
 

@@ -1,6 +1,6 @@
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow } from 'node-red';
 import { ALL_TENANTS, encodePayload, type BrokerHost, type DeliveryResult, type WebhookSpec } from '../src';
-import { useBroker } from './shared/broker-user';
+import { FLOW_CLIENT_ID, useBroker } from './shared/broker-user';
 import { describeError } from './shared/i18n';
 import type { BrokerUser, TenantWebhookNodeDef } from './shared/node-types';
 import { brokerStatus } from './shared/status';
@@ -94,7 +94,7 @@ export default function (RED: NodeAPI): void {
             payload: encodePayload(msg.payload),
             qos: 0,
             retain: false,
-            clientId: null,
+            clientId: FLOW_CLIENT_ID,
             username: msgTenant,
           });
           return delivery;

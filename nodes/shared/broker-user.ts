@@ -1,6 +1,9 @@
 import type { NodeAPI } from 'node-red';
 import type { BrokerUser, TenantBrokerNode } from './node-types';
 
+/** The client id of what flows publish: webhooks' X-MQTT-Client-Id, tenant-in's msg.clientid. */
+export const FLOW_CLIENT_ID = 'node-red';
+
 /**
  * The tenant-broker a node is configured with, registered so it receives the
  * broker's state; or null after reporting a missing broker (error and red

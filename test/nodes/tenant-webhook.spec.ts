@@ -6,7 +6,7 @@ import { closedPort, HttpSink } from '../helpers/http-sink';
 import { connect } from '../helpers/mqtt';
 import type { tempDir } from '../helpers/tmp';
 
-const nodes = [loadNode('tenant-broker'), loadNode('tenant-webhook')];
+const nodes = [loadNode('tenant-broker'), loadNode('tenant-webhook'), loadNode('tenant-out')];
 
 function nextInput(id: string): Promise<NodeMessage & Record<string, unknown>> {
   return new Promise((resolve) => helper.getNode(id).once('input', resolve));
@@ -50,6 +50,24 @@ describe('tenant-webhook node', () => {
     assert.equal(request.headers.authorization, 'Bearer t0k');
     const msg = await delivered;
     assert.deepEqual([msg.topic, msg.tenant, (msg.payload as { status: number }).status], ['tenant1/sensors/temp', 'tenant1', 200]);
+  });
+
+  it('sends X-MQTT-Client-Id "node-red" for a flow\'s tenant-out publishes and its own input messages', async () => {
+    const flow = [
+      brokerConfig('b1', tmp.file('r.db')),
+      { id: 'w1', type: 'tenant-webhook', broker: 'b1', tenant: 'tenant1', topic: 'sensors/+', url: sink.url('/hook'), headers: '', timeout: '2000', retries: '0', concurrency: '1', wires: [[], []] },
+      { id: 'o1', type: 'tenant-out', broker: 'b1', tenant: 'tenant1', topic: 'sensors/temp', qos: '', retain: '', wires: [] },
+    ];
+    await helper.load(nodes, flow as never);
+    const host = await brokerOf('b1');
+    await host.registry.addTenant({ username: 'tenant1', password: 'secret' });
+    helper.getNode('o1').receive({ payload: 'published by a flow' } as never);
+    const [published] = await sink.waitFor(1);
+    assert.equal(published.body.toString(), 'published by a flow');
+    assert.deepEqual([published.headers['x-mqtt-username'], published.headers['x-mqtt-client-id']], ['tenant1', 'node-red']);
+    helper.getNode('w1').receive({ payload: 'ad hoc', topic: 'sensors/manual' } as never);
+    const [, adHoc] = await sink.waitFor(2);
+    assert.deepEqual([adHoc.body.toString(), adHoc.headers['x-mqtt-client-id']], ['ad hoc', 'node-red']);
   });
 
   it('signs requests with the secret from its credentials', async () => {
