@@ -23,7 +23,7 @@ export type { TenantView } from './admin/tenant-api';
 export { decodePayload, encodePayload } from './flows/payloads';
 export type { PayloadType } from './flows/payloads';
 export { WebhookDispatcher, WebhookEvent, validateWebhookUrl, verifySignature, WebhookConfigError } from './webhooks';
-export type { DeliveryResult, DroppedMessage, RetryNotice, WebhookCounters, WebhookSpec } from './webhooks';
+export type { DeliveryResult, DroppedMessage, RetryNotice, WebhookCounters, WebhookHealthChange, WebhookSpec } from './webhooks';
 export type { FabricOptions, PersistenceChoice } from './broker/fabric';
 export { AdminServer, ADMIN_DEFAULTS, isLoopbackHost } from './admin/admin-server';
 export type { AdminServerOptions } from './admin/admin-server';
