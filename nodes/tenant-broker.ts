@@ -1,6 +1,6 @@
 import type { NodeAPI } from 'node-red';
 import { isAbsolute, join } from 'node:path';
-import { BrokerHost, type BrokerHostOptions } from '../src';
+import { BrokerHost, REGISTRY_WEBHOOK_PREFIX, type BrokerHostOptions, type WebhookHealthChange } from '../src';
 import { registerTenantRoutes } from './shared/admin-routes';
 import { describeError } from './shared/i18n';
 import type { BrokerUser, TenantBrokerCredentials, TenantBrokerNode, TenantBrokerNodeDef } from './shared/node-types';
@@ -35,6 +35,8 @@ export default function (RED: NodeAPI): void {
     const users = new Set<BrokerUser>();
     let host: BrokerHost | null = null;
     let pendingStatus = false;
+    // registry webhooks failing now, and their tenants (flow webhooks show it on their own node)
+    const failingWebhooks = new Map<string, string | null>();
 
     const setState = (state: BrokerState) => {
       node.state = state;
@@ -46,13 +48,24 @@ export default function (RED: NodeAPI): void {
       pendingStatus = true;
       setImmediate(() => {
         pendingStatus = false;
-        if (host?.running) setState({ kind: 'listening', clients: host.connectionCount() });
+        if (!host?.running) return;
+        for (const id of failingWebhooks.keys()) if (!host.webhooks.has(id)) failingWebhooks.delete(id);
+        setState({ kind: 'listening', clients: host.connectionCounts(), failingWebhooks: [...failingWebhooks.values()] });
       });
+    };
+    // once when a registry webhook starts failing and once when it recovers, however many deliveries fail
+    const onWebhookHealth = (change: WebhookHealthChange) => {
+      if (!change.webhookId.startsWith(REGISTRY_WEBHOOK_PREFIX)) return;
+      const params = { id: change.webhookId.slice(REGISTRY_WEBHOOK_PREFIX.length), tenant: change.tenant ?? '*', target: change.target, error: change.error ?? '', failed: String(change.failed) };
+      if (change.state === 'failing') failingWebhooks.set(change.webhookId, change.tenant);
+      else failingWebhooks.delete(change.webhookId);
+      node.warn(RED._(`tenant-broker.warn.webhook-${change.state}`, params));
+      refreshClients();
     };
 
     node.state = { kind: 'starting' };
     // a user with its own status (tenant-webhook) takes the state itself
-    const tellUser = (user: BrokerUser, state: BrokerState) => (user.onBrokerState ? user.onBrokerState(state) : user.status(brokerStatus(RED, state)));
+    const tellUser = (user: BrokerUser, state: BrokerState) => (user.onBrokerState ? user.onBrokerState(state) : user.status(brokerStatus(RED, state, user.tenantScope)));
     node.register = (user) => {
       users.add(user);
       tellUser(user, node.state);
@@ -90,10 +103,11 @@ export default function (RED: NodeAPI): void {
       host.on('client-connected', refreshClients);
       host.on('client-disconnected', refreshClients);
       host.on('engine-error', (err) => node.warn(describeError(RED, err)));
+      host.webhooks.on('health', onWebhookHealth);
       const addresses = await host.start();
       const where = [addresses.mqtt && `mqtt ${addresses.mqtt.address}:${addresses.mqtt.port}`, addresses.ws && `ws ${addresses.ws.address}:${addresses.ws.port}${addresses.ws.path}`];
       node.log(RED._('tenant-broker.log.listening', { addresses: where.filter(Boolean).join(', ') }));
-      setState({ kind: 'listening', clients: 0 });
+      setState({ kind: 'listening', clients: new Map(), failingWebhooks: [] });
       return host;
     })();
     node.ready.catch((err: unknown) => {

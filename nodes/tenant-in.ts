@@ -18,9 +18,9 @@ export default function (RED: NodeAPI): void {
   function TenantIn(this: Node, config: TenantInNodeDef) {
     RED.nodes.createNode(this, config);
     const node = this;
-    const broker = useBroker(RED, node, config.broker, 'tenant-in');
-    if (!broker) return;
     const tenant = config.tenant || '*';
+    const broker = useBroker(RED, node, config.broker, 'tenant-in', tenant);
+    if (!broker) return;
     const qos = Number(config.qos) || 0;
     const datatype = (config.datatype || 'auto') as PayloadType;
     const dynamic = Number(config.inputs) === 1;

@@ -10,7 +10,7 @@ export default function (RED: NodeAPI): void {
   function TenantOut(this: Node, config: TenantOutNodeDef) {
     RED.nodes.createNode(this, config);
     const node = this;
-    const broker = useBroker(RED, node, config.broker, 'tenant-out');
+    const broker = useBroker(RED, node, config.broker, 'tenant-out', config.tenant);
     if (!broker) return;
 
     node.on('input', (msg: OutMessage, _send, done) => {

@@ -1,5 +1,5 @@
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow } from 'node-red';
-import { ALL_TENANTS, encodePayload, type BrokerHost, type DeliveryResult, type WebhookSpec } from '../src';
+import { ALL_TENANTS, encodePayload, type BrokerHost, type DeliveryResult, type WebhookHealthChange, type WebhookSpec } from '../src';
 import { FLOW_CLIENT_ID, useBroker } from './shared/broker-user';
 import { describeError } from './shared/i18n';
 import type { BrokerUser, TenantWebhookNodeDef } from './shared/node-types';
@@ -30,16 +30,24 @@ export default function (RED: NodeAPI): void {
     const id = `node:${node.id}`;
     const tenant = config.tenant || ALL_TENANTS;
     let host: BrokerHost | null = null;
+    // the error that started the current failure, while the endpoint keeps failing
+    let failing: string | null = null;
 
     const showStatus = () => {
       const counters = host?.webhooks.counters(id);
       if (!counters) return;
+      const queued = String(counters.queued + counters.inFlight);
+      const shape = counters.queued + counters.inFlight > 0 ? 'ring' : 'dot';
+      if (failing !== null) return node.status({ fill: 'red', shape, text: RED._('tenant-webhook.status.failing', { queued, error: counters.lastError ?? failing }) });
       const last = counters.lastStatus ? `${counters.lastStatus} ${counters.lastLatencyMs ?? 0} ms` : counters.lastError ?? '';
-      node.status({
-        fill: counters.lastError && !counters.lastStatus ? 'red' : 'green',
-        shape: counters.queued + counters.inFlight > 0 ? 'ring' : 'dot',
-        text: RED._('tenant-webhook.status.summary', { queued: String(counters.queued + counters.inFlight), last }),
-      });
+      node.status({ fill: 'green', shape, text: RED._('tenant-webhook.status.summary', { queued, last }) });
+    };
+    // once when the endpoint starts failing and once when it recovers, however many deliveries fail
+    const onHealth = (change: WebhookHealthChange) => {
+      if (change.webhookId !== id) return;
+      failing = change.state === 'failing' ? change.error ?? '' : null;
+      node.warn(RED._(`tenant-webhook.warn.${change.state}`, { target: change.target, error: change.error ?? '', failed: String(change.failed) }));
+      showStatus();
     };
     const onResult = (result: DeliveryResult) => {
       // results of input messages are sent by the input handler, with the message
@@ -73,6 +81,7 @@ export default function (RED: NodeAPI): void {
       running.webhooks.on('delivered', onResult);
       running.webhooks.on('failed', onResult);
       running.webhooks.on('dropped', onDropped);
+      running.webhooks.on('health', onHealth);
       host = running;
       node.status({ fill: 'green', shape: 'dot', text: RED._('tenant-webhook.status.ready') });
       return running;
@@ -112,6 +121,7 @@ export default function (RED: NodeAPI): void {
         host.webhooks.off('delivered', onResult);
         host.webhooks.off('failed', onResult);
         host.webhooks.off('dropped', onDropped);
+        host.webhooks.off('health', onHealth);
         host.removeWebhook(id);
       }
       done();

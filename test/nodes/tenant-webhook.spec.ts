@@ -88,6 +88,27 @@ describe('tenant-webhook node', () => {
     assert.match(String((msg.payload as { error: string }).error), /ECONNREFUSED|refused/i);
   });
 
+  it('warns once when it starts failing and once when it recovers, and shows it in its status', async () => {
+    let down = true;
+    sink.script = () => (down ? { status: 503 } : { status: 204 });
+    const host = await start({ url: sink.url('/hook?token=t0k') });
+    const node = helper.getNode('w1') as unknown as { warn: { args: unknown[][] }; status: { lastCall: { args: [{ fill?: string; shape?: string; text?: string }] } } };
+    const warnings = () => node.warn.args.map((args) => String(args[0]));
+    let failed = 0;
+    const threeFailed = new Promise<void>((resolve) => helper.getNode('failed').on('input', () => ++failed === 3 && resolve()));
+    for (let i = 0; i < 3; i++) await host.publish('tenant1', { topic: 'sensors/x', payload: String(i) });
+    await threeFailed;
+    assert.deepEqual(warnings(), ['tenant-webhook.warn.failing'], 'one warning for three failed deliveries');
+    assert.deepEqual([node.status.lastCall.args[0].fill, node.status.lastCall.args[0].text], ['red', 'tenant-webhook.status.failing']);
+
+    down = false;
+    const delivered = nextInput('ok');
+    await host.publish('tenant1', { topic: 'sensors/x', payload: 'back' });
+    await delivered;
+    assert.deepEqual(warnings(), ['tenant-webhook.warn.failing', 'tenant-webhook.warn.recovered']);
+    assert.equal(node.status.lastCall.args[0].fill, 'green');
+  });
+
   it('delivers an input message ad hoc and answers with that message', async () => {
     await start({});
     const delivered = nextInput('ok');
