@@ -3,6 +3,7 @@ import { ALL_TENANTS, encodePayload, type BrokerHost, type DeliveryResult, type 
 import { FLOW_CLIENT_ID, useBroker } from './shared/broker-user';
 import { describeError } from './shared/i18n';
 import type { BrokerUser, TenantWebhookNodeDef } from './shared/node-types';
+import { resolveOwnUrl } from './shared/node-red-url';
 import { brokerStatus } from './shared/status';
 
 type Credentials = { secret?: string };
@@ -70,7 +71,7 @@ export default function (RED: NodeAPI): void {
         id,
         tenant: tenant === ALL_TENANTS ? null : tenant,
         topicFilter: `${tenant === ALL_TENANTS ? '+' : tenant}/${config.topic || '#'}`,
-        url: config.url,
+        url: resolveOwnUrl(RED, config.url),
         headers,
         secret: node.credentials?.secret || undefined,
         timeoutMs: count(config.timeout, 5000),
