@@ -1,6 +1,7 @@
 import type { NodeAPI } from 'node-red';
 import { isAbsolute, join } from 'node:path';
 import { BrokerHost, REGISTRY_WEBHOOK_PREFIX, type BrokerHostOptions, type WebhookHealthChange } from '../src';
+import { withDefaults } from './shared/defaults';
 import { registerTenantRoutes } from './shared/admin-routes';
 import { describeError } from './shared/i18n';
 import type { BrokerUser, TenantBrokerCredentials, TenantBrokerNode, TenantBrokerNodeDef } from './shared/node-types';
@@ -29,8 +30,9 @@ function port(value: string | number, fallback: number): number {
 export default function (RED: NodeAPI): void {
   registerTenantRoutes(RED);
 
-  function TenantBroker(this: TenantBrokerNode, config: TenantBrokerNodeDef) {
-    RED.nodes.createNode(this, config);
+  function TenantBroker(this: TenantBrokerNode, saved: TenantBrokerNodeDef) {
+    RED.nodes.createNode(this, saved);
+    const config = withDefaults('tenant-broker', saved);
     const node = this;
     const users = new Set<BrokerUser>();
     let host: BrokerHost | null = null;

@@ -1,5 +1,6 @@
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow } from 'node-red';
 import { decodePayload, type InProcessMessage, type InProcessSubscription, type PayloadType } from '../src';
+import { withDefaults } from './shared/defaults';
 import { useBroker } from './shared/broker-user';
 import { describeError } from './shared/i18n';
 import type { TenantInNodeDef } from './shared/node-types';
@@ -15,8 +16,9 @@ function requestedTopics(topic: unknown, qos: number): Array<{ topic: string; qo
 }
 
 export default function (RED: NodeAPI): void {
-  function TenantIn(this: Node, config: TenantInNodeDef) {
-    RED.nodes.createNode(this, config);
+  function TenantIn(this: Node, saved: TenantInNodeDef) {
+    RED.nodes.createNode(this, saved);
+    const config = withDefaults('tenant-in', saved);
     const node = this;
     const tenant = config.tenant || '*';
     const broker = useBroker(RED, node, config.broker, 'tenant-in', tenant);

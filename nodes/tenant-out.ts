@@ -1,5 +1,6 @@
 import type { Node, NodeAPI, NodeMessageInFlow } from 'node-red';
 import { encodePayload } from '../src';
+import { withDefaults } from './shared/defaults';
 import { FLOW_CLIENT_ID, useBroker } from './shared/broker-user';
 import { describeError } from './shared/i18n';
 import type { TenantOutNodeDef } from './shared/node-types';
@@ -7,8 +8,9 @@ import type { TenantOutNodeDef } from './shared/node-types';
 type OutMessage = NodeMessageInFlow & { tenant?: unknown; qos?: unknown; retain?: unknown };
 
 export default function (RED: NodeAPI): void {
-  function TenantOut(this: Node, config: TenantOutNodeDef) {
-    RED.nodes.createNode(this, config);
+  function TenantOut(this: Node, saved: TenantOutNodeDef) {
+    RED.nodes.createNode(this, saved);
+    const config = withDefaults('tenant-out', saved);
     const node = this;
     const broker = useBroker(RED, node, config.broker, 'tenant-out', config.tenant);
     if (!broker) return;

@@ -1,5 +1,6 @@
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow } from 'node-red';
 import { ALL_TENANTS, encodePayload, type BrokerHost, type DeliveryResult, type WebhookHealthChange, type WebhookSpec } from '../src';
+import { withDefaults } from './shared/defaults';
 import { FLOW_CLIENT_ID, useBroker } from './shared/broker-user';
 import { describeError } from './shared/i18n';
 import type { BrokerUser, TenantWebhookNodeDef } from './shared/node-types';
@@ -19,8 +20,9 @@ function outputs(result: DeliveryResult, base: Record<string, unknown> = {}): Ar
 }
 
 export default function (RED: NodeAPI): void {
-  function TenantWebhook(this: Node<Credentials> & BrokerUser, config: TenantWebhookNodeDef) {
-    RED.nodes.createNode(this, config);
+  function TenantWebhook(this: Node<Credentials> & BrokerUser, saved: TenantWebhookNodeDef) {
+    RED.nodes.createNode(this, saved);
+    const config = withDefaults('tenant-webhook', saved);
     const node = this;
     // the status shows deliveries; of the broker's state only a failure matters here
     node.onBrokerState = (state) => {

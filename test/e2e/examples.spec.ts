@@ -195,4 +195,97 @@ describe('e2e: the examples next to the npm start demo and each other', function
     await page.screenshot({ path: join(SCREENSHOTS, 'examples-deployed.png') });
     assert.deepEqual(pageErrors.splice(0), [], 'the editor reported errors');
   });
+
+  it('shows each field an example leaves out as its default, and saving the dialogs writes the defaults', async function () {
+    // one broker for all: every example carries the same one
+    const shippedBrokers = examples.map(({ flow }) => flow.find((n) => n.type === 'tenant-broker'));
+    for (const broker of shippedBrokers) assert.deepEqual(broker, shippedBrokers[0], 'the examples\' brokers differ');
+    const shippedBroker = shippedBrokers[0]!;
+    /** The shipped node a node on the canvas was imported from: same tab label, type and place. */
+    const shippedOf = (label: string | undefined, node: FlowNode): FlowNode | undefined => {
+      if (node.type === 'tenant-broker') return shippedBroker;
+      const example = examples.find(({ flow }) => tabLabel(flow) === label);
+      return example?.flow.find((n) => n.type === node.type && n.x === node.x && n.y === node.y);
+    };
+
+    // the editor's defaults are the run time's
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { NODE_DEFAULTS } = require(join(projectRoot, 'dist', 'nodes', 'shared', 'defaults.js')) as { NODE_DEFAULTS: Record<string, Record<string, unknown>> };
+    const editorDefaults = await page.evaluate((types) => Object.fromEntries(types.map((type) => {
+      const defaults = (window as unknown as EditorWindow & { RED: { nodes: { getType(t: string): { defaults: Record<string, { value?: unknown; type?: string }> } } } }).RED.nodes.getType(type).defaults;
+      return [type, Object.fromEntries(Object.entries(defaults).filter(([, d]) => !d.type).map(([key, d]) => [key, d.value]))];
+    })), OUR_TYPES);
+    assert.deepEqual(editorDefaults, NODE_DEFAULTS, 'the editor\'s defaults and the run time\'s differ');
+
+    /** Fields a dialog shows that differ from what the node has, or from the default where the shipped node has none. */
+    const wrongFields = (type: string, prefix: string, shipped: FlowNode) =>
+      page.evaluate(({ defaults, prefix, shipped }) => {
+        const wrong: string[] = [];
+        for (const [key, value] of Object.entries(defaults)) {
+          const input = document.querySelector(`#${prefix}-${key}`) as HTMLInputElement | HTMLSelectElement | null;
+          if (!input) continue;
+          const expected = key in shipped && shipped[key] !== null ? shipped[key] : value;
+          const shown = input instanceof HTMLInputElement && input.type === 'checkbox' ? input.checked : input.value;
+          const want = typeof shown === 'boolean' ? Boolean(expected) : String(expected);
+          if (key === 'tcpPort' || key === 'wsPort' || key === 'tcpHost') continue; // the demo's own
+          if (shown !== want) wrong.push(`${key}: shows ${JSON.stringify(shown)}, expected ${JSON.stringify(want)}`);
+        }
+        return wrong;
+      }, { defaults: NODE_DEFAULTS[type], prefix, shipped });
+
+    // the broker, as every example and the demo have it: open it from the config sidebar, check, save
+    await page.evaluate(() => (window as unknown as EditorWindow).RED.actions.invoke('core:show-config-tab'));
+    await page.locator('.red-ui-palette-node-config', { hasText: String(shippedBroker.name) }).first().dblclick();
+    await page.locator('#node-config-input-tcpPort').waitFor({ state: 'visible' });
+    assert.deepEqual(await wrongFields('tenant-broker', 'node-config-input', shippedBroker), [], 'the broker dialog');
+    await page.locator('#node-config-tenant-broker-tabs a', { hasText: 'Limits' }).click();
+    assert.equal(await page.locator('#node-config-input-defaultAllowRetain').isChecked(), true, '"Allow retained messages" is not ticked');
+    assert.equal(await page.locator('#node-config-input-defaultMaxQos').inputValue(), '2', '"Highest QoS" is not 2');
+    await page.screenshot({ path: join(SCREENSHOTS, 'example-broker-limits.png') });
+    await page.locator('#node-config-dialog-ok').click();
+    await page.waitForFunction(() => document.querySelectorAll('.red-ui-tray').length === 0);
+
+    // every node of ours on the examples' tabs: open its dialog, check, press Done
+    const ours = await page.evaluate((types) => {
+      const RED = (window as unknown as EditorWindow).RED;
+      return types.slice(1).flatMap((type) => RED.nodes.filterNodes({ type }).map((n) => ({ id: n.id, type, z: n.z!, x: n.x as number, y: n.y as number, label: RED.nodes.workspace(n.z!)?.label })));
+    }, OUR_TYPES);
+    let opened = 0;
+    for (const node of ours) {
+      const shipped = shippedOf(node.label, node as unknown as FlowNode);
+      if (!shipped) continue; // the demo's own nodes
+      await page.evaluate((z) => (window as unknown as EditorWindow & { RED: { workspaces: { show(id: string): void } } }).RED.workspaces.show(z), node.z);
+      await page.locator(`g.red-ui-flow-node-group[id="${node.id}"] rect.red-ui-flow-node`).dblclick();
+      await page.locator('#node-dialog-ok').waitFor({ state: 'visible' });
+      assert.deepEqual(await wrongFields(node.type, 'node-input', shipped), [], `the ${node.type} dialog on ${node.label}`);
+      await page.locator('#node-dialog-ok').click();
+      await page.waitForFunction(() => document.querySelectorAll('.red-ui-tray').length === 0);
+      opened++;
+    }
+    assert.ok(opened >= 8, `only ${opened} dialogs of the examples' nodes were opened`);
+    await deploy(page);
+
+    // what the editor wrote: each field the example left out holds its default, none is blank or null
+    const deployed = await red!.json<FlowNode[]>('/flows');
+    const tabs = new Map(deployed.filter((n) => n.type === 'tab').map((t) => [t.id, t.label]));
+    const problems: string[] = [];
+    for (const node of deployed.filter((n) => OUR_TYPES.includes(n.type))) {
+      const shipped = shippedOf(node.z ? tabs.get(node.z) : undefined, node);
+      if (!shipped) continue;
+      for (const [key, value] of Object.entries(NODE_DEFAULTS[node.type])) {
+        if (key in shipped) continue;
+        if (node[key] !== value) problems.push(`${node.type} ${node.id}: ${key} is ${JSON.stringify(node[key])}, not the default ${JSON.stringify(value)}`);
+      }
+    }
+    assert.deepEqual(problems, [], 'saved by the editor');
+
+    // and the running broker has them: a new tenant may retain and use QoS 2
+    const added = await red!.json<{ tenant: { allow_retain: boolean; max_qos: number } }>(`/tenant-broker/${demo.DEMO_BROKER_ID}/tenants`, {
+      method: 'POST',
+      status: 201,
+      body: JSON.stringify({ username: 'after-save', password: 'pw' }),
+    });
+    assert.deepEqual([added.tenant.allow_retain, added.tenant.max_qos], [true, 2]);
+    assert.deepEqual(pageErrors.splice(0), [], 'the editor reported errors');
+  });
 });
