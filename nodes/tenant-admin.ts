@@ -1,6 +1,7 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import type { AddressInfo } from 'node:net';
 import { AdminServer, ADMIN_DEFAULTS, portSetting, TenantBrokerError, type AuditEvent, type BrokerHost } from '../src';
+import { withDefaults } from './shared/defaults';
 import { describeError } from './shared/i18n';
 import type { TenantBrokerNode } from './shared/node-types';
 
@@ -24,8 +25,9 @@ export default function (RED: NodeAPI): void {
       ? RED._(`tenant-admin.${err.key}`, err.params as Record<string, string>)
       : describeError(RED, err);
 
-  function TenantAdmin(this: TenantAdminNode, config: TenantAdminNodeDef) {
-    RED.nodes.createNode(this, config);
+  function TenantAdmin(this: TenantAdminNode, saved: TenantAdminNodeDef) {
+    RED.nodes.createNode(this, saved);
+    const config = withDefaults('tenant-admin', saved);
     const node = this;
     const broker = RED.nodes.getNode(config.broker) as TenantBrokerNode | null;
     let server: AdminServer | null = null;

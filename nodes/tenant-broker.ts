@@ -1,6 +1,7 @@
 import type { NodeAPI } from 'node-red';
 import { isAbsolute, join } from 'node:path';
-import { BROKER_DEFAULTS, BrokerHost, portSetting, wholeSetting as whole, type BrokerHostOptions } from '../src';
+import { BROKER_DEFAULTS, BrokerHost, portSetting as port, REGISTRY_WEBHOOK_PREFIX, wholeSetting as whole, type BrokerHostOptions, type WebhookHealthChange } from '../src';
+import { withDefaults } from './shared/defaults';
 import { registerTenantRoutes } from './shared/admin-routes';
 import { describeError } from './shared/i18n';
 import type { BrokerUser, TenantBrokerCredentials, TenantBrokerNode, TenantBrokerNodeDef } from './shared/node-types';
@@ -8,18 +9,22 @@ import { brokerStatus, type BrokerState } from './shared/status';
 
 // Node-RED gives a node 15 s to close; the engine must be gone well before.
 const CLOSE_TIMEOUT_MS = 10_000;
+
 // how long an engine error stays on the node's status before the client count returns
 const ERROR_STATUS_MS = 10_000;
 
 export default function (RED: NodeAPI): void {
   registerTenantRoutes(RED);
 
-  function TenantBroker(this: TenantBrokerNode, config: TenantBrokerNodeDef) {
-    RED.nodes.createNode(this, config);
+  function TenantBroker(this: TenantBrokerNode, saved: TenantBrokerNodeDef) {
+    RED.nodes.createNode(this, saved);
+    const config = withDefaults('tenant-broker', saved);
     const node = this;
     const users = new Set<BrokerUser>();
     let host: BrokerHost | null = null;
     let pendingStatus = false;
+    // registry webhooks failing now, and their tenants (flow webhooks show it on their own node)
+    const failingWebhooks = new Map<string, string | null>();
     let errorShown: NodeJS.Timeout | null = null;
 
     const setState = (state: BrokerState) => {
@@ -32,13 +37,24 @@ export default function (RED: NodeAPI): void {
       pendingStatus = true;
       setImmediate(() => {
         pendingStatus = false;
-        if (host?.running) setState({ kind: 'listening', clients: host.connectionCount() });
+        if (!host?.running) return;
+        for (const id of failingWebhooks.keys()) if (!host.webhooks.has(id)) failingWebhooks.delete(id);
+        setState({ kind: 'listening', clients: host.connectionCounts(), failingWebhooks: [...failingWebhooks.values()] });
       });
+    };
+    // once when a registry webhook starts failing and once when it recovers, however many deliveries fail
+    const onWebhookHealth = (change: WebhookHealthChange) => {
+      if (!change.webhookId.startsWith(REGISTRY_WEBHOOK_PREFIX)) return;
+      const params = { id: change.webhookId.slice(REGISTRY_WEBHOOK_PREFIX.length), tenant: change.tenant ?? '*', target: change.target, error: change.error ?? '', failed: String(change.failed) };
+      if (change.state === 'failing') failingWebhooks.set(change.webhookId, change.tenant);
+      else failingWebhooks.delete(change.webhookId);
+      node.warn(RED._(`tenant-broker.warn.webhook-${change.state}`, params));
+      refreshClients();
     };
 
     node.state = { kind: 'starting' };
     // a user with its own status (tenant-webhook) takes the state itself
-    const tellUser = (user: BrokerUser, state: BrokerState) => (user.onBrokerState ? user.onBrokerState(state) : user.status(brokerStatus(RED, state)));
+    const tellUser = (user: BrokerUser, state: BrokerState) => (user.onBrokerState ? user.onBrokerState(state) : user.status(brokerStatus(RED, state, user.tenantScope)));
     node.register = (user) => {
       users.add(user);
       tellUser(user, node.state);
@@ -52,8 +68,8 @@ export default function (RED: NodeAPI): void {
       const database = config.database?.trim() || BROKER_DEFAULTS.database;
       const tls = config.tls ? { keyFile: config.keyFile, certFile: config.certFile, caFile: config.caFile || undefined, requireClientCert: Boolean(config.requireClientCert) } : undefined;
       const options: BrokerHostOptions = {
-        mqtt: { port: portSetting(config.tcpPort, BROKER_DEFAULTS.mqtt.port), host: config.tcpHost || BROKER_DEFAULTS.mqtt.host, tls },
-        ws: config.wsEnabled === false ? false : { port: portSetting(config.wsPort, BROKER_DEFAULTS.ws.port), host: config.wsHost || config.tcpHost || BROKER_DEFAULTS.ws.host, path: config.wsPath || BROKER_DEFAULTS.ws.path, tls },
+        mqtt: { port: port(config.tcpPort, BROKER_DEFAULTS.mqtt.port), host: config.tcpHost || BROKER_DEFAULTS.mqtt.host, tls },
+        ws: config.wsEnabled === false ? false : { port: port(config.wsPort, BROKER_DEFAULTS.ws.port), host: config.wsHost || config.tcpHost || BROKER_DEFAULTS.ws.host, path: config.wsPath || BROKER_DEFAULTS.ws.path, tls },
         database: database === ':memory:' || isAbsolute(database) ? database : join(userDir, database),
         rootPassword: (node.credentials as TenantBrokerCredentials | undefined)?.rootPassword,
         defaults: {
@@ -96,7 +112,7 @@ export default function (RED: NodeAPI): void {
         node.error(RED._('tenant-broker.errors.restarting', { reason: describeError(RED, err) }));
         setState({ kind: 'starting' });
         running.restart().then(
-          () => setState({ kind: 'listening', clients: running.connectionCount() }),
+          () => refreshClients(),
           (restartError: unknown) => {
             const reason = describeError(RED, restartError);
             node.error(RED._('tenant-broker.errors.restart-failed', { reason }));
@@ -104,10 +120,11 @@ export default function (RED: NodeAPI): void {
           },
         );
       });
+      host.webhooks.on('health', onWebhookHealth);
       const addresses = await host.start();
       const where = [addresses.mqtt && `mqtt ${addresses.mqtt.address}:${addresses.mqtt.port}`, addresses.ws && `ws ${addresses.ws.address}:${addresses.ws.port}${addresses.ws.path}`];
       node.log(RED._('tenant-broker.log.listening', { addresses: where.filter(Boolean).join(', ') }));
-      setState({ kind: 'listening', clients: 0 });
+      setState({ kind: 'listening', clients: new Map(), failingWebhooks: [] });
       return host;
     })();
     node.ready.catch((err: unknown) => {

@@ -1,5 +1,6 @@
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow } from 'node-red';
 import { ALL_TENANTS, decodePayload, type InProcessMessage, type InProcessSubscription, type PayloadType } from '../src';
+import { withDefaults } from './shared/defaults';
 import { useBroker } from './shared/broker-user';
 import { describeError } from './shared/i18n';
 import type { TenantInNodeDef } from './shared/node-types';
@@ -15,12 +16,13 @@ function requestedTopics(topic: unknown, qos: number): Array<{ topic: string; qo
 }
 
 export default function (RED: NodeAPI): void {
-  function TenantIn(this: Node, config: TenantInNodeDef) {
-    RED.nodes.createNode(this, config);
+  function TenantIn(this: Node, saved: TenantInNodeDef) {
+    RED.nodes.createNode(this, saved);
+    const config = withDefaults('tenant-in', saved);
     const node = this;
-    const broker = useBroker(RED, node, config.broker, 'tenant-in');
-    if (!broker) return;
     const tenant = config.tenant || ALL_TENANTS;
+    const broker = useBroker(RED, node, config.broker, 'tenant-in', tenant);
+    if (!broker) return;
     const qos = Number(config.qos) || 0;
     const datatype = (config.datatype || 'auto') as PayloadType;
     const dynamic = Number(config.inputs) === 1;

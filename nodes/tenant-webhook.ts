@@ -1,12 +1,13 @@
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow } from 'node-red';
-import { ALL_TENANTS, encodePayload, WEBHOOK_DEFAULTS, wholeSetting, type BrokerHost, type DeliveryResult, type FlowWebhookSpec } from '../src';
-import { useBroker } from './shared/broker-user';
+import { ALL_TENANTS, encodePayload, WEBHOOK_DEFAULTS, wholeSetting, type BrokerHost, type DeliveryResult, type FlowWebhookSpec, type WebhookHealthChange } from '../src';
+import { withDefaults } from './shared/defaults';
+import { FLOW_CLIENT_ID, useBroker } from './shared/broker-user';
 import { describeError } from './shared/i18n';
 import type { BrokerUser, TenantWebhookNodeDef } from './shared/node-types';
+import { resolveOwnUrl } from './shared/node-red-url';
 import { brokerStatus } from './shared/status';
 
 type Credentials = { secret?: string };
-
 
 /** One output message per delivery: [success, failure]. */
 function outputs(result: DeliveryResult, base: Record<string, unknown> = {}): Array<NodeMessage | null> {
@@ -15,8 +16,9 @@ function outputs(result: DeliveryResult, base: Record<string, unknown> = {}): Ar
 }
 
 export default function (RED: NodeAPI): void {
-  function TenantWebhook(this: Node<Credentials> & BrokerUser, config: TenantWebhookNodeDef) {
-    RED.nodes.createNode(this, config);
+  function TenantWebhook(this: Node<Credentials> & BrokerUser, saved: TenantWebhookNodeDef) {
+    RED.nodes.createNode(this, saved);
+    const config = withDefaults('tenant-webhook', saved);
     const node = this;
     // the status shows deliveries; of the broker's state only a failure matters here
     node.onBrokerState = (state) => {
@@ -28,16 +30,24 @@ export default function (RED: NodeAPI): void {
     const tenant = config.tenant || ALL_TENANTS;
     let host: BrokerHost | null = null;
     let closed = false;
+    // the error that started the current failure, while the endpoint keeps failing
+    let failing: string | null = null;
 
     const showStatus = () => {
       const counters = host?.webhooks.counters(id);
       if (!counters) return;
+      const queued = String(counters.queued + counters.inFlight);
+      const shape = counters.queued + counters.inFlight > 0 ? 'ring' : 'dot';
+      if (failing !== null) return node.status({ fill: 'red', shape, text: RED._('tenant-webhook.status.failing', { queued, error: counters.lastError ?? failing }) });
       const last = counters.lastStatus ? `${counters.lastStatus} ${counters.lastLatencyMs ?? 0} ms` : counters.lastError ?? '';
-      node.status({
-        fill: counters.lastError && !counters.lastStatus ? 'red' : 'green',
-        shape: counters.queued + counters.inFlight > 0 ? 'ring' : 'dot',
-        text: RED._('tenant-webhook.status.summary', { queued: String(counters.queued + counters.inFlight), last }),
-      });
+      node.status({ fill: 'green', shape, text: RED._('tenant-webhook.status.summary', { queued, last }) });
+    };
+    // once when the endpoint starts failing and once when it recovers, however many deliveries fail
+    const onHealth = (change: WebhookHealthChange) => {
+      if (change.webhookId !== id) return;
+      failing = change.state === 'failing' ? change.error ?? '' : null;
+      node.warn(RED._(`tenant-webhook.warn.${change.state}`, { target: change.target, error: change.error ?? '', failed: String(change.failed) }));
+      showStatus();
     };
     const onResult = (result: DeliveryResult) => {
       // results of input messages are sent by the input handler, with the message
@@ -62,7 +72,7 @@ export default function (RED: NodeAPI): void {
         id,
         tenant,
         topicFilter: config.topic || '#',
-        url: config.url,
+        url: resolveOwnUrl(RED, config.url),
         headers,
         secret: node.credentials?.secret || undefined,
         timeoutMs: wholeSetting(config.timeout, WEBHOOK_DEFAULTS.timeoutMs, 'timeout'),
@@ -73,6 +83,7 @@ export default function (RED: NodeAPI): void {
       running.webhooks.on('delivered', onResult);
       running.webhooks.on('failed', onResult);
       running.webhooks.on('dropped', onDropped);
+      running.webhooks.on('health', onHealth);
       host = running;
       node.status({ fill: 'green', shape: 'dot', text: RED._('tenant-webhook.status.ready') });
       return running;
@@ -88,7 +99,7 @@ export default function (RED: NodeAPI): void {
       if (msgTenant === ALL_TENANTS) return done(new Error(RED._('tenant-webhook.errors.no-tenant')));
       ready
         .then((running) => {
-          return running.deliverToWebhook(id, msgTenant, typeof msg.topic === 'string' ? msg.topic : '', encodePayload(msg.payload));
+          return running.deliverToWebhook(id, msgTenant, typeof msg.topic === 'string' ? msg.topic : '', encodePayload(msg.payload), FLOW_CLIENT_ID);
         })
         .then((result) => {
           send(outputs(result, msg));
@@ -104,6 +115,7 @@ export default function (RED: NodeAPI): void {
         host.webhooks.off('delivered', onResult);
         host.webhooks.off('failed', onResult);
         host.webhooks.off('dropped', onDropped);
+        host.webhooks.off('health', onHealth);
         host.removeWebhook(id);
       }
       done();

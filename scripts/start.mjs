@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { addDemoTenants, DEMO_BROKER_ID, demoFlow } from './demo-flow.mjs';
 
 const require = createRequire(import.meta.url);
 const project = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -18,7 +19,7 @@ const env = {
   ADMIN_PORT: process.env.ADMIN_PORT || '4036',
 };
 const demoDir = resolve(project, process.env.DEMO_DIR || '.demo');
-const brokerId = 'tb-broker';
+const brokerId = DEMO_BROKER_ID;
 const database = join(demoDir, 'tenant-broker.db');
 
 if (!existsSync(join(project, 'dist/nodes/tenant-broker.js'))) {
@@ -51,19 +52,7 @@ writeFileSync(
 
 // The getting-started example, with ports from the environment (Node-RED substitutes ${VAR}).
 const flowFile = join(demoDir, 'flows.json');
-if (!existsSync(flowFile)) {
-  const flow = JSON.parse(readFileSync(join(project, 'examples', '01 Getting started.json'), 'utf8'));
-  for (const node of flow) {
-    if (node.type === 'tenant-broker') Object.assign(node, { tcpPort: '${MQTT_PORT}', wsPort: '${MQTT_WS_PORT}', tcpHost: '127.0.0.1' });
-  }
-  // the management API (curl http://localhost:$ADMIN_PORT/internal/tenants), its audit events to the debug sidebar
-  const tab = flow.find((node) => node.type === 'tab').id;
-  flow.push(
-    { id: 'gs-admin', type: 'tenant-admin', z: tab, name: '', broker: brokerId, host: '127.0.0.1', port: '${ADMIN_PORT}', x: 150, y: 300, wires: [['gs-audit']] },
-    { id: 'gs-audit', type: 'debug', z: tab, name: 'audit events', active: true, tosidebar: true, console: false, tostatus: true, complete: 'true', targetType: 'full', statusVal: 'topic', statusType: 'msg', x: 450, y: 300, wires: [] },
-  );
-  writeFileSync(flowFile, JSON.stringify(flow, null, 2));
-}
+if (!existsSync(flowFile)) writeFileSync(flowFile, JSON.stringify(demoFlow(project), null, 2));
 if (process.env.ROOT_PASSWORD !== undefined) {
   const credFile = join(demoDir, 'flows_cred.json');
   const creds = existsSync(credFile) ? JSON.parse(readFileSync(credFile, 'utf8')) : {};
@@ -74,10 +63,7 @@ if (process.env.ROOT_PASSWORD !== undefined) {
 // Demo tenants on first start only: afterwards the registry is the user's.
 if (!existsSync(database)) {
   const { Registry } = require(join(project, 'dist/src/index.js'));
-  const registry = new Registry({ path: database });
-  await registry.addTenant({ username: 'tenant1', password: 'secret', isolation: 'prefix' });
-  await registry.addTenant({ username: 'tenant2', password: 'secret2', isolation: 'mountpoint' });
-  registry.close();
+  await addDemoTenants(Registry, database);
   console.log(`Created demo tenants tenant1/secret (prefix) and tenant2/secret2 (mountpoint) in ${database}`);
 }
 
@@ -86,5 +72,16 @@ const red = spawn(process.execPath, [require.resolve('node-red/red.js'), '--user
   stdio: 'inherit',
   env: { ...process.env, ...env },
 });
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => red.kill(signal));
+// `npm start` runs this script through `sh -c`, and npm forwards SIGINT and SIGTERM to
+// that shell only; dash neither forwards them nor execs its command, so the signals
+// never reached Node-RED (and SIGTERM orphaned it, ports held). The start script
+// therefore `exec`s node: npm's child is this process, which passes each signal on.
+// A Node-RED that has not stopped 10 s after the first signal is killed.
+let forceKill = null;
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(signal, () => {
+    red.kill(signal);
+    if (signal !== 'SIGHUP' && forceKill === null) forceKill = setTimeout(() => red.kill('SIGKILL'), 10_000).unref();
+  });
+}
 red.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

@@ -31,7 +31,7 @@ export { decodePayload, encodePayload } from './flows/payloads';
 export type { PayloadType } from './flows/payloads';
 
 export { WebhookDispatcher, verifySignature, WebhookConfigError } from './webhooks';
-export type { DeliveryResult, DroppedMessage, RetryNotice, WebhookCounters, WebhookSpec } from './webhooks';
+export type { DeliveryResult, DroppedMessage, RetryNotice, WebhookCounters, WebhookHealthChange, WebhookSpec } from './webhooks';
 
 export { AdminServer } from './admin/admin-server';
 export type { AdminServerOptions } from './admin/admin-server';

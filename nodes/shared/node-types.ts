@@ -34,8 +34,12 @@ export interface TenantBrokerCredentials {
   rootPassword?: string;
 }
 
-/** A node that uses a tenant-broker: it shows the broker's state, or handles it in `onBrokerState`. */
-export type BrokerUser = Node & { onBrokerState?(state: BrokerState): void };
+/**
+ * A node that uses a tenant-broker: it shows the broker's state for its
+ * tenant (`tenantScope`; unset or `*` for every tenant), or handles the state
+ * in `onBrokerState`.
+ */
+export type BrokerUser = Node & { onBrokerState?(state: BrokerState): void; tenantScope?: string };
 
 export interface TenantBrokerNode extends Node<TenantBrokerCredentials> {
   /** Resolves with the running engine, or rejects with the reason it could not start. */

@@ -167,8 +167,8 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
   }
 
   /** Delivers a flow's message (topic in the tenant's view) to one webhook now, whatever its filter. */
-  deliverToWebhook(id: string, tenant: string, topic: string, payload: Buffer): Promise<DeliveryResult> {
-    return this.webhookRouting.deliverForFlow(id, tenant, topic, payload);
+  deliverToWebhook(id: string, tenant: string, topic: string, payload: Buffer, clientId: string | null = null): Promise<DeliveryResult> {
+    return this.webhookRouting.deliverForFlow(id, tenant, topic, payload, clientId);
   }
 
   setRootPassword(password: string | undefined): void {

@@ -42,7 +42,7 @@ export interface HookContext {
 /** Who published a message through the in-process API; aedes hands the packet back to `published`. */
 export interface InProcessOrigin {
   username: string;
-  /** The client id flows publish under; none today. */
+  /** The client id a flow publishes under (`node-red` for tenant-out), as webhooks and subscribers see it. */
   clientId?: string;
 }
 export type OriginPacket = PublishPacket & { origin?: InProcessOrigin };

@@ -5,7 +5,7 @@ import type { EngineEvents } from '../events';
 import type { Registry } from '../registry/registry';
 import { decideFlowPublish, decideFlowSubscribe, type FlowView } from '../tenancy/policy';
 import { persistenceOf, publisherIdOf } from './aedes-seam';
-import { splitInternalClientId } from './connections';
+import { internalClientId, splitInternalClientId } from './connections';
 import type { OriginPacket } from './hooks';
 
 export interface InProcessMessage {
@@ -25,6 +25,8 @@ export interface PublishOptions {
   payload: Buffer | string;
   qos?: 0 | 1 | 2;
   retain?: boolean;
+  /** Who published, as webhooks (`X-MQTT-Client-Id`) and subscribers (`clientId`) see it, e.g. `node-red`. */
+  clientId?: string;
 }
 
 export interface SubscribeOptions {
@@ -75,8 +77,10 @@ export class InProcessApi {
       qos: message.qos ?? 0,
       retain: message.retain ?? false,
       dup: false,
-      origin: { username: tenant },
+      origin: { username: tenant, clientId: message.clientId },
     };
+    // in-process subscribers read the publisher from the packet, as for a device's publish
+    if (message.clientId !== undefined) (packet as OriginPacket & { clientId?: string }).clientId = internalClientId(tenant, message.clientId);
     return new Promise((resolve, reject) => aedes.publish(packet, (err) => (err ? reject(err) : resolve())));
   }
 

@@ -60,10 +60,10 @@ export class WebhookRouting {
   }
 
   /** Delivers a flow's message (topic in the tenant's view) to one webhook now, whatever its filter. */
-  deliverForFlow(id: string, tenant: string, topic: string, payload: Buffer): Promise<DeliveryResult> {
+  deliverForFlow(id: string, tenant: string, topic: string, payload: Buffer, clientId: string | null): Promise<DeliveryResult> {
     const target = mountTopic(flowScope(tenant), topic);
     if (!target.ok) throw invalid(`cannot deliver ${topic}: ${target.reason}`, 'errors.topic-denied', { topic });
-    return this.webhooks.deliver(id, { tenant, topic: target.topic, payload, qos: 0, retain: false, clientId: null, username: tenant });
+    return this.webhooks.deliver(id, { tenant, topic: target.topic, payload, qos: 0, retain: false, clientId, username: tenant });
   }
 
   private mirrorRegistry(): void {

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { topicMatches } from '../tenancy/topics';
+import { WebhookHealth } from './health';
 import { WebhookTarget, type TargetSettings } from './target';
 import {
   WebhookEvent,
@@ -9,6 +10,7 @@ import {
   type PublishedMessage,
   type WebhookCounters,
   type WebhookEventMap,
+  type WebhookHealthChange,
   type WebhookSpec,
 } from './types';
 import { normalizeSpec } from './validate';
@@ -28,9 +30,10 @@ const DEFAULT_USER_AGENT = 'node-red-contrib-tenant-broker';
  * retries with backoff, and a bounded queue that drops rather than grows.
  *
  * Events: `delivered` and `failed` ({@link DeliveryResult}, once per delivery,
- * after its last attempt), `dropped` ({@link DroppedMessage}) and `retrying`
- * ({@link RetryNotice}). Nothing is emitted for a webhook after `remove()` or
- * `close()`.
+ * after its last attempt), `dropped` ({@link DroppedMessage}), `retrying`
+ * ({@link RetryNotice}) and `health` ({@link WebhookHealthChange}, when a
+ * webhook starts failing and when it recovers). Nothing is emitted for a
+ * webhook after `remove()` or `close()`.
  */
 export class WebhookDispatcher extends EventEmitter<WebhookEventMap> {
   private readonly targets = new Map<string, WebhookTarget>();
@@ -70,10 +73,23 @@ export class WebhookDispatcher extends EventEmitter<WebhookEventMap> {
     if (existing !== undefined) {
       existing.update(normalized);
     } else {
-      this.targets.set(normalized.id, new WebhookTarget(normalized, this.settings, {
-          result: (result, delivered) => this.safeEmit(delivered ? WebhookEvent.Delivered : WebhookEvent.Failed, result),
-          retrying: (notice) => this.safeEmit(WebhookEvent.Retrying, notice),
-        }));
+      const health = new WebhookHealth();
+      const target: WebhookTarget = new WebhookTarget(normalized, this.settings, {
+        result: (result, delivered) => {
+          this.safeEmit(delivered ? WebhookEvent.Delivered : WebhookEvent.Failed, result);
+          const transition = health.record(delivered);
+          if (transition === null) return;
+          const { url, tenant } = target.spec;
+          const change: WebhookHealthChange = { webhookId: result.webhookId, tenant, target: url.origin + url.pathname, ...transition };
+          if (transition.state === 'failing') {
+            change.error = result.error;
+            if (result.status !== undefined) change.status = result.status;
+          }
+          this.safeEmit(WebhookEvent.Health, change);
+        },
+        retrying: (notice) => this.safeEmit(WebhookEvent.Retrying, notice),
+      });
+      this.targets.set(normalized.id, target);
     }
     this.reindex();
   }

@@ -57,6 +57,27 @@ export interface DroppedMessage {
   queueLimit: number;
 }
 
+/**
+ * A webhook started failing (its first failed delivery, after the last retry,
+ * since it was added or last recovered) or recovered (its first delivery since).
+ * Once per transition, however many deliveries fail in between.
+ */
+export interface WebhookHealthChange {
+  webhookId: string;
+  tenant: string | null;
+  /** The URL without query and fragment, which may hold credentials: for logs. */
+  target: string;
+  state: 'failing' | 'recovered';
+  /** When the webhook started failing (ms since the epoch). */
+  since: number;
+  /** Deliveries failed since then: 1 for `failing`, all of them for `recovered`. */
+  failed: number;
+  /** `failing`: the error of the delivery that failed. */
+  error?: string;
+  /** `failing`: the HTTP status of its last attempt, if one arrived. */
+  status?: number;
+}
+
 /** A failed attempt that will be retried. */
 export interface RetryNotice {
   webhookId: string;
@@ -112,6 +133,8 @@ export enum WebhookEvent {
   Dropped = 'dropped',
   /** An attempt failed and another follows after `delayMs`: {@link RetryNotice}. */
   Retrying = 'retrying',
+  /** A webhook started failing or recovered: {@link WebhookHealthChange}. */
+  Health = 'health',
 }
 
 // Literal keys, so listeners can be added with plain strings as well as the enum.
@@ -120,4 +143,5 @@ export interface WebhookEventMap {
   failed: [DeliveryResult];
   dropped: [DroppedMessage];
   retrying: [RetryNotice];
+  health: [WebhookHealthChange];
 }

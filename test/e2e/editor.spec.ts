@@ -27,6 +27,9 @@ type EditorWindow = Window & {
 /** A raw i18n key of ours on screen: a missing or misspelt translation. */
 const RAW_KEY = /\b(?:node-red-contrib-tenant-broker\/)?tenant-(?:broker|in|out|webhook|admin)\.(?!(?:db|js|json|html|svg)\b)[A-Za-z][\w-]*(?:\.[\w-]+)*/;
 
+/** Markup shown as text: a translation with HTML rendered without `[html]`, or an escaped entity. */
+const VISIBLE_MARKUP = /<\/?[A-Za-z][\w-]*(?:\s[^<>]*)?\/?>|&(?:lt|gt|amp|quot|nbsp|#\d+);/;
+
 /** How the editor logs an error it caught in a node definition (red.js: oneditprepare, "Definition error", failedToAppendNode). */
 const SWALLOWED_ERROR = /^(?:oneditprepare|oneditsave|oneditcancel|oneditdelete|oneditresize)\b|^Definition error: |^\[node-red-contrib-tenant-broker\]/;
 
@@ -73,9 +76,36 @@ async function emptyI18nTargets(root: Locator): Promise<string[]> {
 }
 
 async function assertTranslated(root: Locator, where: string): Promise<void> {
-  const raw = (await visibleTexts(root)).filter((t) => RAW_KEY.test(t));
+  const texts = await visibleTexts(root);
+  const raw = texts.filter((t) => RAW_KEY.test(t));
   assert.deepEqual(raw, [], `${where} shows untranslated i18n keys`);
+  assert.deepEqual(texts.filter((t) => VISIBLE_MARKUP.test(t)), [], `${where} shows markup as text`);
   assert.deepEqual(await emptyI18nTargets(root), [], `${where} has data-i18n keys that translate to nothing (missing from the catalog?)`);
+}
+
+/**
+ * Text inputs for ports take \${ENV_VAR}: the longest name the demo uses, and
+ * the placeholder, must fit without scrolling.
+ */
+async function assertPortFieldsFit(root: Locator, where: string): Promise<void> {
+  const clipped = await root.locator('input[type="text"][id$="Port"]:visible, input[type="text"][id$="-port"]:visible').evaluateAll((inputs) =>
+    (inputs as HTMLInputElement[]).flatMap((input) => {
+      const before = input.value;
+      const out: string[] = [];
+      for (const text of ['\${MQTT_WS_PORT}', input.placeholder]) {
+        input.value = text;
+        if (input.scrollWidth > input.clientWidth) out.push(`#${input.id}: "${text}" needs ${input.scrollWidth}px, has ${input.clientWidth}px`);
+      }
+      input.value = before;
+      return out;
+    }),
+  );
+  assert.deepEqual(clipped, [], `${where}: port fields clip their text`);
+}
+
+/** The label on the canvas of a node, as a person reads it. */
+function canvasLabel(page: Page, id: string): Promise<string> {
+  return page.locator(`g.red-ui-flow-node-group[id="${id}"] .red-ui-flow-node-label`).first().evaluate((el) => (el.textContent ?? '').trim());
 }
 
 /** The edit tray that is open on top. */
@@ -145,6 +175,7 @@ describe('e2e: the editor in headless Chromium', function () {
       { id: BROKER_ID, type: 'tenant-broker', name: 'e2e broker', tcpPort: '0', tcpHost: '127.0.0.1', wsEnabled: true, wsPort: '0', wsHost: '127.0.0.1', wsPath: '/ws', database: 'tenant-broker.db', defaultIsolation: 'prefix', defaultMaxConnections: '0' },
       { id: 'e2e-in', type: 'tenant-in', z: 'e2e-tab', name: '', broker: BROKER_ID, tenant: '*', topic: 'sensors/#', qos: '0', datatype: 'auto', inputs: 0, x: 180, y: 100, wires: [[]] },
       { id: 'e2e-out', type: 'tenant-out', z: 'e2e-tab', name: '', broker: BROKER_ID, tenant: 'tenant1', topic: 'sensors/temp', qos: '', retain: '', x: 440, y: 100, wires: [] },
+      { id: 'e2e-out2', type: 'tenant-out', z: 'e2e-tab', name: '', broker: BROKER_ID, tenant: 'tenant2', topic: 'sensors/temp', qos: '', retain: '', x: 440, y: 160, wires: [] },
     ]);
     // the Tenants tab needs the broker running: the route answers 404 until the deploy has created it
     await eventually('the deployed broker', async () => ((await red!.request(`/tenant-broker/${BROKER_ID}/tenants`)).ok ? true : undefined));
@@ -226,6 +257,7 @@ describe('e2e: the editor in headless Chromium', function () {
     await tray.locator('#node-config-input-tcpPort').waitFor({ state: 'visible' });
     await traySettled(page);
     await assertTranslated(tray, 'the tenant-broker dialog (first tab)');
+    await assertPortFieldsFit(tray, 'the tenant-broker dialog');
     await page.screenshot({ path: join(SCREENSHOTS, 'tenant-broker.png') });
 
     await tray.locator('#node-config-tenant-broker-tabs a', { hasText: 'Tenants' }).click();
@@ -289,9 +321,40 @@ describe('e2e: the editor in headless Chromium', function () {
       const inputs = await form.locator('input:visible, select:visible, textarea:visible').count();
       assert.ok(inputs >= 2, `${type}: the dialog shows ${inputs} form fields`);
       await assertTranslated(tray, `the ${type} dialog`);
+      await assertPortFieldsFit(tray, `the ${type} dialog`);
       await page.screenshot({ path: join(SCREENSHOTS, `${type}.png`) });
       await closeTray(page, '#node-dialog-cancel');
       assertNoEditorErrors();
     }
+  });
+
+  it('labels nodes with their tenant, counts the clients of their tenant, and names fresh nodes in words', async function () {
+    const [out1, out2] = [await canvasLabel(page, 'e2e-out'), await canvasLabel(page, 'e2e-out2')];
+    assert.notEqual(out1, out2, 'two tenant-out nodes of two tenants on one topic look the same');
+    assert.match(out1, /tenant1/);
+    assert.match(out2, /tenant2/);
+    assert.match(out1, /sensors\/temp/);
+    assert.match(await canvasLabel(page, 'e2e-in'), /all tenants.*sensors\/#/);
+
+    // the status under a node counts its own tenant's clients
+    const statusOf = (id: string) => page.locator(`g[id="${id}"] .red-ui-flow-node-status-label`).evaluate((el) => (el.textContent ?? '').trim());
+    await page.waitForFunction(() => /tenant1/.test(document.querySelector('g[id="e2e-out"] .red-ui-flow-node-status-label')?.textContent ?? ''));
+    assert.match(await statusOf('e2e-out'), /^tenant1: \d+ connected$/);
+    assert.match(await statusOf('e2e-out2'), /^tenant2: \d+ connected$/);
+    assert.match(await statusOf('e2e-in'), /^all tenants: \d+ connected$/);
+
+    // a node fresh from the palette reads as words, not as its type name
+    const chart = page.locator('#red-ui-workspace-chart');
+    for (const [index, type] of ['tenant-in', 'tenant-out', 'tenant-webhook', 'tenant-admin'].entries()) {
+      const before = await page.evaluate((t) => (window as unknown as EditorWindow).RED.nodes.filterNodes({ type: t }).map((n) => n.id), type);
+      await page.locator(`#red-ui-palette-container-tenant_broker .red-ui-palette-node[data-palette-type="${type}"]`).dragTo(chart, { targetPosition: { x: 160 + 200 * index, y: 420 } });
+      await page.waitForFunction(([t, n]) => (window as unknown as EditorWindow).RED.nodes.filterNodes({ type: t as string }).length > (n as number), [type, before.length] as const);
+      const id = await page.evaluate(([t, old]) => (window as unknown as EditorWindow).RED.nodes.filterNodes({ type: t as string }).map((n) => n.id).find((i) => !(old as string[]).includes(i)), [type, before] as const);
+      const label = await canvasLabel(page, id!);
+      assert.ok(label && label !== type && !RAW_KEY.test(label), `a fresh ${type} reads "${label}"`);
+    }
+    await assertTranslated(chart, 'the canvas');
+    await page.screenshot({ path: join(SCREENSHOTS, 'labels.png') });
+    assertNoEditorErrors();
   });
 });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
+import net from 'node:net';
 import { join } from 'node:path';
 import { closedPort, HttpSink } from '../helpers/http-sink';
 import { closed, connect } from '../helpers/mqtt';
@@ -143,4 +144,62 @@ describe('npm start (end to end)', function () {
       await sink.close();
     }
   });
+});
+
+/** Whether nothing listens on 127.0.0.1:`port` (a connection is refused). */
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(true));
+  });
+}
+
+/** `npm start` exactly as a person types it: the npm running this test (or the one on PATH). */
+function npmStart(env: NodeJS.ProcessEnv): ChildProcess {
+  const cli = process.env.npm_execpath;
+  const [file, args] = cli && /npm-cli\.js$/.test(cli) ? [process.execPath, [cli, 'start']] : ['npm', ['start']];
+  // its own process group, so that the test can clean up whatever a failed stop leaves behind
+  return spawn(file, args, { cwd: project, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+describe('npm start (end to end): stopping', function () {
+  this.timeout(90_000);
+
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    it(`stops Node-RED and frees every port on ${signal} to the npm process alone`, async () => {
+      const demo = tempDir('tenant-broker-demo-stop-');
+      const ports = { NODE_RED_PORT: 0, MQTT_PORT: 0, MQTT_WS_PORT: 0, ADMIN_PORT: 0 };
+      for (const key of Object.keys(ports) as Array<keyof typeof ports>) ports[key] = await closedPort();
+      const env: NodeJS.ProcessEnv = { ...process.env, DEMO_DIR: demo.dir, ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])) };
+      delete env.ROOT_PASSWORD;
+      const output: string[] = [];
+      const child = npmStart(env);
+      const exited = new Promise<number | string | null>((resolve) => child.once('exit', (code, sig) => resolve(code ?? sig)));
+      child.stdout?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+      child.stderr?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+      try {
+        await adminAnswers(child, ports.ADMIN_PORT, output);
+        // the pid a person finds with `ps` or `$!`: npm's, not its process group
+        process.kill(child.pid!, signal);
+        // "within a few seconds": Node-RED closes its flows and exits, then npm does
+        let timer: NodeJS.Timeout | undefined;
+        const outcome = await Promise.race([exited.then((code) => ({ code })), new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), 15_000)))]);
+        clearTimeout(timer);
+        assert.ok(outcome, `npm start was still running 15 s after ${signal}:\n${output.join('')}`);
+        for (const [name, port] of Object.entries(ports)) assert.ok(await portFree(port), `${name} ${port} is still held after npm start exited`);
+      } finally {
+        // whatever a failed stop left running (Node-RED, start.mjs) is in npm's process group
+        try {
+          process.kill(-child.pid!, 'SIGKILL');
+        } catch {
+          // the group is gone: everything stopped
+        }
+        demo.remove();
+      }
+    });
+  }
 });

@@ -76,6 +76,21 @@ describe('e2e: the packed package in a real Node-RED', function () {
     assert.ok(!existsSync(join(projectRoot, 'node_modules', MODULE)));
   });
 
+  it('ships the MIT LICENSE the README names and every file the README links to', function () {
+    assert.ok(packedFiles.includes('LICENSE'), 'no LICENSE in the tarball');
+    const pkg = JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as { license: string };
+    const license = readFileSync(join(projectRoot, 'LICENSE'), 'utf8');
+    assert.equal(pkg.license, 'MIT');
+    assert.match(license, /^MIT License\n\nCopyright \(c\) \d{4} /);
+    const readme = readFileSync(join(projectRoot, 'README.md'), 'utf8');
+    assert.match(readme, /## License\s+MIT/);
+    // relative links resolve inside the package on npm and in the Flow Library: each must be shipped
+    const links = [...readme.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1]).filter((href) => !/^(?:[a-z]+:|#)/i.test(href));
+    assert.ok(links.length > 0, 'the README links to no file at all: is this test still reading links?');
+    const missing = links.map((href) => href.split('#')[0]).filter((file) => !packedFiles.includes(file));
+    assert.deepEqual(missing, [], 'the README links to files the tarball does not ship');
+  });
+
   it('loads the node types tenant-broker, tenant-in and tenant-out', async function () {
     const sets = await red!.json<NodeSet[]>('/nodes');
     const ours = sets.filter((s) => s.module === MODULE);

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import mqttPacket, { type Packet } from 'mqtt-packet';
 import type { ConnectionRefused } from '../../src';
 import { engineFixture, type RunningEngine } from '../helpers/engine';
 import { closed, connect, connackCode } from '../helpers/mqtt';
@@ -47,6 +50,19 @@ describe('CONNECT, credentials and quotas', () => {
     await bystander.waitFor((m) => m.payload === 'served');
   });
 
+  it('answers an MQTT 5 CONNECT with a 3.1.1 CONNACK, return code 1, as the README says', async () => {
+    const raw = await rawConnect(engine.addresses.mqtt!.port);
+    const received: Buffer[] = [];
+    raw.socket.on('data', (chunk: Buffer) => received.push(chunk));
+    raw.sendBytes(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, clientId: 'v5', keepalive: 0, username: 'acme', password: Buffer.from('acme-pw'), properties: { sessionExpiryInterval: 0 } } as unknown as Packet));
+    await raw.closed;
+    // [MQTT-3.2.2-5] 0x01 unacceptable protocol level, in the 3.1.1 form (no properties), then the connection closes
+    assert.deepEqual([...Buffer.concat(received)], [0x20, 0x02, 0x00, 0x01]);
+    const readme = readFileSync(join(__dirname, '../../README.md'), 'utf8');
+    assert.match(readme, /MQTT 3\.1 and 3\.1\.1 only/);
+    assert.match(readme, /MQTT 5 client gets CONNACK return\s+code 1/);
+  });
+
   it('assigns an identifier to an empty one with clean session [MQTT-3.1.3-6]', async () => {
     const seen: string[] = [];
     engine.host.on('client-connected', (c) => seen.push(c.clientId));
@@ -60,10 +76,6 @@ describe('CONNECT, credentials and quotas', () => {
     assert.equal(refused[0].reason, 'root-disabled');
     engine.host.setRootPassword('rootpw');
     assert.equal(await code({ username: 'root', password: 'rootpw' }), 0);
-  });
-
-  it('refuses an MQTT 5 CONNECT, which aedes does not speak', async () => {
-    assert.notEqual(await code({ username: 'acme', password: 'acme-pw', protocolVersion: 5 }), 0);
   });
 
   it('enforces max_connections with CONNACK 5, and counts a takeover as a replacement', async () => {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { helper, brokerConfig, brokerOf, loadNode, nodeRedFixture } from '../helpers/nodes';
+import { HttpSink } from '../helpers/http-sink';
 import { closed, connect, connackCode } from '../helpers/mqtt';
 import { sqliteShell } from '../helpers/sqlite-shell';
 import type { tempDir } from '../helpers/tmp';
@@ -38,9 +39,10 @@ describe('tenant-broker node', function () {
     const host = await brokerOf('b1');
     await host.registry.addTenant({ username: 'acme', password: 'acme-pw' });
     const url = `mqtt://127.0.0.1:${(await addressOf('b1')).port}`;
-    const green = statusOf('out', (s) => s.fill === 'green' && s.text === 'node-red-contrib-tenant-broker/tenant-broker:tenant-broker.status.listening');
+    const green = statusOf('out', (s) => s.fill === 'green' && s.text === 'node-red-contrib-tenant-broker/tenant-broker:tenant-broker.status.tenant');
     const root = await connect(url, { username: 'root', password: 'rootpw' });
-    assert.deepEqual(await green, { fill: 'green', shape: 'dot', text: 'node-red-contrib-tenant-broker/tenant-broker:tenant-broker.status.listening' });
+    // the node's tenant's clients, not everyone's (the text reads "acme: 0 connected")
+    assert.deepEqual(await green, { fill: 'green', shape: 'dot', text: 'node-red-contrib-tenant-broker/tenant-broker:tenant-broker.status.tenant' });
     assert.equal(host.connectionCount(), 1);
     assert.equal(await connackCode(url, { username: 'acme', password: 'wrong' }), 4);
     await root.end();
@@ -163,6 +165,45 @@ describe('tenant-broker node', function () {
     await device.publish('acme/sensors/t', '21', { qos: 1 });
     assert.deepEqual(await received.then((m) => [m.topic, m.payload]), ['sensors/t', '21']);
     await device.end();
+  });
+
+  it('warns once when a registry webhook starts failing and once when it recovers; nodes of its tenant show it', async () => {
+    let down = true;
+    const sink = await HttpSink.start(() => (down ? { status: 503 } : { status: 204 }));
+    try {
+      const flow = [
+        brokerConfig('b1', tmp.file('r.db')),
+        { id: 'o1', type: 'tenant-out', broker: 'b1', tenant: 'acme', topic: 'x', qos: '', retain: '', wires: [] },
+        { id: 'o2', type: 'tenant-out', broker: 'b1', tenant: 'other', topic: 'x', qos: '', retain: '', wires: [] },
+      ];
+      await helper.load([tenantBroker, tenantOut], flow);
+      const host = await brokerOf('b1');
+      await host.registry.addTenant({ username: 'acme', password: 'pw' });
+      await host.registry.addTenant({ username: 'other', password: 'pw' });
+      host.registry.addWebhook({ tenant: 'acme', topicFilter: 'acme/#', url: sink.url('/hook?token=t0k') });
+      const broker = helper.getNode('b1') as unknown as { warn: { args: unknown[][] } };
+      const warnings = () => broker.warn.args.map((args) => String(args[0]));
+
+      const flagged = statusOf('o1', (s) => s.fill === 'yellow');
+      // two deliveries fail (each after its retries): one warning
+      await Promise.all([host.publish('acme', { topic: 'x', payload: '1' }), host.publish('acme', { topic: 'x', payload: '2' })]);
+      assert.deepEqual(await flagged, { fill: 'yellow', shape: 'dot', text: 'node-red-contrib-tenant-broker/tenant-broker:tenant-broker.status.webhooks-failing' });
+      await new Promise<void>((resolve) => {
+        const check = () => (host.webhooks.counters('registry:1')?.failed === 2 ? resolve() : host.webhooks.once('failed', check));
+        check();
+      });
+      assert.deepEqual(warnings(), ['tenant-broker.warn.webhook-failing']);
+      const other = (helper.getNode('o2').status as unknown as { lastCall: StatusCall }).lastCall.args[0];
+      assert.equal(other.fill, 'green', 'a node of another tenant does not show acme\'s webhook');
+
+      down = false;
+      const cleared = statusOf('o1', (s) => s.fill === 'green');
+      await host.publish('acme', { topic: 'x', payload: 'back' });
+      assert.equal((await cleared).text, 'node-red-contrib-tenant-broker/tenant-broker:tenant-broker.status.tenant');
+      assert.deepEqual(warnings(), ['tenant-broker.warn.webhook-failing', 'tenant-broker.warn.webhook-recovered']);
+    } finally {
+      await sink.close();
+    }
   });
 
   it('serves the Tenants tab: list, add, update, remove, with JSON errors', async () => {

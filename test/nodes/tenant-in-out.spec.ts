@@ -96,6 +96,18 @@ describe('tenant-in and tenant-out nodes', () => {
     assert.equal((await h1.next()).topic, 'sensors/sentinel');
   });
 
+  it('tenant-in gives msg.clientid "node-red" for what a tenant-out published', async () => {
+    await start([
+      { id: 'o1', type: 'tenant-out', broker: 'b1', tenant: 'tenant1', topic: 'sensors/temp', qos: '0', retain: '', wires: [] },
+      { id: 'i1', type: 'tenant-in', broker: 'b1', tenant: 'tenant1', topic: 'sensors/#', qos: '0', datatype: 'utf8', wires: [['h1']] },
+      { id: 'h1', type: 'helper' },
+    ]);
+    const got = collector('h1');
+    helper.getNode('o1').receive({ payload: 'from a flow' } as never);
+    const msg = await got.next();
+    assert.deepEqual([msg.topic, msg.payload, msg.clientid], ['sensors/temp', 'from a flow', 'node-red']);
+  });
+
   it('all-tenants mode sets msg.tenant from the topic', async () => {
     const { device } = await start([
       { id: 'i1', type: 'tenant-in', broker: 'b1', tenant: '*', topic: 'sensors/#', qos: '0', datatype: 'utf8', wires: [['h1']] },

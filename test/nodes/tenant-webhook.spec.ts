@@ -6,7 +6,7 @@ import { closedPort, HttpSink } from '../helpers/http-sink';
 import { connect } from '../helpers/mqtt';
 import type { tempDir } from '../helpers/tmp';
 
-const nodes = [loadNode('tenant-broker'), loadNode('tenant-webhook')];
+const nodes = [loadNode('tenant-broker'), loadNode('tenant-webhook'), loadNode('tenant-out')];
 
 function nextInput(id: string): Promise<NodeMessage & Record<string, unknown>> {
   return new Promise((resolve) => helper.getNode(id).once('input', resolve));
@@ -52,6 +52,24 @@ describe('tenant-webhook node', () => {
     assert.deepEqual([msg.topic, msg.tenant, (msg.payload as { status: number }).status], ['tenant1/sensors/temp', 'tenant1', 200]);
   });
 
+  it('sends X-MQTT-Client-Id "node-red" for a flow\'s tenant-out publishes and its own input messages', async () => {
+    const flow = [
+      brokerConfig('b1', tmp.file('r.db')),
+      { id: 'w1', type: 'tenant-webhook', broker: 'b1', tenant: 'tenant1', topic: 'sensors/+', url: sink.url('/hook'), headers: '', timeout: '2000', retries: '0', concurrency: '1', wires: [[], []] },
+      { id: 'o1', type: 'tenant-out', broker: 'b1', tenant: 'tenant1', topic: 'sensors/temp', qos: '', retain: '', wires: [] },
+    ];
+    await helper.load(nodes, flow as never);
+    const host = await brokerOf('b1');
+    await host.registry.addTenant({ username: 'tenant1', password: 'secret' });
+    helper.getNode('o1').receive({ payload: 'published by a flow' } as never);
+    const [published] = await sink.waitFor(1);
+    assert.equal(published.body.toString(), 'published by a flow');
+    assert.deepEqual([published.headers['x-mqtt-username'], published.headers['x-mqtt-client-id']], ['tenant1', 'node-red']);
+    helper.getNode('w1').receive({ payload: 'ad hoc', topic: 'sensors/manual' } as never);
+    const [, adHoc] = await sink.waitFor(2);
+    assert.deepEqual([adHoc.body.toString(), adHoc.headers['x-mqtt-client-id']], ['ad hoc', 'node-red']);
+  });
+
   it('signs requests with the secret from its credentials', async () => {
     const secret = 'whsec_' + Buffer.from('a secret key of 32 bytes length!').toString('base64');
     const host = await start({}, secret);
@@ -68,6 +86,27 @@ describe('tenant-webhook node', () => {
     await host.publish('tenant1', { topic: 'sensors/x', payload: 'lost' });
     const msg = await failed;
     assert.match(String((msg.payload as { error: string }).error), /ECONNREFUSED|refused/i);
+  });
+
+  it('warns once when it starts failing and once when it recovers, and shows it in its status', async () => {
+    let down = true;
+    sink.script = () => (down ? { status: 503 } : { status: 204 });
+    const host = await start({ url: sink.url('/hook?token=t0k') });
+    const node = helper.getNode('w1') as unknown as { warn: { args: unknown[][] }; status: { lastCall: { args: [{ fill?: string; shape?: string; text?: string }] } } };
+    const warnings = () => node.warn.args.map((args) => String(args[0]));
+    let failed = 0;
+    const threeFailed = new Promise<void>((resolve) => helper.getNode('failed').on('input', () => ++failed === 3 && resolve()));
+    for (let i = 0; i < 3; i++) await host.publish('tenant1', { topic: 'sensors/x', payload: String(i) });
+    await threeFailed;
+    assert.deepEqual(warnings(), ['tenant-webhook.warn.failing'], 'one warning for three failed deliveries');
+    assert.deepEqual([node.status.lastCall.args[0].fill, node.status.lastCall.args[0].text], ['red', 'tenant-webhook.status.failing']);
+
+    down = false;
+    const delivered = nextInput('ok');
+    await host.publish('tenant1', { topic: 'sensors/x', payload: 'back' });
+    await delivered;
+    assert.deepEqual(warnings(), ['tenant-webhook.warn.failing', 'tenant-webhook.warn.recovered']);
+    assert.equal(node.status.lastCall.args[0].fill, 'green');
   });
 
   it('delivers an input message ad hoc and answers with that message', async () => {

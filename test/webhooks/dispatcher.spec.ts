@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TenantBrokerError } from '../../src/errors';
-import { verifySignature, WebhookConfigError, WebhookDispatcher, type DeliveryResult, type WebhookSpec } from '../../src/webhooks';
+import { verifySignature, WebhookConfigError, WebhookDispatcher, type DeliveryResult, type WebhookHealthChange, type WebhookSpec } from '../../src/webhooks';
 import { closedPort, deferred, HttpSink, type SinkReply } from '../helpers/http-sink';
 import { collect, message, next } from './helpers';
 
@@ -281,6 +281,62 @@ describe('webhooks: WebhookDispatcher', () => {
 
       const expected = ['0', '1', '2', '3', '4', '5', '5', ...Array.from({ length: 14 }, (_, i) => String(i + 6))];
       assert.deepEqual(sink.requests.map((r) => r.body.toString()), expected);
+    });
+  });
+
+  describe('health', () => {
+    it('reports "failing" once at the first failed delivery and "recovered" once at the next success', async () => {
+      let down = true;
+      sink.script = () => (down ? { status: 503 } : { status: 200 });
+      dispatcher.upsert(hook('h', { url: sink.url('/h?token=secret'), retries: 1, concurrency: 1 }));
+      const changes: WebhookHealthChange[] = [];
+      dispatcher.on('health', (change) => changes.push(change));
+
+      // a success while healthy is no news
+      down = false;
+      const first = next(dispatcher, 'delivered');
+      dispatcher.route(message('t1/a'));
+      await first;
+      assert.equal(changes.length, 0, `no report while healthy, got ${JSON.stringify(changes)}`);
+
+      down = true;
+      const failures = collect(dispatcher, 'failed', 5);
+      for (let i = 0; i < 5; i++) dispatcher.route(message('t1/a'));
+      await failures;
+      assert.equal(changes.length, 1, `one report for five failed deliveries, got ${JSON.stringify(changes)}`);
+      const [failing] = changes;
+      assert.deepEqual(
+        { ...failing, since: typeof failing.since },
+        // the query may hold credentials: not in what is logged
+        { webhookId: 'h', tenant: 't1', target: sink.url('/h'), state: 'failing', since: 'number', failed: 1, error: 'HTTP 503', status: 503 },
+      );
+
+      down = false;
+      const successes = collect(dispatcher, 'delivered', 2);
+      dispatcher.route(message('t1/a'));
+      dispatcher.route(message('t1/a'));
+      await successes;
+      assert.equal(changes.length, 2);
+      assert.deepEqual({ ...changes[1], since: changes[1].since === failing.since }, { webhookId: 'h', tenant: 't1', target: sink.url('/h'), state: 'recovered', since: true, failed: 5 });
+
+      // and again, as a new episode
+      down = true;
+      const again = next(dispatcher, 'failed');
+      dispatcher.route(message('t1/a'));
+      await again;
+      assert.deepEqual(changes.map((c) => [c.state, c.failed]), [['failing', 1], ['recovered', 5], ['failing', 1]]);
+    });
+
+    it('counts deliveries asked for with deliver() as well', async () => {
+      const port = await closedPort();
+      dispatcher.upsert(hook('h', { url: `http://127.0.0.1:${port}/down`, retries: 0 }));
+      const failing = next(dispatcher, 'health');
+      const result = await dispatcher.deliver('h', message('t1/a'));
+      assert.match(result.error ?? '', /ECONNREFUSED/);
+      const change = await failing;
+      assert.equal(change.state, 'failing');
+      assert.match(change.error ?? '', /ECONNREFUSED/);
+      assert.equal(change.status, undefined);
     });
   });
 
