@@ -12,7 +12,7 @@ import { TenantBuckets } from '../tenancy/rate';
 import { MAX_TOPIC_LEVELS } from '../tenancy/topics';
 import { WebhookDispatcher } from '../webhooks/dispatcher';
 import type { DeliveryResult, DispatcherOptions, WebhookCounters, WebhookSpec } from '../webhooks/types';
-import { fitWire, keepWillsStored, persistenceOf, storeOnlyGranted } from './aedes-seam';
+import { fitWire, keepWillsStored, onBrokerError, persistenceOf, storeOnlyGranted } from '../aedes-seam';
 import { clientInfo, ConnectionTracker, type ClientSession } from './connections';
 import { BROKER_DEFAULTS } from '../defaults';
 import { createFabric, type Fabric, type FabricOptions } from './fabric';
@@ -251,7 +251,7 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
     aedes.on('clientError', (client, error) => this.emitFailure(client, error));
     aedes.on('connectionError', (client, error) => this.emitFailure(client, error));
     // aedes emits 'error' when persistence fails under a publish, which then never completes: its state is unknown
-    (aedes as unknown as EventEmitter).on('error', (error: Error) => {
+    onBrokerError(aedes, (error) => {
       this.emit('engine-error', error);
       if (this.aedes === aedes && this.state === 'running') this.emit('engine-failed', error);
     });

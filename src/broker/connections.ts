@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { ClientInfo, Transport } from '../model';
 import { ROOT_USER } from '../tenancy/topics';
 import type { ClientPolicyState } from '../tenancy/policy';
-import { clientOfStream } from './aedes-seam';
+import { clientOfStream } from '../aedes-seam';
 
 /** What the engine knows about one MQTT connection: the policy core's state and who it is. */
 export interface ClientSession extends ClientPolicyState {

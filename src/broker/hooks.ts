@@ -23,7 +23,7 @@ import {
 } from '../tenancy/policy';
 import type { TenantBuckets } from '../tenancy/rate';
 import { ROOT_USER, topicMatches } from '../tenancy/topics';
-import { discard, isOwnWill, pendingWillOf, publisherIdOf, subscriptionsOf, type ParsedPacket, type Wire } from './aedes-seam';
+import { discard, isOwnWill, pendingWillOf, publisherIdOf, subscriptionsOf, type ParsedPacket, type Wire } from '../aedes-seam';
 import { clientInfo, internalClientId, splitInternalClientId, type ClientSession, type ConnectionTracker } from './connections';
 import type { TrafficCounters } from './traffic';
 

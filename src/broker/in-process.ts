@@ -4,7 +4,7 @@ import { invalid, notFound, TenantBrokerError } from '../errors';
 import type { EngineEvents } from '../events';
 import type { Registry } from '../registry/registry';
 import { decideFlowPublish, decideFlowSubscribe, type FlowView } from '../tenancy/policy';
-import { persistenceOf, publisherIdOf } from './aedes-seam';
+import { persistenceOf, publisherIdOf, stampPublisher } from '../aedes-seam';
 import { internalClientId, splitInternalClientId } from './connections';
 import type { OriginPacket } from './hooks';
 
@@ -80,7 +80,7 @@ export class InProcessApi {
       origin: { username: tenant, clientId: message.clientId },
     };
     // in-process subscribers read the publisher from the packet, as for a device's publish
-    if (message.clientId !== undefined) (packet as OriginPacket & { clientId?: string }).clientId = internalClientId(tenant, message.clientId);
+    if (message.clientId !== undefined) stampPublisher(packet, internalClientId(tenant, message.clientId));
     return new Promise((resolve, reject) => aedes.publish(packet, (err) => (err ? reject(err) : resolve())));
   }
 

@@ -1,5 +1,5 @@
 import type { Aedes } from 'aedes';
-import { connectedClients, persistenceOf } from './aedes-seam';
+import { connectedClients, persistenceOf } from '../aedes-seam';
 
 /**
  * Wills kept from before a restart (a graceful close keeps them; a crash

@@ -23,6 +23,7 @@ import type { Database } from 'better-sqlite3';
 import { QlobberTrue } from 'qlobber';
 import QlobberSub from 'qlobber/aedes/qlobber-sub';
 import { decodePacket, encodePacket, plainCopy, queuedCopy, type PersistedPacket } from './packet-codec';
+import { brokerCounter, hasConnectedClient, setBrokerCounter, type PersistenceBroker } from '../aedes-seam';
 import { createSchema, prepareStatements, type PersistStatements } from './schema';
 
 export type { PersistedPacket } from './packet-codec';
@@ -75,15 +76,7 @@ export interface SqlitePersistenceStats {
   sessionsExpired: number;
 }
 
-/** What setup() needs from aedes; the abstract test suite passes a bare object. */
-export interface PersistenceBroker {
-  id: string;
-  /** aedes' per-broker message counter (brokerCounter of the next packet). */
-  counter?: number;
-  clients?: Record<string, unknown>;
-  on?: (event: string, listener: (client: PersistenceClient) => void) => unknown;
-  removeListener?: (event: string, listener: (client: PersistenceClient) => void) => unknown;
-}
+export type { PersistenceBroker } from '../aedes-seam';
 
 export interface PersistenceClient {
   id: string;
@@ -531,8 +524,7 @@ export class SqlitePersistence extends EventEmitter {
   }
 
   #isConnected(clientId: string): boolean {
-    const clients = this.#broker?.clients;
-    return clients !== undefined && Object.prototype.hasOwnProperty.call(clients, clientId);
+    return this.#broker !== undefined && hasConnectedClient(this.#broker, clientId);
   }
 
   #markOutgoing(clientId: string, entry: OutgoingEntry): void {
@@ -921,8 +913,9 @@ export class SqlitePersistence extends EventEmitter {
    * restored counter of that id keeps the pair unique.
    */
   #advanceBrokerCounter(broker: PersistenceBroker): void {
-    if (typeof broker.counter !== 'number') return;
-    let highest = broker.counter;
+    const counter = brokerCounter(broker);
+    if (counter === undefined) return;
+    let highest = counter;
     const consider = (packet: PersistedPacket): void => {
       if (packet.brokerId === broker.id && typeof packet.brokerCounter === 'number') {
         highest = Math.max(highest, packet.brokerCounter);
@@ -931,7 +924,7 @@ export class SqlitePersistence extends EventEmitter {
     for (const queue of this.#outgoing.values()) for (const entry of queue.entries) consider(entry.packet);
     for (const store of this.#incoming.values()) for (const entry of store.values()) consider(entry.packet);
     this.#retained.forEach(consider);
-    broker.counter = highest;
+    setBrokerCounter(broker, highest);
   }
 
   // The broker's downtime counts as offline time (as with mosquitto's

@@ -1,5 +1,5 @@
 import type { Database, Statement } from 'better-sqlite3';
-import type { Tenant, TenantChange } from './registry';
+import type { Tenant, TenantChange } from './records';
 
 /** Watching the registry file for commits of other processes: on (default interval), off, or an interval. */
 export type WatchRegistry = boolean | { intervalMs?: number };

@@ -12,7 +12,7 @@ import type { Aedes, AedesPublishPacket, Client, PublishPacket, Subscription } f
 import { isUtf8 } from 'node:buffer';
 import type { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
-import { DISCARD_TOPIC } from '../tenancy/views';
+import { DISCARD_TOPIC } from './tenancy/views';
 
 // ------------------------------------------------------------------ client
 
@@ -64,6 +64,45 @@ export function clientOfStream(stream: Duplex): Client {
 export function publisherIdOf(packet: PublishPacket | AedesPublishPacket): string | undefined {
   const id = (packet as { clientId?: unknown }).clientId;
   return typeof id === 'string' ? id : undefined;
+}
+
+/** Listens to aedes' own 'error' (its type does not declare it): persistence failing under a publish. */
+export function onBrokerError(aedes: Aedes, listener: (error: Error) => void): void {
+  (aedes as unknown as EventEmitter).on('error', listener);
+}
+
+// ------------------------------------------------------------------ persistence's view of the broker
+
+/** What aedes passes a persistence's setup(), as the SQLite persistence uses it (the abstract suite passes a bare object). */
+export interface PersistenceBroker {
+  id: string;
+  on?: (event: string, listener: (client: { id: string }) => void) => unknown;
+  removeListener?: (event: string, listener: (client: { id: string }) => void) => unknown;
+}
+
+/** aedes keeps its connected clients in `clients`, by id. */
+export function hasConnectedClient(broker: PersistenceBroker, clientId: string): boolean {
+  const clients = (broker as { clients?: Record<string, unknown> }).clients;
+  return clients !== undefined && Object.prototype.hasOwnProperty.call(clients, clientId);
+}
+
+/**
+ * aedes numbers the packets it stores with `counter` (a packet is found again
+ * by brokerId and brokerCounter); a restarted broker must go on after the
+ * highest number restored. Undefined when the broker has no counter.
+ */
+export function brokerCounter(broker: PersistenceBroker): number | undefined {
+  const counter = (broker as { counter?: unknown }).counter;
+  return typeof counter === 'number' ? counter : undefined;
+}
+
+export function setBrokerCounter(broker: PersistenceBroker, counter: number): void {
+  (broker as { counter?: number }).counter = counter;
+}
+
+/** Marks an in-process publish with the aedes id of its publisher, as aedes does for a client's publish. */
+export function stampPublisher(packet: PublishPacket, internalId: string): void {
+  (packet as PublishPacket & { clientId?: string }).clientId = internalId;
 }
 
 // ------------------------------------------------------------------ discard
