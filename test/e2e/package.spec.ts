@@ -71,6 +71,11 @@ describe('e2e: the packed package in a real Node-RED', function () {
     }
     for (const example of readdirSync(join(projectRoot, 'examples'))) assert.ok(packedFiles.includes(`examples/${example}`), `examples/${example} is not in the tarball`);
     assert.ok(!packedFiles.some((f) => /^(src|nodes|test)\//.test(f) || f.endsWith('.ts')), 'sources leaked into the tarball');
+    // the repository's scripts run build.mjs, scripts/ and bench/, which are not shipped: the published manifest has none
+    const shipped = JSON.parse(readFileSync(join(red!.userDir, 'node_modules', MODULE, 'package.json'), 'utf8')) as Record<string, unknown>;
+    const { scripts, ...repository } = JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as Record<string, unknown>;
+    assert.ok(scripts, 'the repository has scripts');
+    assert.deepEqual(shipped, repository, 'the shipped package.json is not the repository\'s without scripts');
     // it is really the installed copy Node-RED loads: the project does not install itself
     assert.ok(existsSync(join(red!.userDir, 'node_modules', MODULE, 'dist', 'nodes', 'tenant-broker.js')));
     assert.ok(!existsSync(join(projectRoot, 'node_modules', MODULE)));

@@ -33,15 +33,20 @@ export function npm(args: string[], cwd: string, extra: Record<string, string> =
 }
 
 /**
- * `npm pack` of the project as it stands. Scripts are skipped: `npm test`
- * has just built dist/ (pretest), and `prepare` would delete and rebuild it
- * under the feet of anything else reading it.
+ * The tarball `npm run package` makes of the project as it stands (what is
+ * published: npm's file list, package.json without the repository's scripts).
+ * The build is not repeated: `npm test` has just built dist/ (pretest).
  */
 export async function packProject(destination: string): Promise<{ tarball: string; files: string[] }> {
   if (!existsSync(join(projectRoot, 'dist', 'nodes', 'tenant-broker.js'))) throw new Error('dist/ is missing: run `npm run build` first');
-  const out = await npm(['pack', '--ignore-scripts', '--json', '--pack-destination', destination], projectRoot);
-  const [info] = JSON.parse(out) as Array<{ filename: string; files: Array<{ path: string }> }>;
-  return { tarball: join(destination, info.filename), files: info.files.map((f) => f.path) };
+  const cli = process.env.npm_execpath;
+  const out = await new Promise<string>((resolvePromise, reject) => {
+    execFile(process.execPath, [join(projectRoot, 'scripts', 'pack.mjs'), '--json', '--pack-destination', destination], { cwd: projectRoot, env: npmEnv(cli ? { npm_execpath: cli } : {}), timeout: 150_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err) return reject(new Error(`npm run package failed: ${err.message}\n${stdout}\n${stderr}`));
+      resolvePromise(stdout);
+    });
+  });
+  return JSON.parse(out) as { tarball: string; files: string[] };
 }
 
 /**
