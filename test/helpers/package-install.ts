@@ -88,12 +88,17 @@ export async function localNativePrebuilds(dir: string): Promise<{ env: Record<s
 
 /**
  * A fresh Node-RED user directory with `tarball` installed into it as the
- * palette manager would (production dependencies only).
+ * palette manager would (production dependencies only). The user directory
+ * approves better-sqlite3's install script as the README tells palette users
+ * to, and the install is strict: any other install script of ours that npm
+ * would ask about fails it (npm 11.16+ reads allowScripts from the installing
+ * project; older npm ignores both).
  */
 export async function installTarball(userDir: string, tarball: string, prebuildDir: string, timeoutMs = 150_000): Promise<{ nativeFromPrebuild: boolean }> {
   const prebuild = await localNativePrebuilds(prebuildDir);
-  writeFileSync(join(userDir, 'package.json'), JSON.stringify({ name: 'node-red-project', private: true, version: '0.0.1', ...(prebuild ? { overrides: prebuild.overrides } : {}) }, null, 2));
-  await npm(['install', tarball, '--no-audit', '--no-fund', '--omit=dev', '--prefer-offline', '--no-update-notifier'], userDir, prebuild?.env, timeoutMs);
+  const manifest = { name: 'node-red-project', private: true, version: '0.0.1', allowScripts: { 'better-sqlite3': true }, ...(prebuild ? { overrides: prebuild.overrides } : {}) };
+  writeFileSync(join(userDir, 'package.json'), JSON.stringify(manifest, null, 2));
+  await npm(['install', tarball, '--no-audit', '--no-fund', '--omit=dev', '--prefer-offline', '--no-update-notifier', '--strict-allow-scripts'], userDir, prebuild?.env, timeoutMs);
   // a compiled build leaves its object files behind; an unpacked prebuild does not
   const nativeFromPrebuild = !existsSync(join(userDir, 'node_modules', 'better-sqlite3', 'build', 'Release', 'obj.target'));
   return { nativeFromPrebuild };
