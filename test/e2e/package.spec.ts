@@ -31,6 +31,7 @@ describe('e2e: the packed package in a real Node-RED', function () {
   let packedFiles: string[] = [];
   const clients: TestClient[] = [];
   const timings: Record<string, number> = {};
+  let nodeRedVersion = '?';
 
   before(async function () {
     // without the project's better-sqlite3 binary to reuse, npm compiles SQLite: minutes on two cores
@@ -50,6 +51,7 @@ describe('e2e: the packed package in a real Node-RED', function () {
     const t2 = Date.now();
     red = await startNodeRed({ userDir });
     timings.start = Date.now() - t2;
+    nodeRedVersion = (await red.json<{ version: string }>('/settings')).version;
   });
 
   afterEach(function () {
@@ -60,7 +62,7 @@ describe('e2e: the packed package in a real Node-RED', function () {
     await Promise.all(clients.splice(0).map((c) => c.end()));
     await red?.stop();
     tmp?.remove();
-    if (process.env.E2E_TIMINGS) console.log('      e2e package timings (ms):', timings);
+    if (process.env.E2E_TIMINGS) console.log(`      e2e package on Node ${process.version}, Node-RED ${nodeRedVersion}, timings (ms):`, timings);
   });
 
   it('packs the built nodes, their editor files, locales, icons and the examples', function () {
@@ -71,6 +73,11 @@ describe('e2e: the packed package in a real Node-RED', function () {
     }
     for (const example of readdirSync(join(projectRoot, 'examples'))) assert.ok(packedFiles.includes(`examples/${example}`), `examples/${example} is not in the tarball`);
     assert.ok(!packedFiles.some((f) => /^(src|nodes|test)\//.test(f) || f.endsWith('.ts')), 'sources leaked into the tarball');
+    // the repository's scripts run build.mjs, scripts/ and bench/, which are not shipped: the published manifest has none
+    const shipped = JSON.parse(readFileSync(join(red!.userDir, 'node_modules', MODULE, 'package.json'), 'utf8')) as Record<string, unknown>;
+    const { scripts, ...repository } = JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as Record<string, unknown>;
+    assert.ok(scripts, 'the repository has scripts');
+    assert.deepEqual(shipped, repository, 'the shipped package.json is not the repository\'s without scripts');
     // it is really the installed copy Node-RED loads: the project does not install itself
     assert.ok(existsSync(join(red!.userDir, 'node_modules', MODULE, 'dist', 'nodes', 'tenant-broker.js')));
     assert.ok(!existsSync(join(projectRoot, 'node_modules', MODULE)));
@@ -172,5 +179,43 @@ describe('e2e: the packed package in a real Node-RED', function () {
     assert.deepEqual(list.tenants.map((t) => [t.username, t.connections]), [['tenant1', 2]]);
     // the registry lives in the user directory, where the relative path in the flow puts it
     assert.ok(existsSync(join(red!.userDir, String(broker.database))));
+  });
+
+  it('deploys every example as Import > Examples serves it, each broker listening and no node reporting an error', async function () {
+    await Promise.all(clients.splice(0).map((c) => c.end()));
+    const entries = await red!.json<Array<{ fn?: string }>>(`/library/examples/flows/${MODULE}`);
+    for (const name of entries.map((e) => e.fn).filter((fn): fn is string => !!fn)) {
+      const flow = await red!.json<FlowNode[]>(`/library/examples/flows/${MODULE}/${encodeURIComponent(name)}`);
+      // the examples' fixed ports (1883, 4035, 4036, the editor's 1880) become this run's free ones
+      const admins: number[] = [];
+      for (const node of flow) {
+        if (node.type === 'tenant-broker') {
+          Object.assign(node, { tcpPort: String(await freePort()), tcpHost: '127.0.0.1', wsHost: '127.0.0.1' });
+          if (node.wsEnabled !== false) node.wsPort = String(await freePort());
+        } else if (node.type === 'tenant-admin') {
+          const port = await freePort();
+          admins.push(port);
+          Object.assign(node, { port: String(port), host: '127.0.0.1' });
+        }
+        if (typeof node.url === 'string') node.url = node.url.replace(/^(https?:\/\/)(?:127\.0\.0\.1|localhost):1880\b/, `$1127.0.0.1:${red!.port}`);
+      }
+      const brokers = flow.filter((n) => n.type === 'tenant-broker');
+      assert.ok(brokers.length > 0, `${name} has no tenant-broker`);
+      const from = red!.output().length;
+      await deployFlows(red!, flow);
+      for (const broker of brokers) {
+        // 404 until the deploy has created the node; then the route waits for the broker to listen, or answers its start error
+        const listed = await eventually(`${name}: the broker ${broker.id} listens`, async () => {
+          const res = await red!.request(`/tenant-broker/${encodeURIComponent(broker.id)}/tenants`);
+          return res.status === 404 ? undefined : { status: res.status, body: await res.text() };
+        });
+        assert.equal(listed.status, 200, `${name}: ${listed.body}`);
+      }
+      for (const port of admins) {
+        const stats = await eventually(`${name}: the admin API on ${port} answers`, async () => (await fetch(`http://127.0.0.1:${port}/internal/stats`)).status);
+        assert.equal(stats, 200, `${name}: GET /internal/stats`);
+      }
+      assert.doesNotMatch(red!.output().slice(from), /\[error\]/, `${name}: Node-RED logged an error after the deploy`);
+    }
   });
 });

@@ -33,15 +33,20 @@ export function npm(args: string[], cwd: string, extra: Record<string, string> =
 }
 
 /**
- * `npm pack` of the project as it stands. Scripts are skipped: `npm test`
- * has just built dist/ (pretest), and `prepare` would delete and rebuild it
- * under the feet of anything else reading it.
+ * The tarball `npm run package` makes of the project as it stands (what is
+ * published: npm's file list, package.json without the repository's scripts).
+ * The build is not repeated: `npm test` has just built dist/ (pretest).
  */
 export async function packProject(destination: string): Promise<{ tarball: string; files: string[] }> {
   if (!existsSync(join(projectRoot, 'dist', 'nodes', 'tenant-broker.js'))) throw new Error('dist/ is missing: run `npm run build` first');
-  const out = await npm(['pack', '--ignore-scripts', '--json', '--pack-destination', destination], projectRoot);
-  const [info] = JSON.parse(out) as Array<{ filename: string; files: Array<{ path: string }> }>;
-  return { tarball: join(destination, info.filename), files: info.files.map((f) => f.path) };
+  const cli = process.env.npm_execpath;
+  const out = await new Promise<string>((resolvePromise, reject) => {
+    execFile(process.execPath, [join(projectRoot, 'scripts', 'pack.mjs'), '--json', '--pack-destination', destination], { cwd: projectRoot, env: npmEnv(cli ? { npm_execpath: cli } : {}), timeout: 150_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err) return reject(new Error(`npm run package failed: ${err.message}\n${stdout}\n${stderr}`));
+      resolvePromise(stdout);
+    });
+  });
+  return JSON.parse(out) as { tarball: string; files: string[] };
 }
 
 /**
@@ -83,12 +88,17 @@ export async function localNativePrebuilds(dir: string): Promise<{ env: Record<s
 
 /**
  * A fresh Node-RED user directory with `tarball` installed into it as the
- * palette manager would (production dependencies only).
+ * palette manager would (production dependencies only). The user directory
+ * approves better-sqlite3's install script as the README tells palette users
+ * to, and the install is strict: any other install script of ours that npm
+ * would ask about fails it (npm 11.16+ reads allowScripts from the installing
+ * project; older npm ignores both).
  */
 export async function installTarball(userDir: string, tarball: string, prebuildDir: string, timeoutMs = 150_000): Promise<{ nativeFromPrebuild: boolean }> {
   const prebuild = await localNativePrebuilds(prebuildDir);
-  writeFileSync(join(userDir, 'package.json'), JSON.stringify({ name: 'node-red-project', private: true, version: '0.0.1', ...(prebuild ? { overrides: prebuild.overrides } : {}) }, null, 2));
-  await npm(['install', tarball, '--no-audit', '--no-fund', '--omit=dev', '--prefer-offline', '--no-update-notifier'], userDir, prebuild?.env, timeoutMs);
+  const manifest = { name: 'node-red-project', private: true, version: '0.0.1', allowScripts: { 'better-sqlite3': true }, ...(prebuild ? { overrides: prebuild.overrides } : {}) };
+  writeFileSync(join(userDir, 'package.json'), JSON.stringify(manifest, null, 2));
+  await npm(['install', tarball, '--no-audit', '--no-fund', '--omit=dev', '--prefer-offline', '--no-update-notifier', '--strict-allow-scripts'], userDir, prebuild?.env, timeoutMs);
   // a compiled build leaves its object files behind; an unpacked prebuild does not
   const nativeFromPrebuild = !existsSync(join(userDir, 'node_modules', 'better-sqlite3', 'build', 'Release', 'obj.target'));
   return { nativeFromPrebuild };
