@@ -24,9 +24,15 @@ const NOT_FOUND = { '404': error('No such tenant or webhook') };
 const count = { type: 'integer', minimum: 0 };
 const timestamp = { type: 'string', format: 'date-time' };
 const limitProperties: Record<string, Schema> = Object.fromEntries(
-  LIMIT_FIELDS.map(({ column, kind }) => [
+  LIMIT_FIELDS.map(({ column, kind, choices }) => [
     column,
-    kind === 'boolean' ? { type: 'boolean' } : kind === 'qos' ? { type: 'integer', enum: [0, 1, 2] } : { ...count, description: '0: no limit' },
+    kind === 'boolean'
+      ? { type: 'boolean' }
+      : kind === 'qos'
+        ? { type: 'integer', enum: [0, 1, 2] }
+        : kind === 'choice'
+          ? { type: 'string', enum: [...choices!], description: 'what a denied publish does: close the connection, or acknowledge and drop it' }
+          : { ...count, description: '0: no limit' },
   ]),
 );
 const username = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' };

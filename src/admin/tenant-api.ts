@@ -18,6 +18,7 @@ export interface TenantView {
   max_qos: number;
   allow_retain: boolean;
   max_subscriptions: number;
+  denied_publish: string;
   connections: number;
   created_at: string;
   updated_at: string;
@@ -29,7 +30,7 @@ export function tenantView(tenant: Tenant, connections: number): TenantView {
     username: tenant.username,
     isolation: tenant.isolation,
     enabled: tenant.enabled,
-    ...(limits as Pick<TenantView, 'max_connections' | 'max_msgs_per_sec' | 'max_tenant_msgs_per_sec' | 'max_payload_bytes' | 'max_qos' | 'allow_retain' | 'max_subscriptions'>),
+    ...(limits as Pick<TenantView, 'max_connections' | 'max_msgs_per_sec' | 'max_tenant_msgs_per_sec' | 'max_payload_bytes' | 'max_qos' | 'allow_retain' | 'max_subscriptions' | 'denied_publish'>),
     connections,
     created_at: new Date(tenant.createdAt).toISOString(),
     updated_at: new Date(tenant.updatedAt).toISOString(),

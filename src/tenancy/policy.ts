@@ -290,7 +290,8 @@ export function decideFlowSubscribe(
   if (!target.ok) return refuse(target.reason);
   const view: FlowView = (fullTopic) => {
     const topic = viewOf(scope, fullTopic);
-    if (topic === null || (!dollarAllowed && hiddenFromWildcards(scope, topic))) return null;
+    // [MQTT-4.7.2-1] in the flow's view: root's `#` matches no `$SYS` (nor the discard sink), a tenant's no `$x`
+    if (topic === null || (!dollarAllowed && topic.charCodeAt(0) === 36)) return null;
     if (scope.kind === 'tenant') return { tenant: scope.tenant, topic };
     const owner = firstLevel(fullTopic);
     return { tenant: owner !== fullTopic && isTenant(owner) ? owner : null, topic };

@@ -60,6 +60,17 @@ describe('protocol conformance in each client\'s own view', () => {
       assert.deepEqual([wildcard, explicit], [['plain'], ['$TopicA/B']]);
     });
 
+    it('keeps $SYS and the discard sink from a root flow\'s # (a flow\'s view obeys [MQTT-4.7.2-1] too)', async () => {
+      const { host } = fixture.engine;
+      await host.registry.updateTenant('acme', { deniedPublish: 'drop' });
+      const seen: string[] = [];
+      await host.subscribe('root', '#', (m) => seen.push(m.topic));
+      await (await fixture.as('acme', { clientId: 'sys-maker' })).publish('outside/dropped', 'x', { qos: 1 });
+      await host.publish('acme', { topic: 'sentinel', payload: 'S' });
+      while (!seen.includes('acme/sentinel')) await new Promise((resolve) => setTimeout(resolve, 10));
+      assert.deepEqual(seen.filter((t) => t.startsWith('$')), []);
+    });
+
     it('still refuses $SYS and $events to publish, and $SYS, $share and $events to subscribe', async () => {
       const client = await fixture.as('globex');
       assert.deepEqual(await client.subscribe(['$SYS/#', '$share/g/x', '$events/#'], 0), [128, 128, 128]);
