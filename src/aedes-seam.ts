@@ -42,6 +42,16 @@ export function keepWillsStored(aedes: Aedes): void {
   for (const client of Object.values(connectedClients(aedes))) (client as PrivateClient).will = null;
 }
 
+/**
+ * Sets the id aedes keys the client and its session by. Set in
+ * `authenticate`: aedes registers the client (taking over an earlier one of
+ * the same id), restores its session and stores its will under `client.id`
+ * only after authentication.
+ */
+export function setSessionKey(client: Client, id: string): void {
+  (client as { id: string }).id = id;
+}
+
 /** The subscriptions aedes holds for a client, by full filter. */
 export function subscriptionsOf(client: Client): Readonly<Record<string, { qos: number }>> {
   return (client as PrivateClient).subscriptions;

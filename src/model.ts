@@ -12,6 +12,10 @@ export const ISOLATION_STYLES: readonly IsolationStyle[] = ['prefix', 'mountpoin
 export type DeniedPublish = 'close' | 'drop';
 export const DENIED_PUBLISH_MODES: readonly DeniedPublish[] = ['close', 'drop'];
 
+/** What a device's rules leave unmatched: allowed (a device without roles is like the tenant login) or denied. */
+export type DefaultAccess = 'allow' | 'deny';
+export const DEFAULT_ACCESS_MODES: readonly DefaultAccess[] = ['allow', 'deny'];
+
 export type Transport = 'tcp' | 'tls' | 'ws' | 'wss';
 
 /** Per-tenant limits; for the numeric ones 0 means no limit. */
@@ -31,11 +35,15 @@ export interface TenantLimits {
   maxSubscriptions: number;
   /** A denied publish closes the connection, or is acknowledged and dropped. */
   deniedPublish: DeniedPublish;
+  /** What a device's rules leave unmatched. */
+  deviceDefaultAccess: DefaultAccess;
 }
 
 /** What the policy core needs to know of a tenant. */
 export interface TenantPolicy extends TenantLimits {
   username: string;
+  /** The topic prefix of the tenant's topics, one or more levels (default: its username). */
+  namespace: string;
   isolation: IsolationStyle;
   enabled: boolean;
 }
@@ -47,7 +55,15 @@ export interface TenantPolicy extends TenantLimits {
  * - a tenant in `mountpoint` style: topics written without the prefix, which
  *   the broker adds on the way in and strips on the way out.
  */
-export type Scope = { readonly kind: 'root' } | { readonly kind: 'tenant'; readonly tenant: string; readonly isolation: IsolationStyle };
+export type Scope =
+  | { readonly kind: 'root' }
+  | {
+      readonly kind: 'tenant';
+      readonly tenant: string;
+      /** The tenant's topic prefix, one or more levels. */
+      readonly namespace: string;
+      readonly isolation: IsolationStyle;
+    };
 
 export const ROOT_SCOPE: Scope = { kind: 'root' };
 
@@ -55,6 +71,7 @@ export const ROOT_SCOPE: Scope = { kind: 'root' };
 export interface ClientInfo {
   /** The tenant, or null for root. */
   tenant: string | null;
+  /** The login: the tenant's own, a device's, or root. */
   username: string | null;
   clientId: string;
   transport: Transport;
@@ -64,8 +81,10 @@ export interface ClientInfo {
 /** A message published inside a tenant's namespace, by a device, a flow or root. */
 export interface PublishedMessage {
   tenant: string;
-  /** The full topic, `<tenant>/...`, whatever the publisher's isolation style. */
+  /** The full topic, `<namespace>/...`, whatever the publisher's isolation style. */
   topic: string;
+  /** The topic in the tenant's own view (without its namespace), as flows see it. */
+  tenantTopic: string;
   payload: Buffer;
   qos: 0 | 1 | 2;
   retain: boolean;
@@ -81,6 +100,8 @@ export type RefusalReason =
   | 'bad-credentials'
   | 'root-disabled'
   | 'tenant-disabled'
+  /** A disabled device. */
+  | 'login-disabled'
   | 'over-quota'
   | 'identifier-rejected'
   | 'will-denied'
@@ -94,6 +115,7 @@ export const REFUSAL_RETURN_CODES: Record<RefusalReason, 2 | 3 | 4 | 5> = {
   'no-credentials': 5,
   'root-disabled': 5,
   'tenant-disabled': 5,
+  'login-disabled': 5,
   'over-quota': 5,
   'will-denied': 5,
 };
@@ -106,7 +128,9 @@ export type DenialReason =
   | 'too-many-levels'
   | 'payload-too-large'
   | 'rate-limit'
-  | 'too-many-subscriptions';
+  | 'too-many-subscriptions'
+  /** A device's rules (or its tenant's default access) do not allow it. */
+  | 'rule-denied';
 
 /** A limit that trimmed or slowed traffic without refusing it. */
 export type AppliedLimit = 'rate' | 'retain' | 'qos';

@@ -120,7 +120,7 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
     this.webhooks = new WebhookDispatcher(options.webhooks);
     this.inProcess = new InProcessApi(this.registry, this, { requireAedes: () => this.requireAedes(), currentAedes: () => this.aedes });
     this.webhookRouting = new WebhookRouting(this.registry, this.webhooks, this);
-    this.reactions = new RegistryReactions(this.registry, this.connections, this.traffic, this);
+    this.reactions = new RegistryReactions(this.registry, this.connections, this.traffic, this, () => this.inProcess.tenantsChanged());
     this.wills = new KeptWills(options.willGraceMs ?? BROKER_DEFAULTS.willGraceMs, (err) => this.emit('engine-error', err));
     recordSecurityTrail(this, this.registry, this.traffic);
   }
@@ -243,7 +243,7 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
     storeOnlyGranted(aedes, refused);
     this.accepting = (stream, info) => {
       const client = aedes.handle(stream, info.req);
-      this.sessions.set(client, { ...newClientPolicyState(), username: null, clientId: '', transport: info.transport, remoteAddress: info.remoteAddress, identifierRejected: false, connectedAt: 0 });
+      this.sessions.set(client, newSession(info));
       fitWire(client, wire);
     };
     aedes.on('clientReady', (client) => this.emitClient('client-connected', client));
@@ -383,6 +383,24 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
     else this.registry.stats.flush();
     this.state = 'closed';
   }
+}
+
+function newSession(info: ConnectionInfo): ClientSession {
+  return {
+    ...newClientPolicyState(),
+    username: null,
+    clientId: '',
+    transport: info.transport,
+    remoteAddress: info.remoteAddress,
+    identifierRejected: false,
+    connectedAt: 0,
+    device: null,
+    access: null,
+    accessVersion: -1,
+    accessTenant: null,
+    messagesIn: 0,
+    messagesOut: 0,
+  };
 }
 
 function stripUndefined<T extends object>(value: T): Partial<T> {

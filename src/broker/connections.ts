@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { ClientInfo, Transport } from '../model';
 import { ROOT_USER } from '../tenancy/topics';
 import type { ClientPolicyState } from '../tenancy/policy';
+import type { Access } from '../tenancy/rules';
 import { clientOfStream } from '../aedes-seam';
 
 /** What the engine knows about one MQTT connection: the policy core's state and who it is. */
@@ -16,6 +17,14 @@ export interface ClientSession extends ClientPolicyState {
   /** Refused with CONNACK 2 once authentication runs (see identifierProblem). */
   identifierRejected: boolean;
   connectedAt: number;
+  /** Set when the login is a device's: its name (rules apply). */
+  device: string | null;
+  /** The device's rules as last compiled, and what they were compiled from (see accessOf in hooks.ts). */
+  access: Access | null;
+  accessVersion: number;
+  accessTenant: object | null;
+  messagesIn: number;
+  messagesOut: number;
 }
 
 export function clientInfo(session: ClientSession): ClientInfo {
@@ -30,23 +39,29 @@ export function clientInfo(session: ClientSession): ClientInfo {
 
 /**
  * aedes keys clients and persistent sessions by client identifier alone, so
- * the engine hands it `<username>:<client id>`: two tenants' clients with the
- * same identifier are two different clients to aedes, and a session can only
- * be resumed by the user who created it. Tenant names cannot contain `:`.
+ * the engine hands it a key of its own, set once the login is authenticated:
+ * `<tenant>:<client id>` for a tenant's own login (and `root:<client id>`),
+ * `<tenant>/<device>:<client id>` for a device. Two logins' clients with the
+ * same identifier are two clients to aedes, and a session can only be resumed
+ * or taken over by the login that created it. Names cannot contain `:` or `/`.
  */
-export function internalClientId(username: string, clientId: string): string {
-  return username + ':' + clientId;
+export function sessionKey(tenant: string, login: string, clientId: string): string {
+  return (login === tenant ? tenant : tenant + '/' + login) + ':' + clientId;
 }
 
-export function splitInternalClientId(id: string): { username: string; clientId: string } | null {
+export function parseSessionKey(id: string): { tenant: string; login: string; clientId: string } | null {
   const colon = id.indexOf(':');
-  return colon <= 0 ? null : { username: id.slice(0, colon), clientId: id.slice(colon + 1) };
+  if (colon <= 0) return null;
+  const owner = id.slice(0, colon);
+  const slash = owner.indexOf('/');
+  return slash === -1 ? { tenant: owner, login: owner, clientId: id.slice(colon + 1) } : { tenant: owner.slice(0, slash), login: owner.slice(slash + 1), clientId: id.slice(colon + 1) };
 }
 
-/** Live connections per owner (a tenant name, or `root`), oldest first. */
+/** Live connections per owner (a tenant name, or `root`) and per device login, oldest first. */
 export class ConnectionTracker {
   private readonly byOwner = new Map<string, Set<Client>>();
-  private readonly ownerOf = new Map<Client, string>();
+  private readonly byLogin = new Map<string, Set<Client>>();
+  private readonly ownerOf = new Map<Client, { owner: string; login: string | null }>();
   private readonly closeHandler: (this: Duplex) => void;
 
   constructor() {
@@ -57,21 +72,41 @@ export class ConnectionTracker {
     };
   }
 
-  add(owner: string, client: Client): void {
-    let set = this.byOwner.get(owner);
-    if (!set) this.byOwner.set(owner, (set = new Set()));
-    set.add(client);
-    this.ownerOf.set(client, owner);
+  /** `device` names the device login, null for the tenant's own login and root. */
+  add(owner: string, device: string | null, client: Client): void {
+    addTo(this.byOwner, owner, client);
+    if (device !== null) addTo(this.byLogin, device, client);
+    this.ownerOf.set(client, { owner, login: device });
     client.conn.once('close', this.closeHandler);
   }
 
   private remove(client: Client): void {
-    const owner = this.ownerOf.get(client);
-    if (owner === undefined) return;
+    const entry = this.ownerOf.get(client);
+    if (entry === undefined) return;
     this.ownerOf.delete(client);
-    const set = this.byOwner.get(owner);
-    set?.delete(client);
-    if (set?.size === 0) this.byOwner.delete(owner);
+    removeFrom(this.byOwner, entry.owner, client);
+    if (entry.login !== null) removeFrom(this.byLogin, entry.login, client);
+  }
+
+  /** Live connections of a device other than one with the given aedes id. */
+  countDeviceExcept(device: string, internalId: string): number {
+    let n = 0;
+    for (const client of this.byLogin.get(device) ?? []) if (client.id !== internalId && !client.closed) n++;
+    return n;
+  }
+
+  countDevice(device: string): number {
+    return this.byLogin.get(device)?.size ?? 0;
+  }
+
+  /** Disconnects every connection of a device; returns how many. */
+  kickDevice(device: string): number {
+    return closeAll([...(this.byLogin.get(device) ?? [])]);
+  }
+
+  /** Disconnects the given connections; returns how many were open. */
+  kickClients(clients: Client[]): number {
+    return closeAll(clients);
   }
 
   count(owner: string): number {
@@ -103,9 +138,7 @@ export class ConnectionTracker {
 
   /** Disconnects every connection of the owner; returns how many. */
   kick(owner: string): number {
-    const clients = this.clients(owner).filter((client) => !client.closed);
-    for (const client of clients) client.close();
-    return clients.length;
+    return closeAll(this.clients(owner));
   }
 
   /** Disconnects the newest connections beyond `max`; returns how many. */
@@ -115,4 +148,22 @@ export class ConnectionTracker {
     for (const client of excess) client.close();
     return excess.length;
   }
+}
+
+function addTo(map: Map<string, Set<Client>>, key: string, client: Client): void {
+  let set = map.get(key);
+  if (!set) map.set(key, (set = new Set()));
+  set.add(client);
+}
+
+function removeFrom(map: Map<string, Set<Client>>, key: string, client: Client): void {
+  const set = map.get(key);
+  set?.delete(client);
+  if (set?.size === 0) map.delete(key);
+}
+
+function closeAll(clients: Client[]): number {
+  const open = clients.filter((client) => !client.closed);
+  for (const client of open) client.close();
+  return open.length;
 }

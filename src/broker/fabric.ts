@@ -1,6 +1,6 @@
 import type { Registry } from '../registry/registry';
 import { createSqlitePersistence, type SqlitePersistence } from '../persistence/sqlite-persistence';
-import { splitInternalClientId } from './connections';
+import { parseSessionKey } from './connections';
 
 /**
  * Where the broker keeps state (persistence) and how messages fan out (the
@@ -57,7 +57,7 @@ export function createFabric(options: FabricOptions, registry: Registry): Fabric
     maxOfflinePerClient: options.maxOfflinePerClient || undefined,
     maxOfflinePerTenant: options.maxOfflinePerTenant || undefined,
     sessionExpiryMs: options.sessionExpiryMs || undefined,
-    tenantOf: (clientId) => splitInternalClientId(clientId)?.username ?? null,
+    tenantOf: (clientId) => parseSessionKey(clientId)?.tenant ?? null,
   });
   return { persistence: sqlite, sqlite, concurrency: 0, ownsPersistence: true };
 }

@@ -7,6 +7,8 @@ import type { Registry } from '../registry/registry';
 import { secretsEqual } from '../registry/passwords';
 import {
   admit,
+  deviceAccess,
+  tenantScope,
   decideDelivery,
   decidePublish,
   decideRestore,
@@ -22,9 +24,11 @@ import {
   storedWillAllowed,
 } from '../tenancy/policy';
 import type { TenantBuckets } from '../tenancy/rate';
+import type { Access } from '../tenancy/rules';
 import { ROOT_USER, topicMatches } from '../tenancy/topics';
-import { discard, isOwnWill, pendingWillOf, publisherIdOf, subscriptionsOf, type ParsedPacket, type Wire } from '../aedes-seam';
-import { clientInfo, internalClientId, splitInternalClientId, type ClientSession, type ConnectionTracker } from './connections';
+import { tenantViewOf } from '../tenancy/views';
+import { discard, isOwnWill, pendingWillOf, publisherIdOf, setSessionKey, subscriptionsOf, type ParsedPacket, type Wire } from '../aedes-seam';
+import { clientInfo, parseSessionKey, sessionKey, type ClientSession, type ConnectionTracker } from './connections';
 import type { TrafficCounters } from './traffic';
 
 export interface HookContext {
@@ -46,6 +50,9 @@ export interface InProcessOrigin {
   clientId?: string;
 }
 export type OriginPacket = PublishPacket & { origin?: InProcessOrigin };
+
+/** A device whose record is gone mid-connection may do nothing. */
+const DENY_ALL: Access = { layers: [], defaultAllow: false, subject: { username: '', clientId: '' } };
 
 /** CONNECT with credentials and a will fits in this; anything larger before authentication is refused. */
 export const MAX_UNAUTHENTICATED_PACKET_BYTES = 256 * 1024;
@@ -161,10 +168,30 @@ function buildHooks(ctx: HookContext) {
     done(refusal(reason), null);
   }
 
-  function scopeOfUser(username: string): Scope | null {
-    if (username === ROOT_USER) return { kind: 'root' };
-    const tenant = registry.getTenant(username);
-    return tenant ? { kind: 'tenant', tenant: tenant.username, isolation: tenant.isolation } : null;
+  /** The scope of a stored will's owner, from its session key. */
+  function scopeOfKey(key: string): Scope | null {
+    const owner = parseSessionKey(key);
+    if (!owner) return null;
+    if (owner.tenant === ROOT_USER) return { kind: 'root' };
+    const tenant = registry.getTenant(owner.tenant);
+    return tenant ? tenantScope(tenant) : null;
+  }
+
+  /**
+   * The rules a device's connection is held to, compiled once per change of
+   * its device, roles or tenant (a new version or tenant object), so a
+   * changed rule applies to the next packet and no packet parses rules.
+   */
+  function accessOf(session: ClientSession): Access | null {
+    if (session.device === null) return null;
+    const tenant = session.scope?.kind === 'tenant' ? registry.getTenant(session.scope.tenant) : undefined;
+    const device = registry.devices.get(session.device);
+    if (!tenant || !device) return DENY_ALL;
+    if (session.access && session.accessVersion === registry.devices.version && session.accessTenant === tenant) return session.access;
+    session.access = deviceAccess(registry.devices.layersOf(device), tenant, { username: device.username, clientId: session.clientId });
+    session.accessVersion = registry.devices.version;
+    session.accessTenant = tenant;
+    return session.access;
   }
 
   async function checkPassword(username: string, secret: string): Promise<boolean> {
@@ -177,10 +204,11 @@ function buildHooks(ctx: HookContext) {
     const scope = session.scope!;
     const tenant = tenantOf(scope);
     // later filters of one packet count the earlier ones granted
-    const held = new Set(session.filters);
+    const held = new Set(session.filters.keys());
+    const access = accessOf(session);
     for (const sub of subscriptions) {
       const view = sub.topic;
-      const verdict = decideSubscribe(scope, view, sub.qos, tenant, held);
+      const verdict = decideSubscribe(scope, view, sub.qos, tenant, held, access);
       if (verdict.kind === 'refuse') {
         decided.set(sub, { granted: false, reason: verdict.reason, view });
         continue;
@@ -217,7 +245,8 @@ function buildHooks(ctx: HookContext) {
       session.identifierRejected = identifierProblem({ clientId: packet.clientId, clean: packet.clean !== false, protocolVersion: packet.protocolVersion ?? 4 }) !== null;
       // [MQTT-3.1.3-6] an empty identifier with clean session gets one assigned
       session.clientId = packet.clientId || 'auto-' + randomUUID();
-      if (!session.identifierRejected) packet.clientId = internalClientId(session.username ?? '', session.clientId);
+      // aedes would invent its own id for an empty one; the session key replaces it once authenticated
+      if (!session.identifierRejected) packet.clientId = session.clientId;
       callback(null, true);
     },
 
@@ -234,25 +263,42 @@ function buildHooks(ctx: HookContext) {
       checkPassword(username, password ? password.toString('utf8') : '')
         .then(
           (passwordOk) => {
+            const login = username === ROOT_USER ? undefined : registry.login(username);
+            const device = login?.device;
+            const tenantName = login?.tenant.username ?? username;
+            // the key aedes will know this connection by: a takeover happens only within one login
+            const key = sessionKey(tenantName, username, session.clientId);
             const verdict = admit({
               username,
+              clientId: session.clientId,
               passwordOk,
               rootEnabled: ctx.rootPassword() !== undefined,
-              tenant: registry.getTenant(username),
-              liveConnections: connections.countExcept(username, client.id),
+              tenant: login?.tenant,
+              device,
+              liveConnections: connections.countExcept(tenantName, key),
+              liveLoginConnections: device ? connections.countDeviceExcept(device.username, key) : 0,
             });
             if (verdict.kind === 'refuse') return refuse(session, verdict.reason, done);
+            session.scope = verdict.scope;
+            session.device = device?.username ?? null;
             const will = pendingWillOf(client);
             if (will) {
               // mounted once, here: the will is stored (and may be persisted) under its full topic
-              const target = decideWill(verdict.scope, will.topic);
-              if (target.kind === 'refuse') return refuse(session, target.reason, done);
+              const target = decideWill(verdict.scope, will.topic, accessOf(session));
+              if (target.kind === 'refuse') {
+                session.scope = null;
+                return refuse(session, target.reason, done);
+              }
               will.topic = target.topic;
             }
-            if (client.closed) return done(refusal('bad-credentials'), null);
-            session.scope = verdict.scope;
+            if (client.closed) {
+              session.scope = null;
+              return done(refusal('bad-credentials'), null);
+            }
             session.connectedAt = Date.now();
-            connections.add(ownerOf(verdict.scope), client);
+            setSessionKey(client, key);
+            connections.add(ownerOf(verdict.scope), session.device, client);
+            if (device) registry.devices.seen(device.username);
             done(null, true);
           },
           (err: Error) => {
@@ -272,13 +318,14 @@ function buildHooks(ctx: HookContext) {
       // mounted at CONNECT; persistence marks it with the owner's internal id.
       const stored = publisherIdOf(packet);
       if (client === null || stored !== undefined || isOwnWill(client, packet)) {
-        const owner = client ? (sessions.get(client)?.scope ?? null) : stored ? scopeOfUser(splitInternalClientId(stored)?.username ?? '') : null;
+        const owner = client ? (sessions.get(client)?.scope ?? null) : stored ? scopeOfKey(stored) : null;
         return callback(storedWillAllowed(owner, packet.topic) ? null : new Error('will outside its owner namespace'));
       }
       const session = sessions.get(client);
       if (!session?.scope) return callback(new Error('not authenticated'));
       const view = packet.topic;
-      const verdict = decidePublish(session.scope, { topic: view, payloadBytes: packet.payload.length, retain: packet.retain }, tenantOf(session.scope), { client: session, tenants: tenantBuckets });
+      session.messagesIn++;
+      const verdict = decidePublish(session.scope, { topic: view, payloadBytes: packet.payload.length, retain: packet.retain }, tenantOf(session.scope), { client: session, tenants: tenantBuckets }, accessOf(session));
       if (verdict.kind !== 'allow') {
         events.emit('publish-denied', { ...clientInfo(session), topic: view, reason: verdict.reason });
         if (verdict.kind === 'refuse') return callback(new Error(`publish to ${view} denied: ${verdict.reason}`));
@@ -299,7 +346,7 @@ function buildHooks(ctx: HookContext) {
       const verdict = decided.get(sub);
       if (!verdict) {
         // a persistent session restored during CONNECT: its filters were stored mounted
-        const inside = decideRestore(session.scope, sub.topic);
+        const inside = decideRestore(session.scope, sub.topic, accessOf(session));
         if (inside) holdRestored(session, sub.topic);
         return callback(null, inside ? sub : null);
       }
@@ -316,8 +363,9 @@ function buildHooks(ctx: HookContext) {
       if (!session?.scope) return null;
       const scope = session.scope;
       const qos = packet.qos as 0 | 1 | 2;
-      const verdict = decideDelivery(session, packet.topic, qos, qos === 2 ? grantedQos(client, packet.topic) : 2, tenantOf(scope));
+      const verdict = decideDelivery(session, packet.topic, qos, qos === 2 ? grantedQos(client, packet.topic) : 2, tenantOf(scope), accessOf(session));
       if (!verdict) return null;
+      session.messagesOut++;
       traffic.delivered(scope.kind === 'tenant' ? scope.tenant : null, packet.payload.length);
       // In place, never a shared object: aedes 1.x hands each subscription,
       // each retained delivery and each queued message its own packet copy,
@@ -332,7 +380,7 @@ function buildHooks(ctx: HookContext) {
       const session = client ? sessions.get(client) : undefined;
       const topic = packet.topic;
       if (topic.charCodeAt(0) !== 36) {
-        const tenant = messageOwner(session?.scope ?? null, topic, (name) => registry.getTenant(name) !== undefined);
+        const tenant = messageOwner(session?.scope ?? null, topic, registry.directory);
         traffic.published(tenant, packet.payload.length);
         if (tenant !== null) {
           registry.stats.record(tenant, topic, packet.payload.length);
@@ -341,6 +389,7 @@ function buildHooks(ctx: HookContext) {
             events.emit('message', {
               tenant,
               topic,
+              tenantTopic: tenantViewOf(registry.getTenant(tenant)?.namespace ?? tenant, topic) ?? topic,
               payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
               qos: packet.qos,
               retain: packet.retain,

@@ -5,7 +5,7 @@ import type { EngineEvents } from '../events';
 import type { Registry } from '../registry/registry';
 import { decideFlowPublish, decideFlowSubscribe, type FlowView } from '../tenancy/policy';
 import { persistenceOf, publisherIdOf, stampPublisher } from '../aedes-seam';
-import { internalClientId, splitInternalClientId } from './connections';
+import { parseSessionKey, sessionKey } from './connections';
 import type { OriginPacket } from './hooks';
 
 export interface InProcessMessage {
@@ -36,11 +36,19 @@ export interface SubscribeOptions {
 }
 
 export interface InProcessSubscription {
+  /** The filter as given, in the subscriber's view. */
   readonly filter: string;
   close(): Promise<void>;
 }
 
 type DeliverFunc = (packet: AedesPublishPacket, callback: () => void) => void;
+
+/** One flow subscription: the full filters it holds on aedes, and those it wants (asked again when tenants change). */
+interface Entry {
+  filters: string[];
+  wanted: () => string[];
+  deliver: DeliverFunc;
+}
 
 /**
  * Publishing and subscribing from inside the process (flows), under the same
@@ -48,7 +56,7 @@ type DeliverFunc = (packet: AedesPublishPacket, callback: () => void) => void;
  * Subscriptions outlive a restart of aedes: `resubscribe` moves them over.
  */
 export class InProcessApi {
-  private readonly subscriptions = new Set<{ filter: string; deliver: DeliverFunc }>();
+  private readonly subscriptions = new Set<Entry>();
 
   constructor(
     private readonly registry: Registry,
@@ -80,13 +88,13 @@ export class InProcessApi {
       origin: { username: tenant, clientId: message.clientId },
     };
     // in-process subscribers read the publisher from the packet, as for a device's publish
-    if (message.clientId !== undefined) stampPublisher(packet, internalClientId(tenant, message.clientId));
+    if (message.clientId !== undefined) stampPublisher(packet, sessionKey(tenant, tenant, message.clientId));
     return new Promise((resolve, reject) => aedes.publish(packet, (err) => (err ? reject(err) : resolve())));
   }
 
   async subscribe(tenant: string, filter: string, handler: (message: InProcessMessage) => void, options: SubscribeOptions = {}): Promise<InProcessSubscription> {
     const aedes = this.broker.requireAedes();
-    const verdict = decideFlowSubscribe(tenant, filter, (name) => this.registry.getTenant(name) !== undefined);
+    const verdict = decideFlowSubscribe(tenant, filter, this.registry.directory);
     if (verdict.kind === 'refuse') {
       if (verdict.reason === 'bad-filter') throw invalid(verdict.problem!, 'errors.bad-filter', { filter });
       if (verdict.reason === 'unknown-tenant') throw notFound(`no tenant named ${JSON.stringify(tenant)}`, 'errors.unknown-tenant', { tenant });
@@ -104,7 +112,7 @@ export class InProcessApi {
         payload: packet.payload as Buffer,
         qos: Math.min(packet.qos, maxQos) as 0 | 1 | 2,
         retain: retained,
-        clientId: publisherId === undefined ? null : (splitInternalClientId(publisherId)?.clientId ?? null),
+        clientId: publisherId === undefined ? null : (parseSessionKey(publisherId)?.clientId ?? null),
       });
     };
     const onMessage: DeliverFunc = (packet, callback) => {
@@ -115,31 +123,57 @@ export class InProcessApi {
       }
       callback();
     };
-    const entry = { filter: verdict.filter, deliver: onMessage };
+    const entry: Entry = { filters: [], wanted: verdict.filters, deliver: onMessage };
     this.subscriptions.add(entry);
-    await new Promise<void>((resolve) => aedes.subscribe(verdict.filter, onMessage, () => resolve()));
-    if (options.retained !== false) await this.deliverRetained(aedes, verdict.filter, (packet) => deliver(packet, true));
+    await this.sync(aedes, entry);
+    if (options.retained !== false) await this.deliverRetained(aedes, entry.filters, (packet) => deliver(packet, true));
     return {
-      filter: verdict.filter,
+      filter,
       close: () => {
         const current = this.broker.currentAedes();
         if (!this.subscriptions.delete(entry) || !current) return Promise.resolve();
-        return new Promise<void>((resolve) => current.unsubscribe(verdict.filter, onMessage, () => resolve()));
+        return Promise.all(entry.filters.map((f) => new Promise<void>((resolve) => current.unsubscribe(f, onMessage, () => resolve())))).then(() => undefined);
       },
     };
   }
 
+  /**
+   * Holds on aedes the full filters a subscription wants now: a tenant's
+   * namespace may change, and a `*` subscription holds one filter per tenant,
+   * so the set is asked again whenever a tenant changes.
+   */
+  private async sync(aedes: Aedes, entry: Entry): Promise<void> {
+    const wanted = new Set(entry.wanted());
+    const held = new Set(entry.filters);
+    entry.filters = [...wanted];
+    await Promise.all([
+      ...[...held].filter((f) => !wanted.has(f)).map((f) => new Promise<void>((resolve) => aedes.unsubscribe(f, entry.deliver, () => resolve()))),
+      ...[...wanted].filter((f) => !held.has(f)).map((f) => new Promise<void>((resolve) => aedes.subscribe(f, entry.deliver, () => resolve()))),
+    ]);
+  }
+
+  /** After a tenant changed: every subscription holds the filters it wants now. */
+  async tenantsChanged(): Promise<void> {
+    const aedes = this.broker.currentAedes();
+    if (!aedes) return;
+    for (const entry of this.subscriptions) await this.sync(aedes, entry);
+  }
+
   /** Subscribes every in-process subscription again, on a new aedes after a restart. */
   async resubscribe(aedes: Aedes): Promise<void> {
-    for (const sub of this.subscriptions) await new Promise<void>((resolve) => aedes.subscribe(sub.filter, sub.deliver, () => resolve()));
+    for (const entry of this.subscriptions) {
+      entry.filters = [];
+      await this.sync(aedes, entry);
+    }
   }
 
   clear(): void {
     this.subscriptions.clear();
   }
 
-  private async deliverRetained(aedes: Aedes, filter: string, deliver: (packet: AedesPublishPacket) => void): Promise<void> {
-    for await (const packet of persistenceOf(aedes).createRetainedStreamCombi([filter])) {
+  private async deliverRetained(aedes: Aedes, filters: string[], deliver: (packet: AedesPublishPacket) => void): Promise<void> {
+    if (filters.length === 0) return;
+    for await (const packet of persistenceOf(aedes).createRetainedStreamCombi(filters)) {
       try {
         deliver(packet);
       } catch (err) {

@@ -51,7 +51,7 @@ export class WebhookRouting {
   setForFlow(spec: FlowWebhookSpec): void {
     const verdict = decideWebhookFilter('flow', spec.tenant, spec.topicFilter);
     if (verdict.kind === 'refuse') throw invalid(verdict.problem, 'errors.bad-filter', { filter: spec.topicFilter });
-    this.set({ ...spec, tenant: flowTenant(spec.tenant), topicFilter: verdict.filter });
+    this.set({ ...spec, tenant: flowTenant(spec.tenant), topicFilter: verdict.filter, inView: verdict.inView });
   }
 
   remove(id: string): void {
@@ -61,9 +61,9 @@ export class WebhookRouting {
 
   /** Delivers a flow's message (topic in the tenant's view) to one webhook now, whatever its filter. */
   deliverForFlow(id: string, tenant: string, topic: string, payload: Buffer, clientId: string | null): Promise<DeliveryResult> {
-    const target = mountTopic(flowScope(tenant), topic);
+    const target = mountTopic(flowScope(tenant, this.registry.getTenant(tenant)), topic);
     if (!target.ok) throw invalid(`cannot deliver ${topic}: ${target.reason}`, 'errors.topic-denied', { topic });
-    return this.webhooks.deliver(id, { tenant, topic: target.topic, payload, qos: 0, retain: false, clientId, username: tenant });
+    return this.webhooks.deliver(id, { tenant, topic: target.topic, tenantTopic: topic, payload, qos: 0, retain: false, clientId, username: tenant });
   }
 
   private mirrorRegistry(): void {
@@ -72,6 +72,7 @@ export class WebhookRouting {
     for (const id of this.webhooks.ids()) if (id.startsWith(REGISTRY_WEBHOOK_PREFIX) && !wanted.has(id)) this.webhooks.remove(id);
     for (const w of stored) {
       this.webhooks.upsert({ id: REGISTRY_WEBHOOK_PREFIX + w.id, tenant: w.tenant, topicFilter: w.topicFilter, url: w.url, secret: w.secret ?? undefined, enabled: w.enabled });
+      // a registry webhook's filter is written in full: with the tenant's namespace
     }
     this.updateRouting();
   }

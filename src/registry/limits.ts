@@ -1,5 +1,5 @@
 import { invalid } from '../errors';
-import { DENIED_PUBLISH_MODES, type TenantLimits } from '../model';
+import { DEFAULT_ACCESS_MODES, DENIED_PUBLISH_MODES, type TenantLimits } from '../model';
 
 export type { TenantLimits } from '../model';
 
@@ -15,6 +15,7 @@ export const LIMIT_FIELDS: ReadonlyArray<{ key: keyof TenantLimits; column: stri
   { key: 'allowRetain', column: 'allow_retain', kind: 'boolean', fallback: true },
   { key: 'maxSubscriptions', column: 'max_subscriptions', kind: 'count', fallback: 0 },
   { key: 'deniedPublish', column: 'denied_publish', kind: 'choice', fallback: 'close', choices: DENIED_PUBLISH_MODES },
+  { key: 'deviceDefaultAccess', column: 'device_default_access', kind: 'choice', fallback: 'allow', choices: DEFAULT_ACCESS_MODES },
 ];
 
 export const NO_LIMITS: TenantLimits = Object.fromEntries(LIMIT_FIELDS.map((f) => [f.key, f.fallback])) as unknown as TenantLimits;

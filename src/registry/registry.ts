@@ -3,18 +3,23 @@ import { EventEmitter } from 'node:events';
 import BetterSqlite3, { type Database } from 'better-sqlite3';
 import { conflict, invalid, notFound } from '../errors';
 import { ISOLATION_STYLES, type IsolationStyle } from '../model';
-import { decideWebhookFilter } from '../tenancy/policy';
+import { decideWebhookFilter, type TenantDirectory } from '../tenancy/policy';
 import { tenantNameProblem } from '../tenancy/topics';
 import { CredentialCache, hashPassword, verifyPasswordHash } from './passwords';
 import { limitsToRow, mergeLimits, NO_LIMITS, type TenantLimits } from './limits';
 import { migrate } from './schema';
-import { checkIsolation, checkPassword, checkWebhookTarget, LIMIT_COLUMNS, toTenant, toWebhook, type NewTenant, type NewWebhook, type Tenant, type TenantChange, type TenantDefaults, type TenantPatch, type TenantRow, type Webhook, type WebhookRow } from './records';
+import { checkIsolation, checkNamespace, checkPassword, checkWebhookTarget, LIMIT_COLUMNS, toTenant, toWebhook, type Device, type DeviceChange, type NewTenant, type NewWebhook, type Tenant, type TenantChange, type TenantDefaults, type TenantPatch, type TenantRow, type Webhook, type WebhookRow } from './records';
+import { DeviceStore, type DeviceFile } from './devices';
+import { namespacesOverlap } from '../tenancy/topics';
 import { TopicStats } from './topic-stats';
 import { CommitWatcher, diffTenants, watchIntervalMs, type ReloadResult, type ReloadTrigger, type WatchRegistry } from './reload';
 import { AuditLog } from '../audit/audit-log';
 
 export { ISOLATION_STYLES, type IsolationStyle };
-export type { NewTenant, NewWebhook, Tenant, TenantChange, TenantDefaults, TenantPatch, Webhook } from './records';
+export type { Device, DeviceChange, DevicePatch, NewDevice, NewTenant, NewWebhook, Role, Tenant, TenantChange, TenantDefaults, TenantPatch, Webhook } from './records';
+
+/** Who a login name is: a tenant's own login, or a device of a tenant. */
+export type Login = { tenant: Tenant; device?: undefined } | { tenant: Tenant; device: Device };
 
 export interface RegistryOptions {
   /** SQLite file, or ':memory:'. */
@@ -34,6 +39,10 @@ export interface RegistryOptions {
 
 export interface RegistryEvents {
   'tenant-changed': [TenantChange];
+  /** A device was added, changed or removed (its tenant's removal included). */
+  'device-changed': [DeviceChange];
+  /** A role of this tenant changed: rules apply to the next packet of every login. */
+  'roles-changed': [string];
   'webhooks-changed': [];
   /** Watching the file failed (reported once until it works again; the next poll retries). */
   'watch-error': [Error];
@@ -50,7 +59,11 @@ export class Registry extends EventEmitter<RegistryEvents> {
   readonly stats: TopicStats;
   /** Administrative changes (recorded here, where they happen) and security denials (recorded by the broker). */
   readonly audit: AuditLog;
+  /** Logins inside tenants, and their roles. */
+  readonly devices: DeviceStore;
   private tenants = new Map<string, Tenant>();
+  /** Tenants by namespace, to find the tenant of a full topic. */
+  private byNamespace = new Map<string, Tenant>();
   private readonly pendingChanges = new Map<string, Promise<unknown>>();
   private hashes = new Map<string, string>();
   /** The webhook rows as last read or written here: a reload compares against them. */
@@ -86,7 +99,52 @@ export class Registry extends EventEmitter<RegistryEvents> {
     this.audit = new AuditLog(this.db, { maxRows: options.auditMaxRows });
     this.watching = watchMs !== null;
     this.watcher = new CommitWatcher(this.db, watchMs, () => this.reload('watch'), (err) => this.emit('watch-error', err));
-    ({ tenants: this.tenants, hashes: this.hashes, webhookRows: this.webhookRows } = this.readFile());
+    this.devices = new DeviceStore({
+      db: this.db,
+      audit: this.audit,
+      requireTenant: (username) => this.requireTenant(username),
+      isTenantName: (username) => this.tenants.has(username),
+      catchUp: () => this.catchUp(),
+      serially: (key, task) => this.serially(key, task),
+      deviceChanged: (change) => {
+        this.credentials.forget(change.username);
+        this.emit('device-changed', change);
+      },
+      rolesChanged: (tenant) => this.emit('roles-changed', tenant),
+    });
+    const read = this.readFile();
+    ({ tenants: this.tenants, hashes: this.hashes, webhookRows: this.webhookRows } = read);
+    this.indexNamespaces();
+    this.devices.swap(read.devices);
+  }
+
+  private indexNamespaces(): void {
+    this.byNamespace = new Map([...this.tenants.values()].map((t) => [t.namespace, t]));
+  }
+
+  /** The tenants as the policy core looks them up. */
+  readonly directory: TenantDirectory & { all(): Tenant[] } = {
+    tenant: (name) => this.tenants.get(name),
+    tenantOfTopic: (topic) => this.tenantOfTopic(topic),
+    all: () => this.listTenants(),
+  };
+
+  /** The tenant whose namespace holds a full topic: one map lookup per level of the topic. */
+  tenantOfTopic(fullTopic: string): Tenant | undefined {
+    for (let slash = fullTopic.indexOf('/'); slash !== -1; slash = fullTopic.indexOf('/', slash + 1)) {
+      const tenant = this.byNamespace.get(fullTopic.slice(0, slash));
+      if (tenant) return tenant;
+    }
+    return undefined;
+  }
+
+  /** The tenant login or the device of that name, with its tenant. */
+  login(username: string): Login | undefined {
+    const tenant = this.tenants.get(username);
+    if (tenant) return { tenant };
+    const device = this.devices.get(username);
+    const owner = device && this.tenants.get(device.tenant);
+    return device && owner ? { tenant: owner, device } : undefined;
   }
 
   /**
@@ -104,12 +162,18 @@ export class Registry extends EventEmitter<RegistryEvents> {
     const changes = diffTenants(this.tenants, this.hashes, read.tenants, read.hashes);
     const result: ReloadResult = { tenants: changes.map((c) => c.username), webhooks: read.webhookRows !== this.webhookRows };
     ({ tenants: this.tenants, hashes: this.hashes, webhookRows: this.webhookRows } = read);
+    this.indexNamespaces();
+    const devices = this.devices.swap(read.devices);
     for (const change of changes) {
       this.credentials.forget(change.username);
       if (!change.after) this.stats.forgetTenant(change.username);
     }
-    if (trigger !== 'watch' || changes.length > 0 || result.webhooks) this.audit.record(null, 'admin', 'registry.reload', { trigger, ...result });
+    for (const change of devices.devices) this.credentials.forget(change.username);
+    const found = changes.length > 0 || result.webhooks || devices.devices.length > 0 || devices.roles;
+    if (trigger !== 'watch' || found) this.audit.record(null, 'admin', 'registry.reload', { trigger, ...result, ...(devices.devices.length > 0 ? { devices: devices.devices.map((c) => c.username) } : {}) });
     for (const change of changes) this.emit('tenant-changed', change);
+    for (const change of devices.devices) this.emit('device-changed', change);
+    if (devices.roles) for (const tenant of this.tenants.keys()) this.emit('roles-changed', tenant);
     if (result.webhooks) this.emit('webhooks-changed');
     return result;
   }
@@ -124,12 +188,12 @@ export class Registry extends EventEmitter<RegistryEvents> {
    * change made here never undoes one it has not seen (an update writes every
    * column). Only while watching: without it, outside edits wait for reload().
    */
-  private catchUp(): void {
+  catchUp(): void {
     if (this.watching && this.watcher.changed()) this.reload('watch');
   }
 
-  /** Tenants, their hashes and the webhook rows, read in one transaction (as of one commit). */
-  private readFile(): { tenants: Map<string, Tenant>; hashes: Map<string, string>; webhookRows: string } {
+  /** Tenants, their hashes, devices, roles and the webhook rows, read in one transaction (as of one commit). */
+  private readFile(): { tenants: Map<string, Tenant>; hashes: Map<string, string>; webhookRows: string; devices: DeviceFile } {
     return this.db.transaction(() => {
       const tenants = new Map<string, Tenant>();
       const hashes = new Map<string, string>();
@@ -137,7 +201,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
         tenants.set(row.username, toTenant(row));
         hashes.set(row.username, row.password_hash);
       }
-      return { tenants, hashes, webhookRows: this.currentWebhookRows() };
+      return { tenants, hashes, webhookRows: this.currentWebhookRows(), devices: this.devices.read() };
     })();
   }
 
@@ -183,7 +247,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
    * password is hashed between reading a tenant and writing it back, and two
    * changes interleaving there would lose one.
    */
-  private serially<T>(username: string, task: () => Promise<T>): Promise<T> {
+  serially<T>(username: string, task: () => Promise<T>): Promise<T> {
     const previous = this.pendingChanges.get(username) ?? Promise.resolve();
     const result = previous.then(task, task);
     const tail = result.then(
@@ -208,24 +272,40 @@ export class Registry extends EventEmitter<RegistryEvents> {
     const isolation = checkIsolation(input.isolation ?? this.defaults.isolation);
     const limits = mergeLimits(this.defaults.limits, input);
     const enabled = input.enabled ?? true;
-    if (this.tenants.has(input.username)) throw this.exists(input.username);
+    const namespace = input.namespace === undefined ? input.username : checkNamespace(input.namespace);
+    const free = () => {
+      if (this.tenants.has(input.username)) throw this.exists(input.username);
+      if (this.devices.get(input.username)) throw conflict(`the name ${JSON.stringify(input.username)} is a device's`, 'errors.login-exists', { device: input.username });
+      this.checkNamespaceFree(input.username, namespace);
+    };
+    free();
     const hash = await hashPassword(password);
     // checked again: another add (here or outside) may have finished while scrypt ran
     this.catchUp();
-    if (this.tenants.has(input.username)) throw this.exists(input.username);
+    free();
     const now = Date.now();
     const row = this.db
       .prepare(
-        `INSERT INTO tenants (username, password_hash, isolation, enabled, created_at, updated_at, ${LIMIT_COLUMNS.join(', ')})
-         VALUES (@username, @hash, @isolation, @enabled, @now, @now, ${LIMIT_COLUMNS.map((c) => '@' + c).join(', ')}) RETURNING *`,
+        `INSERT INTO tenants (username, password_hash, namespace, isolation, enabled, created_at, updated_at, ${LIMIT_COLUMNS.join(', ')})
+         VALUES (@username, @hash, @namespace, @isolation, @enabled, @now, @now, ${LIMIT_COLUMNS.map((c) => '@' + c).join(', ')}) RETURNING *`,
       )
-      .get({ username: input.username, hash, isolation, enabled: enabled ? 1 : 0, now, ...limitsToRow(limits) }) as TenantRow;
+      .get({ username: input.username, hash, namespace: namespace === input.username ? null : namespace, isolation, enabled: enabled ? 1 : 0, now, ...limitsToRow(limits) }) as TenantRow;
     const tenant = toTenant(row);
     this.tenants.set(tenant.username, tenant);
+    this.indexNamespaces();
     this.hashes.set(tenant.username, hash);
     this.audit.record(tenant.username, 'admin', 'tenant.add', { isolation, enabled });
     this.emit('tenant-changed', { kind: 'added', username: tenant.username, before: null, after: tenant, passwordChanged: false });
     return tenant;
+  }
+
+  /** Two namespaces may never overlap at a level boundary (409). */
+  private checkNamespaceFree(username: string, namespace: string): void {
+    for (const other of this.tenants.values()) {
+      if (other.username !== username && namespacesOverlap(other.namespace, namespace)) {
+        throw conflict(`namespace ${JSON.stringify(namespace)} overlaps tenant ${JSON.stringify(other.username)}'s ${JSON.stringify(other.namespace)}`, 'errors.namespace-overlap', { namespace });
+      }
+    }
   }
 
   private exists(username: string) {
@@ -241,22 +321,26 @@ export class Registry extends EventEmitter<RegistryEvents> {
     // tenant as it is then: a concurrent update must not be undone by this one
     const checked = this.requireTenant(username);
     if (patch.isolation !== undefined) checkIsolation(patch.isolation);
+    if (patch.namespace !== undefined) this.checkNamespaceChange(checked, checkNamespace(patch.namespace));
     mergeLimits(checked, patch);
     const hash = patch.password === undefined ? undefined : await hashPassword(checkPassword(patch.password));
     this.catchUp();
     const before = this.requireTenant(username);
     const isolation = patch.isolation ?? before.isolation;
+    const namespace = patch.namespace ?? before.namespace;
+    if (namespace !== before.namespace) this.checkNamespaceChange(before, namespace);
     const limits = mergeLimits(before, patch);
     const enabled = patch.enabled === undefined ? before.enabled : Boolean(patch.enabled);
     const row = this.db
       .prepare(
-        `UPDATE tenants SET isolation = @isolation, enabled = @enabled, password_hash = COALESCE(@hash, password_hash), updated_at = @now,
+        `UPDATE tenants SET isolation = @isolation, namespace = @namespace, enabled = @enabled, password_hash = COALESCE(@hash, password_hash), updated_at = @now,
            ${LIMIT_COLUMNS.map((c) => `${c} = @${c}`).join(', ')}
          WHERE username = @username RETURNING *`,
       )
-      .get({ isolation, enabled: enabled ? 1 : 0, hash: hash ?? null, now: Date.now(), username, ...limitsToRow(limits) }) as TenantRow;
+      .get({ isolation, namespace: namespace === username ? null : namespace, enabled: enabled ? 1 : 0, hash: hash ?? null, now: Date.now(), username, ...limitsToRow(limits) }) as TenantRow;
     const after = toTenant(row);
     this.tenants.set(username, after);
+    this.indexNamespaces();
     this.hashes.set(username, row.password_hash);
     this.credentials.forget(username);
     const changed = (Object.keys(after) as Array<keyof Tenant>).filter((key) => key !== 'updatedAt' && after[key] !== before[key]);
@@ -264,6 +348,21 @@ export class Registry extends EventEmitter<RegistryEvents> {
     this.emit('tenant-changed', { kind: 'updated', username, before, after, passwordChanged: hash !== undefined });
     return after;
   }
+
+  /**
+   * A namespace may change only while nothing is stored under the old one:
+   * registry webhooks here, retained messages and sessions through
+   * `namespaceHolds` (the broker's persistence answers it).
+   */
+  private checkNamespaceChange(tenant: Tenant, namespace: string): void {
+    if (namespace === tenant.namespace) return;
+    this.checkNamespaceFree(tenant.username, namespace);
+    const holds = [this.listWebhooks(tenant.username).length > 0 ? 'registry webhooks' : null, this.namespaceHolds?.(tenant) ?? null].filter(Boolean);
+    if (holds.length > 0) throw conflict(`the namespace of ${JSON.stringify(tenant.username)} can change only while it holds no ${holds.join(', ')}`, 'errors.namespace-in-use', { tenant: tenant.username });
+  }
+
+  /** Set by a broker: what its persistence still holds under a tenant's namespace (retained messages, sessions), or null. */
+  namespaceHolds: ((tenant: Tenant) => string | null) | null = null;
 
   removeTenant(username: string): void {
     this.catchUp();
@@ -275,10 +374,13 @@ export class Registry extends EventEmitter<RegistryEvents> {
     })();
     this.stats.forgetTenant(username);
     this.tenants.delete(username);
+    this.indexNamespaces();
+    const devices = this.devices.forgetTenant(username);
     this.hashes.delete(username);
     this.credentials.forget(username);
     this.audit.record(username, 'admin', 'tenant.remove');
     this.emit('tenant-changed', { kind: 'removed', username, before, after: null, passwordChanged: false });
+    for (const change of devices) this.emit('device-changed', change);
     this.webhooksWritten();
   }
 
@@ -287,7 +389,8 @@ export class Registry extends EventEmitter<RegistryEvents> {
    * digest afterwards (see CredentialCache). Unknown tenants fail the same way.
    */
   async verifyPassword(username: string, password: string): Promise<boolean> {
-    const hash = this.hashes.get(username);
+    const stored = () => this.hashes.get(username) ?? this.devices.hashOf(username);
+    const hash = stored();
     if (hash === undefined) return false;
     return this.credentials.verify(
       username,
@@ -297,7 +400,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
         this.scryptChecks++;
         return verifyPasswordHash(password, hash);
       },
-      () => this.hashes.get(username) === hash,
+      () => stored() === hash,
     );
   }
 
@@ -321,7 +424,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
   }
 
   private checkWebhookFilter(tenant: string, filter: string): void {
-    const verdict = decideWebhookFilter('registry', tenant, filter);
+    const verdict = decideWebhookFilter('registry', tenant, filter, this.tenants.get(tenant)?.namespace);
     if (verdict.kind === 'allow') return;
     throw verdict.outside ? invalid(verdict.problem, 'errors.filter-outside-tenant', { tenant }) : invalid(verdict.problem, 'errors.bad-filter');
   }

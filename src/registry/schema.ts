@@ -77,6 +77,36 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
     name: 'what a denied publish does',
     sql: `ALTER TABLE tenants ADD COLUMN denied_publish TEXT NOT NULL DEFAULT 'close' CHECK (denied_publish IN ('close', 'drop'));`,
   },
+  {
+    version: 9,
+    name: 'devices, roles, namespaces',
+    sql: `
+      ALTER TABLE tenants ADD COLUMN namespace TEXT;
+      ALTER TABLE tenants ADD COLUMN device_default_access TEXT NOT NULL DEFAULT 'allow' CHECK (device_default_access IN ('allow', 'deny'));
+      CREATE TABLE roles (
+        tenant     TEXT NOT NULL REFERENCES tenants(username) ON DELETE CASCADE ON UPDATE CASCADE,
+        name       TEXT NOT NULL,
+        rules      TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (tenant, name)
+      ) WITHOUT ROWID;
+      CREATE TABLE devices (
+        id              INTEGER PRIMARY KEY,
+        tenant          TEXT NOT NULL REFERENCES tenants(username) ON DELETE CASCADE ON UPDATE CASCADE,
+        username        TEXT NOT NULL UNIQUE,
+        password_hash   TEXT NOT NULL,
+        enabled         INTEGER NOT NULL DEFAULT 1,
+        roles           TEXT NOT NULL DEFAULT '[]',
+        client_id       TEXT,
+        max_connections INTEGER NOT NULL DEFAULT 0,
+        last_seen       INTEGER,
+        created_at      INTEGER NOT NULL,
+        updated_at      INTEGER NOT NULL
+      );
+      CREATE INDEX devices_tenant ON devices(tenant);
+    `,
+  },
 ];
 
 export function migrate(db: Database): number[] {

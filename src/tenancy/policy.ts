@@ -9,15 +9,16 @@
  */
 import type { AppliedLimit, DenialReason, RefusalReason, Scope, TenantPolicy } from '../model';
 import { MAX_THROTTLE_MS, TokenBucket, type TenantBuckets } from './rate';
-import { ALL_TENANTS, filterProblem, firstLevel, isInsideTenant, publishTopicProblem, ROOT_USER, tenantNameProblem, topicMatches, unmount } from './topics';
-import { hiddenFromWildcards, mountFilter, mountTopic, namesDollarLevel, viewOf } from './views';
+import { ALL_TENANTS, filterProblem, isInsideTenant, publishTopicProblem, ROOT_USER, tenantNameProblem, topicMatches } from './topics';
+import { mayPublish, mayReceive, maySubscribe, type Access } from './rules';
+import { hiddenFromWildcards, mountFilter, mountTopic, namesDollarLevel, tenantViewOf, viewOf } from './views';
 
 /** What the core keeps per connection: its scope and what its rules depend on. */
 export interface ClientPolicyState {
   /** Set once authenticated: until then every decision refuses. */
   scope: Scope | null;
-  /** Full filters the client holds (for max_subscriptions). */
-  filters: Set<string>;
+  /** Filters the client holds: full filter → the filter as the client wrote it (for max_subscriptions and listings). */
+  filters: Map<string, string>;
   /** The full filters among them that name a `$` first level of the client's view (see hiddenFromWildcards). */
   dollarFilters: Set<string>;
   /** The client's own max_msgs_per_sec bucket, made on its first publish. */
@@ -25,7 +26,7 @@ export interface ClientPolicyState {
 }
 
 export function newClientPolicyState(): ClientPolicyState {
-  return { scope: null, filters: new Set(), dollarFilters: new Set(), bucket: null };
+  return { scope: null, filters: new Map(), dollarFilters: new Set(), bucket: null };
 }
 
 // ------------------------------------------------------------------ verdicts
@@ -58,16 +59,35 @@ export function identifierProblem(connect: { clientId: string; clean: boolean; p
   return null;
 }
 
+/** What a device adds to its tenant's rules at login. */
+export interface DevicePolicy {
+  enabled: boolean;
+  /** When set, the only client id the device may connect with. */
+  clientId: string | null;
+  /** Its own connection limit (0: none); the tenant's applies as well. */
+  maxConnections: number;
+}
+
 export interface LoginFacts {
   username: string;
-  /** The password matched root's, or the tenant's stored hash. */
+  /** The client id the CONNECT carries (an assigned one for an empty id). */
+  clientId: string;
+  /** The password matched root's, the tenant's or the device's stored hash. */
   passwordOk: boolean;
   /** Root has a password at all. */
   rootEnabled: boolean;
-  /** The tenant of that name, if any. */
+  /** The tenant of the login: the tenant's own login, or the device's tenant. */
   tenant: TenantPolicy | undefined;
+  /** Set when the login is a device's. */
+  device?: DevicePolicy;
   /** The tenant's live connections, this client's own earlier connection (a takeover) not counted. */
   liveConnections: number;
+  /** The same for the device alone. */
+  liveLoginConnections?: number;
+}
+
+export function tenantScope(tenant: Pick<TenantPolicy, 'username' | 'namespace' | 'isolation'>): Scope {
+  return { kind: 'tenant', tenant: tenant.username, namespace: tenant.namespace, isolation: tenant.isolation };
 }
 
 /** Who a login is, or why it is refused. */
@@ -77,23 +97,29 @@ export function admit(facts: LoginFacts): ConnectVerdict {
     return facts.passwordOk ? { kind: 'allow', scope: { kind: 'root' } } : { kind: 'refuse', reason: 'bad-credentials' };
   }
   const tenant = facts.tenant;
+  const device = facts.device;
   if (!facts.passwordOk || !tenant) return { kind: 'refuse', reason: 'bad-credentials' };
   if (!tenant.enabled) return { kind: 'refuse', reason: 'tenant-disabled' };
+  if (device && !device.enabled) return { kind: 'refuse', reason: 'login-disabled' };
+  if (device?.clientId != null && device.clientId !== facts.clientId) return { kind: 'refuse', reason: 'identifier-rejected' };
   if (tenant.maxConnections > 0 && facts.liveConnections >= tenant.maxConnections) return { kind: 'refuse', reason: 'over-quota' };
-  return { kind: 'allow', scope: { kind: 'tenant', tenant: tenant.username, isolation: tenant.isolation } };
+  if (device && device.maxConnections > 0 && (facts.liveLoginConnections ?? 0) >= device.maxConnections) return { kind: 'refuse', reason: 'over-quota' };
+  return { kind: 'allow', scope: tenantScope(tenant) };
 }
 
-/** The full topic of a will given at CONNECT, mounted once (it may be stored and published after a restart). */
-export function decideWill(scope: Scope, topic: string): { kind: 'allow'; topic: string } | { kind: 'refuse'; reason: RefusalReason } {
+/** The full topic of a will given at CONNECT, mounted once (it may be stored and published after a restart); the login's rules apply. */
+export function decideWill(scope: Scope, topic: string, access: Access | null = null): { kind: 'allow'; topic: string } | { kind: 'refuse'; reason: RefusalReason } {
   const target = mountTopic(scope, topic);
-  return target.ok ? { kind: 'allow', topic: target.topic } : { kind: 'refuse', reason: 'will-denied' };
+  if (!target.ok) return { kind: 'refuse', reason: 'will-denied' };
+  if (scope.kind === 'tenant' && !mayPublish(access, tenantViewOf(scope.namespace, target.topic)!).allow) return { kind: 'refuse', reason: 'will-denied' };
+  return { kind: 'allow', topic: target.topic };
 }
 
 /** A will about to be published (already mounted at CONNECT, perhaps stored across a restart): still inside its owner's namespace. */
 export function storedWillAllowed(owner: Scope | null, fullTopic: string): boolean {
   if (!owner) return false;
   if (owner.kind === 'root') return !fullTopic.startsWith('$SYS/');
-  return isInsideTenant(fullTopic, owner.tenant);
+  return isInsideTenant(fullTopic, owner.namespace);
 }
 
 /** The owner (tenant or root) of an authenticated scope, as connection counts and kicks know it. */
@@ -122,12 +148,13 @@ export interface RateState {
  * fit its namespace and limits. A refusal closes the connection, or with the
  * tenant's `denied_publish: drop` is a discard [MQTT-3.3.5-2 allows either].
  */
-export function decidePublish(scope: Scope, request: PublishRequest, tenant: TenantPolicy | undefined, rate: RateState | null): PublishVerdict {
+export function decidePublish(scope: Scope, request: PublishRequest, tenant: TenantPolicy | undefined, rate: RateState | null, access: Access | null = null): PublishVerdict {
   const target = mountTopic(scope, request.topic);
   if (scope.kind === 'root') return target.ok ? { kind: 'allow', topic: target.topic, retain: request.retain, wait: 0, applied: [] } : refuse(target.reason);
   if (!tenant) return refuse('outside-namespace');
   const denial = (reason: DenialReason): PublishVerdict => (tenant.deniedPublish === 'drop' ? { kind: 'discard', reason } : refuse(reason));
   if (!target.ok) return denial(target.reason);
+  if (!mayPublish(access, tenantViewOf(scope.namespace, target.topic)!).allow) return denial('rule-denied');
   if (tenant.maxPayloadBytes > 0 && request.payloadBytes > tenant.maxPayloadBytes) return denial('payload-too-large');
   const applied: AppliedLimit[] = [];
   let retain = request.retain;
@@ -160,18 +187,21 @@ function throttle(rate: RateState, tenant: TenantPolicy): number {
  * filters so far (full), for `max_subscriptions`; a filter it holds already is
  * a replacement and never counts twice.
  */
-export function decideSubscribe(scope: Scope, filter: string, qos: 0 | 1 | 2, tenant: TenantPolicy | undefined, held: ReadonlySet<string>): SubscribeVerdict {
+export function decideSubscribe(scope: Scope, filter: string, qos: 0 | 1 | 2, tenant: TenantPolicy | undefined, held: { has(filter: string): boolean; readonly size: number }, access: Access | null = null): SubscribeVerdict {
   const target = mountFilter(scope, filter);
   if (!target.ok) return refuse(target.reason);
   if (scope.kind === 'root') return { kind: 'allow', filter: target.topic, qos, applied: [] };
   if (!tenant) return refuse('outside-namespace');
+  const rule = maySubscribe(access, tenantViewOf(scope.namespace, target.topic)!);
+  if (!rule.allow) return refuse('rule-denied');
   if (tenant.maxSubscriptions > 0 && !held.has(target.topic) && held.size >= tenant.maxSubscriptions) return refuse('too-many-subscriptions');
-  return qos > tenant.maxQos ? { kind: 'allow', filter: target.topic, qos: tenant.maxQos, applied: ['qos'] } : { kind: 'allow', filter: target.topic, qos, applied: [] };
+  const cap = Math.min(tenant.maxQos, rule.maxQos) as 0 | 1 | 2;
+  return qos > cap ? { kind: 'allow', filter: target.topic, qos: cap, applied: ['qos'] } : { kind: 'allow', filter: target.topic, qos, applied: [] };
 }
 
 /** Records an allowed subscription in the client's state. */
 export function holdFilter(state: ClientPolicyState, fullFilter: string, viewFilter: string): void {
-  state.filters.add(fullFilter);
+  state.filters.set(fullFilter, viewFilter);
   if (namesDollarLevel(viewFilter)) state.dollarFilters.add(fullFilter);
 }
 
@@ -187,8 +217,9 @@ export function releaseFilter(state: ClientPolicyState, fullFilter: string): voi
 }
 
 /** A filter of a persistent session restored at CONNECT: stored mounted, it only has to be inside the scope. */
-export function decideRestore(scope: Scope, fullFilter: string): boolean {
-  return scope.kind === 'root' || (isInsideTenant(fullFilter, scope.tenant) && mountFilter(scope, viewOf(scope, fullFilter)!).ok);
+export function decideRestore(scope: Scope, fullFilter: string, access: Access | null = null): boolean {
+  if (scope.kind === 'root') return true;
+  return isInsideTenant(fullFilter, scope.namespace) && mountFilter(scope, viewOf(scope, fullFilter)!).ok && maySubscribe(access, tenantViewOf(scope.namespace, fullFilter)!).allow;
 }
 
 /** Records a restored subscription in the client's state. */
@@ -204,7 +235,7 @@ export function holdRestored(state: ClientPolicyState, fullFilter: string): void
  * retained or queued. `grantedQos` is the highest QoS among the client's
  * subscriptions matching it.
  */
-export function decideDelivery(state: ClientPolicyState, fullTopic: string, qos: 0 | 1 | 2, grantedQos: number, tenant: TenantPolicy | undefined): DeliveryVerdict {
+export function decideDelivery(state: ClientPolicyState, fullTopic: string, qos: 0 | 1 | 2, grantedQos: number, tenant: TenantPolicy | undefined, access: Access | null = null): DeliveryVerdict {
   const scope = state.scope;
   if (!scope) return null;
   const topic = viewOf(scope, fullTopic);
@@ -213,6 +244,12 @@ export function decideDelivery(state: ClientPolicyState, fullTopic: string, qos:
   // aedes downgrades to the subscription's QoS only for a subscription equal to the topic [MQTT-3.8.4-6]
   let granted = Math.min(qos, grantedQos) as 0 | 1 | 2;
   if (tenant && granted > tenant.maxQos) granted = tenant.maxQos;
+  if (access && scope.kind === 'tenant') {
+    // read rights are checked on every delivery: a narrower deny inside an allowed wildcard holds, a revoked one at once
+    const rule = mayReceive(access, tenantViewOf(scope.namespace, fullTopic)!);
+    if (!rule.allow) return null;
+    if (granted > rule.maxQos) granted = rule.maxQos;
+  }
   return { topic, qos: granted };
 }
 
@@ -223,21 +260,27 @@ function heldDollarFilterMatches(state: ClientPolicyState, fullTopic: string): b
 
 // ------------------------------------------------------------------ messages, flows, webhooks
 
+/** The tenants as the core needs to find them: by name, and by a full topic inside their namespace. */
+export interface TenantDirectory {
+  tenant(name: string): TenantPolicy | undefined;
+  /** The tenant whose namespace holds the topic, if any. */
+  tenantOfTopic(fullTopic: string): TenantPolicy | undefined;
+}
+
 /**
  * The tenant a published message belongs to (for statistics, webhooks and
  * `tenant-in`), or null: a tenant client's messages are its tenant's; root's
  * and flows' belong to the tenant whose namespace holds the topic.
  */
-export function messageOwner(publisher: Scope | null, fullTopic: string, isTenant: (name: string) => boolean): string | null {
+export function messageOwner(publisher: Scope | null, fullTopic: string, tenants: TenantDirectory): string | null {
   if (fullTopic.charCodeAt(0) === 36) return null;
   if (publisher?.kind === 'tenant') return publisher.tenant;
-  const tenant = firstLevel(fullTopic);
-  return tenant !== fullTopic && isTenant(tenant) ? tenant : null;
+  return tenants.tenantOfTopic(fullTopic)?.username ?? null;
 }
 
-/** Flows see a tenant as a mountpoint client does, whatever its devices use. */
-export function flowScope(tenant: string): Scope {
-  return { kind: 'tenant', tenant, isolation: 'mountpoint' };
+/** Flows see a tenant as a mountpoint client does, whatever its devices use; a tenant not created yet has its name as namespace. */
+export function flowScope(tenant: string, policy?: Pick<TenantPolicy, 'namespace'>): Scope {
+  return { kind: 'tenant', tenant, namespace: policy?.namespace ?? tenant, isolation: 'mountpoint' };
 }
 
 /** Why a flow cannot publish this (topic in the tenant's view), or the full topic. */
@@ -250,7 +293,7 @@ export function decideFlowPublish(tenantName: string, tenant: TenantPolicy | und
   }
   if (!tenant) return { kind: 'refuse', reason: 'unknown-tenant' };
   if (!tenant.enabled) return { kind: 'refuse', reason: 'tenant-disabled' };
-  const scope = flowScope(tenant.username);
+  const scope = flowScope(tenant.username, tenant);
   const target = mountTopic(scope, topic);
   return target.ok ? { kind: 'allow', topic: target.topic, scope } : refuse(target.reason);
 }
@@ -258,65 +301,82 @@ export function decideFlowPublish(tenantName: string, tenant: TenantPolicy | und
 /** How an in-process subscription sees one message: which tenant, and the topic in its view; null when not for it. */
 export type FlowView = (fullTopic: string) => { tenant: string | null; topic: string } | null;
 
+export type FlowSubscribeVerdict =
+  /** `filters` gives the full filters to hold now: one for a tenant or root, one per tenant for `*` (asked again when tenants change). */
+  | { kind: 'allow'; filters: () => string[]; view: FlowView }
+  | { kind: 'refuse'; reason: 'unknown-tenant' | 'bad-filter' | DenialReason; problem?: string };
+
 /**
- * The full filter and the view of a flow's subscription: a tenant (filter in
+ * The full filters and the view of a flow's subscription: a tenant (filter in
  * its view; a flow may listen before its tenant exists), all tenants (`*`:
  * the filter below every tenant's namespace), or root (full filters).
+ * [MQTT-4.7.2-1] holds in the flow's view: a filter that names no `$` first
+ * level matches no `$`-topic of the view (root's `#` no `$SYS`, a tenant's no `$x`).
  */
-export function decideFlowSubscribe(
-  tenantName: string,
-  filter: string,
-  isTenant: (name: string) => boolean,
-): { kind: 'allow'; filter: string; view: FlowView } | { kind: 'refuse'; reason: 'unknown-tenant' | 'bad-filter' | DenialReason; problem?: string } {
+export function decideFlowSubscribe(tenantName: string, filter: string, tenants: TenantDirectory & { all(): TenantPolicy[] }): FlowSubscribeVerdict {
   const problem = filterProblem(filter);
   if (problem) return { kind: 'refuse', reason: 'bad-filter', problem };
   const dollarAllowed = namesDollarLevel(filter);
+  const hidden = (topic: string) => !dollarAllowed && topic.charCodeAt(0) === 36;
   if (tenantName === ALL_TENANTS) {
     const probe = mountFilter(flowScope('t'), filter);
     if (!probe.ok) return refuse(probe.reason);
+    const filters = () => tenants.all().flatMap((t) => {
+      const target = mountFilter(flowScope(t.username, t), filter);
+      return target.ok ? [target.topic] : [];
+    });
     const view: FlowView = (fullTopic) => {
-      const owner = firstLevel(fullTopic);
-      if (!isInsideTenant(fullTopic, owner) || !isTenant(owner)) return null;
-      const topic = unmount(owner, fullTopic);
-      return !dollarAllowed && topic.charCodeAt(0) === 36 ? null : { tenant: owner, topic };
+      const owner = tenants.tenantOfTopic(fullTopic);
+      const topic = owner ? tenantViewOf(owner.namespace, fullTopic) : null;
+      return topic === null || hidden(topic) || !topicMatches(filter, topic) ? null : { tenant: owner!.username, topic };
     };
-    return { kind: 'allow', filter: '+/' + filter, view };
+    return { kind: 'allow', filters, view };
   }
-  let scope: Scope;
-  if (tenantName === ROOT_USER) scope = { kind: 'root' };
-  else if (tenantNameProblem(tenantName) === null) scope = flowScope(tenantName);
-  else return { kind: 'refuse', reason: 'unknown-tenant' };
-  const target = mountFilter(scope, filter);
+  if (tenantName !== ROOT_USER && tenantNameProblem(tenantName) !== null) return { kind: 'refuse', reason: 'unknown-tenant' };
+  // the tenant's namespace may change while the flow listens: the scope is read anew
+  const scopeNow = (): Scope => (tenantName === ROOT_USER ? { kind: 'root' } : flowScope(tenantName, tenants.tenant(tenantName)));
+  const target = mountFilter(scopeNow(), filter);
   if (!target.ok) return refuse(target.reason);
   const view: FlowView = (fullTopic) => {
+    const scope = scopeNow();
     const topic = viewOf(scope, fullTopic);
-    // [MQTT-4.7.2-1] in the flow's view: root's `#` matches no `$SYS` (nor the discard sink), a tenant's no `$x`
-    if (topic === null || (!dollarAllowed && topic.charCodeAt(0) === 36)) return null;
+    if (topic === null || hidden(topic)) return null;
     if (scope.kind === 'tenant') return { tenant: scope.tenant, topic };
-    const owner = firstLevel(fullTopic);
-    return { tenant: owner !== fullTopic && isTenant(owner) ? owner : null, topic };
+    return { tenant: messageOwner(null, fullTopic, tenants), topic };
   };
-  return { kind: 'allow', filter: target.topic, view };
+  const filters = () => {
+    const now = mountFilter(scopeNow(), filter);
+    return now.ok ? [now.topic] : [];
+  };
+  return { kind: 'allow', filters, view };
 }
 
 /**
- * The full filter of a webhook: a registry webhook's is written in full and
- * must lie inside its tenant; a flow webhook's is written in the tenant's view
- * (or below every tenant, for `*`). Returns a problem for the caller's error.
+ * The filter of a webhook: a registry webhook's is written in full and must
+ * lie inside its tenant's namespace; a flow webhook's is written in the
+ * tenant's own view (for `*`, in every tenant's) and is matched against the
+ * message's topic in that view. Returns a problem for the caller's error.
  */
-export function decideWebhookFilter(source: 'registry' | 'flow', tenant: string, filter: string): { kind: 'allow'; filter: string } | { kind: 'refuse'; problem: string; outside?: boolean } {
+export function decideWebhookFilter(source: 'registry' | 'flow', tenant: string, filter: string, namespace = tenant): { kind: 'allow'; filter: string; inView: boolean } | { kind: 'refuse'; problem: string; outside?: boolean } {
   const problem = filterProblem(filter);
   if (problem) return { kind: 'refuse', problem };
   if (source === 'registry') {
-    const target = mountFilter({ kind: 'tenant', tenant, isolation: 'prefix' }, filter);
-    return target.ok ? { kind: 'allow', filter: target.topic } : { kind: 'refuse', problem: `the topic filter must start with "${tenant}/"`, outside: true };
+    const target = mountFilter({ kind: 'tenant', tenant, namespace, isolation: 'prefix' }, filter);
+    return target.ok ? { kind: 'allow', filter: target.topic, inView: false } : { kind: 'refuse', problem: `the topic filter must start with "${namespace}/"`, outside: true };
   }
-  if (tenant === ALL_TENANTS) {
-    const probe = mountFilter(flowScope('t'), filter);
-    return probe.ok ? { kind: 'allow', filter: '+/' + filter } : { kind: 'refuse', problem: `the topic filter is reserved: ${filter}` };
-  }
-  const target = mountFilter(flowScope(tenant), filter);
-  return target.ok ? { kind: 'allow', filter: target.topic } : { kind: 'refuse', problem: `the topic filter is reserved: ${filter}` };
+  const probe = mountFilter(flowScope(tenant === ALL_TENANTS ? 't' : tenant), filter);
+  return probe.ok ? { kind: 'allow', filter, inView: true } : { kind: 'refuse', problem: `the topic filter is reserved: ${filter}` };
+}
+
+/** What a change of a device does to its live connections: disabled, removed, re-passworded or rebound to another client id, they go. */
+export function deviceConnectionsAfterChange(before: DevicePolicy, after: DevicePolicy | null, passwordChanged: boolean): { kind: 'kick' } | null {
+  if (!after || !after.enabled || passwordChanged || after.clientId !== before.clientId) return { kind: 'kick' };
+  return null;
+}
+
+/** The rules a device's connection is held to: its roles' rules in order, then the tenant's default. */
+export function deviceAccess(layers: Access['layers'], tenant: TenantPolicy, subject: Access['subject']): Access {
+  return { layers, defaultAllow: tenant.deviceDefaultAccess === 'allow', subject };
 }
 
 /** A kick names a tenant or root; anything else is unknown. */
@@ -330,7 +390,7 @@ export function kickTarget(name: string, isTenant: (name: string) => boolean): s
  * lowered connection quota disconnects the newest beyond it.
  */
 export function connectionsAfterChange(before: TenantPolicy, after: TenantPolicy | null, passwordChanged: boolean): { kind: 'kick' } | { kind: 'trim'; max: number } | null {
-  if (!after || !after.enabled || passwordChanged || after.isolation !== before.isolation) return { kind: 'kick' };
+  if (!after || !after.enabled || passwordChanged || after.isolation !== before.isolation || after.namespace !== before.namespace) return { kind: 'kick' };
   if (after.maxConnections > 0 && (before.maxConnections === 0 || after.maxConnections < before.maxConnections)) return { kind: 'trim', max: after.maxConnections };
   return null;
 }

@@ -29,6 +29,23 @@ export function tenantNameProblem(name: unknown): string | null {
   return null;
 }
 
+/** Why a namespace (a tenant's topic prefix of one or more levels) is unusable, or null. */
+export function namespaceProblem(namespace: unknown): string | null {
+  if (typeof namespace !== 'string' || namespace.length === 0) return 'a namespace is a topic prefix of one or more levels';
+  if (Buffer.byteLength(namespace) > 1024) return 'a namespace is at most 1024 bytes';
+  if (namespace.charCodeAt(0) === 36) return 'a namespace must not start with $';
+  for (const level of namespace.split('/')) {
+    if (level === '') return 'a namespace has no empty level';
+    if (/[+#\u0000]/.test(level)) return 'a namespace holds no +, # or null character';
+  }
+  return null;
+}
+
+/** Two namespaces overlap when one equals the other or lies inside it at a level boundary. */
+export function namespacesOverlap(a: string, b: string): boolean {
+  return a === b || isInsideTenant(a, b) || isInsideTenant(b, a);
+}
+
 export function hasWildcard(topic: string): boolean {
   return topic.includes('+') || topic.includes('#');
 }

@@ -45,10 +45,10 @@ export function mountTopic(scope: Scope, topic: string): Mounted {
     return topic.startsWith('$SYS/') ? denied('reserved-topic') : { ok: true, topic };
   }
   if (scope.isolation === 'mountpoint') {
-    return reservedLevel(topic, 0, RESERVED_FOR_PUBLISH) ? denied('reserved-topic') : checked(mount(scope.tenant, topic));
+    return reservedLevel(topic, 0, RESERVED_FOR_PUBLISH) ? denied('reserved-topic') : checked(mount(scope.namespace, topic));
   }
-  if (!isInsideTenant(topic, scope.tenant)) return denied('outside-namespace');
-  return reservedLevel(topic, scope.tenant.length + 1, RESERVED_FOR_PUBLISH) ? denied('reserved-topic') : checked(topic);
+  if (!isInsideTenant(topic, scope.namespace)) return denied('outside-namespace');
+  return reservedLevel(topic, scope.namespace.length + 1, RESERVED_FOR_PUBLISH) ? denied('reserved-topic') : checked(topic);
 }
 
 /** The full filter a SUBSCRIBE or UNSUBSCRIBE written in this scope's view stands for. */
@@ -57,17 +57,22 @@ export function mountFilter(scope: Scope, filter: string): Mounted {
     return topicMatches(filter, DISCARD_TOPIC) ? denied('reserved-topic') : { ok: true, topic: filter };
   }
   if (scope.isolation === 'mountpoint') {
-    return reservedLevel(filter, 0, RESERVED_FOR_SUBSCRIBE) ? denied('reserved-topic') : checked(mount(scope.tenant, filter));
+    return reservedLevel(filter, 0, RESERVED_FOR_SUBSCRIBE) ? denied('reserved-topic') : checked(mount(scope.namespace, filter));
   }
   // `<tenant>/#` also matches the parent `<tenant>` [MQTT-4.7.1-2], a topic nobody but root can publish and that delivery drops
-  return isInsideTenant(filter, scope.tenant) ? checked(filter) : denied('outside-namespace');
+  return isInsideTenant(filter, scope.namespace) ? checked(filter) : denied('outside-namespace');
 }
 
 /** The topic a message on `fullTopic` shows under in this scope's view, or null: not for it. */
 export function viewOf(scope: Scope, fullTopic: string): string | null {
   if (scope.kind === 'root') return fullTopic;
-  if (!isInsideTenant(fullTopic, scope.tenant)) return null;
-  return scope.isolation === 'mountpoint' ? unmount(scope.tenant, fullTopic) : fullTopic;
+  if (!isInsideTenant(fullTopic, scope.namespace)) return null;
+  return scope.isolation === 'mountpoint' ? unmount(scope.namespace, fullTopic) : fullTopic;
+}
+
+/** A full topic or filter in the tenant's own view (without the namespace), as rules and flows write it; null when outside. */
+export function tenantViewOf(namespace: string, full: string): string | null {
+  return isInsideTenant(full, namespace) ? unmount(namespace, full) : null;
 }
 
 /**

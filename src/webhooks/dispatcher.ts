@@ -171,7 +171,7 @@ export class WebhookDispatcher extends EventEmitter<WebhookEventMap> {
   private offer(targets: WebhookTarget[], msg: PublishedMessage): void {
     for (let i = 0; i < targets.length; i++) {
       const target = targets[i];
-      if (target.spec.enabled && topicMatches(target.spec.topicFilter, msg.topic)) {
+      if (target.spec.enabled && topicMatches(target.spec.topicFilter, target.spec.inView ? msg.tenantTopic : msg.topic)) {
         this.accept(target, target.enqueue(msg, null));
       }
     }

@@ -8,8 +8,10 @@ export interface WebhookSpec {
   id: string;
   /** Only messages of this tenant are routed to it; `null` = every tenant. */
   tenant: string | null;
-  /** Full filter including the tenant level, e.g. `tenant1/sensors/+` or `+/sensors/#`. */
+  /** Full filter including the tenant's namespace, e.g. `tenant1/sensors/+`; or, with `inView`, the filter in the tenant's own view, `sensors/+`. */
   topicFilter: string;
+  /** Match the topic in the tenant's own view (`tenantTopic`), as flows write it. Default false: the full topic. */
+  inView?: boolean;
   /** `http:` or `https:` only; credentials belong in `headers`, not in the URL. */
   url: string;
   /** Extra request headers. `Content-Type` and `User-Agent` may be overridden; `X-MQTT-*` and `webhook-*` may not. */

@@ -71,6 +71,7 @@ export interface NormalizedSpec {
   id: string;
   tenant: string | null;
   topicFilter: string;
+  inView: boolean;
   url: URL;
   /** Static request headers as undici's flat `[name, value, ...]` list. */
   headers: string[];
@@ -126,6 +127,7 @@ export function normalizeSpec(spec: WebhookSpec, userAgent: string): NormalizedS
     id: spec.id,
     tenant: spec.tenant,
     topicFilter: spec.topicFilter,
+    inView: spec.inView === true,
     url: new URL(spec.url),
     headers,
     secret: spec.secret ? spec.secret : null,

@@ -25,6 +25,7 @@ import { TenantBuckets } from '../../src/tenancy/rate';
 describe('policy core (pure verdicts)', () => {
   const tenant = (over: Partial<TenantPolicy> = {}): TenantPolicy => ({
     username: 'acme',
+    namespace: over.username ?? 'acme',
     isolation: 'prefix',
     enabled: true,
     maxConnections: 0,
@@ -35,10 +36,11 @@ describe('policy core (pure verdicts)', () => {
     allowRetain: true,
     maxSubscriptions: 0,
     deniedPublish: 'close',
+    deviceDefaultAccess: 'allow',
     ...over,
   });
-  const prefix: Scope = { kind: 'tenant', tenant: 'acme', isolation: 'prefix' };
-  const mount: Scope = { kind: 'tenant', tenant: 'globex', isolation: 'mountpoint' };
+  const prefix: Scope = { kind: 'tenant', tenant: 'acme', namespace: 'acme', isolation: 'prefix' };
+  const mount: Scope = { kind: 'tenant', tenant: 'globex', namespace: 'globex', isolation: 'mountpoint' };
   const root: Scope = { kind: 'root' };
   const state = (scope: Scope): ClientPolicyState => ({ ...newClientPolicyState(), scope });
   const rate = (scope: Scope) => ({ client: state(scope), tenants: new TenantBuckets() });
@@ -52,7 +54,7 @@ describe('policy core (pure verdicts)', () => {
     });
 
     it('admits by password, enabled flag and quota, root only with a root password', () => {
-      const facts = { username: 'acme', passwordOk: true, rootEnabled: true, tenant: tenant(), liveConnections: 0 };
+      const facts = { username: 'acme', clientId: 'c1', passwordOk: true, rootEnabled: true, tenant: tenant(), liveConnections: 0 };
       assert.deepEqual(admit(facts), { kind: 'allow', scope: prefix });
       assert.deepEqual(admit({ ...facts, passwordOk: false }), { kind: 'refuse', reason: 'bad-credentials' });
       assert.deepEqual(admit({ ...facts, tenant: undefined }), { kind: 'refuse', reason: 'bad-credentials' });
@@ -152,7 +154,13 @@ describe('policy core (pure verdicts)', () => {
   });
 
   describe('messages, flows, webhooks, changes', () => {
-    const isTenant = (name: string) => name === 'acme' || name === 'globex';
+    const acme = tenant();
+    const globex = tenant({ username: 'globex', isolation: 'mountpoint' });
+    const isTenant = {
+      tenant: (name: string) => [acme, globex].find((t) => t.username === name),
+      tenantOfTopic: (topic: string) => [acme, globex].find((t) => topic.startsWith(t.namespace + '/')),
+      all: () => [acme, globex],
+    };
 
     it('says whose a message is', () => {
       assert.equal(messageOwner(mount, 'globex/a', isTenant), 'globex');
@@ -163,12 +171,12 @@ describe('policy core (pure verdicts)', () => {
     });
 
     it('decides flows\' publishes and subscriptions in the mountpoint view', () => {
-      assert.deepEqual(decideFlowPublish('acme', tenant(), 'x'), { kind: 'allow', topic: 'acme/x', scope: { kind: 'tenant', tenant: 'acme', isolation: 'mountpoint' } });
+      assert.deepEqual(decideFlowPublish('acme', tenant(), 'x'), { kind: 'allow', topic: 'acme/x', scope: { kind: 'tenant', tenant: 'acme', namespace: 'acme', isolation: 'mountpoint' } });
       assert.equal(decideFlowPublish('nobody', undefined, 'x').kind, 'refuse');
       assert.deepEqual(decideFlowPublish('acme', tenant({ enabled: false }), 'x'), { kind: 'refuse', reason: 'tenant-disabled' });
       assert.equal((decideFlowPublish('acme', tenant(), 'a/+') as { reason: string }).reason, 'bad-topic');
-      const all = decideFlowSubscribe('*', 'sensors/#', isTenant) as { filter: string; view: (t: string) => unknown };
-      assert.equal(all.filter, '+/sensors/#');
+      const all = decideFlowSubscribe('*', 'sensors/#', isTenant) as unknown as { filters: () => string[]; view: (t: string) => unknown };
+      assert.deepEqual(all.filters(), ['acme/sensors/#', 'globex/sensors/#']);
       assert.deepEqual(all.view('acme/sensors/t'), { tenant: 'acme', topic: 'sensors/t' });
       assert.equal(all.view('stray/sensors/t'), null);
       const hash = decideFlowSubscribe('globex', '#', isTenant) as { view: (t: string) => unknown };
@@ -179,10 +187,10 @@ describe('policy core (pure verdicts)', () => {
     });
 
     it('mounts webhook filters of both kinds', () => {
-      assert.deepEqual(decideWebhookFilter('registry', 'acme', 'acme/+'), { kind: 'allow', filter: 'acme/+' });
+      assert.deepEqual(decideWebhookFilter('registry', 'acme', 'acme/+'), { kind: 'allow', filter: 'acme/+', inView: false });
       assert.equal((decideWebhookFilter('registry', 'acme', 'globex/#') as { outside?: boolean }).outside, true);
-      assert.deepEqual(decideWebhookFilter('flow', 'acme', 'sensors/+'), { kind: 'allow', filter: 'acme/sensors/+' });
-      assert.deepEqual(decideWebhookFilter('flow', '*', 'sensors/+'), { kind: 'allow', filter: '+/sensors/+' });
+      assert.deepEqual(decideWebhookFilter('flow', 'acme', 'sensors/+'), { kind: 'allow', filter: 'sensors/+', inView: true });
+      assert.deepEqual(decideWebhookFilter('flow', '*', 'sensors/+'), { kind: 'allow', filter: 'sensors/+', inView: true });
       assert.equal(decideWebhookFilter('flow', 'acme', 'a/#/b').kind, 'refuse');
     });
 

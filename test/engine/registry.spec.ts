@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { MIGRATIONS } from '../../src/registry/schema';
 import BetterSqlite3 from 'better-sqlite3';
 import { Registry, TenantBrokerError, type TenantChange } from '../../src';
 import { tempDir } from '../helpers/tmp';
@@ -21,11 +22,11 @@ describe('registry', () => {
   it('opens in WAL mode with its migrations recorded', () => {
     assert.equal(registry.db.pragma('journal_mode', { simple: true }), 'wal');
     const versions = registry.db.prepare('SELECT version FROM schema_migrations ORDER BY version').all() as Array<{ version: number }>;
-    assert.deepEqual(versions.map((v) => v.version), [1, 2, 3, 4, 5]);
+    assert.deepEqual(versions.map((v) => v.version), MIGRATIONS.map((m) => m.version));
     // reopening runs nothing twice
     registry.close();
     registry = new Registry({ path: tmp.file('registry.db') });
-    assert.equal((registry.db.prepare('SELECT COUNT(*) AS n FROM schema_migrations').get() as { n: number }).n, 5);
+    assert.equal((registry.db.prepare('SELECT COUNT(*) AS n FROM schema_migrations').get() as { n: number }).n, MIGRATIONS.length);
   });
 
   it('stores salted scrypt hashes, never the password', async () => {

@@ -43,8 +43,8 @@ describe('topics (pure)', () => {
   });
 
   it('maps each scope inbound and outbound', () => {
-    const prefix: Scope = { kind: 'tenant', tenant: 't1', isolation: 'prefix' };
-    const mount: Scope = { kind: 'tenant', tenant: 't2', isolation: 'mountpoint' };
+    const prefix: Scope = { kind: 'tenant', tenant: 't1', namespace: 't1', isolation: 'prefix' };
+    const mount: Scope = { kind: 'tenant', tenant: 't2', namespace: 't2', isolation: 'mountpoint' };
     assert.deepEqual(inboundTopic(prefix, 't1/a'), { ok: true, topic: 't1/a' });
     assert.deepEqual(inboundTopic(prefix, 't10/a'), { ok: false, reason: 'outside-namespace' });
     assert.deepEqual(inboundTopic(prefix, 't1'), { ok: false, reason: 'outside-namespace' });

@@ -6,6 +6,7 @@ export function message(topic: string, payload: Buffer | string = 'x', extra: Pa
   return {
     tenant: topic.split('/')[0],
     topic,
+    tenantTopic: topic.split('/').slice(1).join('/'),
     payload: Buffer.isBuffer(payload) ? payload : Buffer.from(payload),
     qos: 1,
     retain: false,

@@ -1,0 +1,254 @@
+import assert from 'node:assert/strict';
+import { engineFixture } from '../helpers/engine';
+import { closed, connackCode, connect, type TestClient } from '../helpers/mqtt';
+
+/**
+ * Devices, roles and rules inside a tenant, with real clients: logins of their
+ * own, ordered rules (first match wins), placeholders, QoS caps, read rights
+ * checked on every delivery, sessions keyed by login, changes applied at once.
+ */
+describe('devices and roles', () => {
+  const fixture = engineFixture();
+  const open: TestClient[] = [];
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((c) => c.end().catch(() => undefined)));
+  });
+
+  async function device(username: string, password = `${username}-pw`, options: Record<string, unknown> = {}): Promise<TestClient> {
+    const c = await connect(fixture.engine.mqttUrl, { username, password, ...options });
+    open.push(c);
+    return c;
+  }
+
+  const code = (options: Record<string, unknown>) => connackCode(fixture.engine.mqttUrl, options);
+
+  /** Proves a message would have arrived by then: a sentinel published after it reaches the same client. */
+  async function sentinel(client: TestClient, tenant: string, topic: string): Promise<void> {
+    const marker = `s-${Math.random()}`;
+    await fixture.engine.host.publish(tenant, { topic, payload: marker, qos: 1 });
+    await client.waitFor((m) => m.payload === marker);
+  }
+
+  describe('login', () => {
+    beforeEach(async () => {
+      const r = fixture.engine.host.registry;
+      await r.devices.add({ tenant: 'globex', username: 'sensor-1', password: 'sensor-1-pw' });
+      await r.devices.add({ tenant: 'globex', username: 'bound', password: 'bound-pw', clientId: 'bound-id' });
+      await r.devices.add({ tenant: 'globex', username: 'off', password: 'off-pw', enabled: false });
+    });
+
+    it('answers CONNACK 0, 4 for a wrong password or unknown login, 5 when disabled, 2 for another client id', async () => {
+      assert.equal(await code({ username: 'sensor-1', password: 'sensor-1-pw' }), 0);
+      assert.equal(await code({ username: 'sensor-1', password: 'wrong' }), 4);
+      assert.equal(await code({ username: 'nobody', password: 'x' }), 4);
+      assert.equal(await code({ username: 'off', password: 'off-pw' }), 5);
+      assert.equal(await code({ username: 'bound', password: 'bound-pw', clientId: 'other' }), 2);
+      assert.equal(await code({ username: 'bound', password: 'bound-pw', clientId: 'bound-id' }), 0);
+      await fixture.engine.host.registry.updateTenant('globex', { enabled: false });
+      assert.equal(await code({ username: 'sensor-1', password: 'sensor-1-pw' }), 5);
+    });
+
+    it('names are unique across tenants and devices, and root is reserved', async () => {
+      const r = fixture.engine.host.registry;
+      await assert.rejects(r.devices.add({ tenant: 'acme', username: 'sensor-1', password: 'x' }), /taken/);
+      await assert.rejects(r.devices.add({ tenant: 'acme', username: 'globex', password: 'x' }), /taken/);
+      await assert.rejects(r.devices.add({ tenant: 'acme', username: 'root', password: 'x' }), /reserved|taken/);
+      await assert.rejects(r.addTenant({ username: 'sensor-1', password: 'x' }), /device/);
+    });
+
+    it('lives in its tenant\'s namespace and view: a mountpoint device writes plain topics and reaches nothing outside', async () => {
+      const own = await fixture.as('globex');
+      await own.subscribe('#', 1);
+      const d = await device('sensor-1');
+      assert.deepEqual(await d.subscribe(['#', '$SYS/#', 'acme/#'], 1), [1, 128, 1]);
+      await d.publish('t', 'from device', { qos: 1 });
+      assert.equal((await own.waitFor((m) => m.payload === 'from device')).topic, 't');
+      // acme/# is mounted: globex/acme/#, never acme's topics
+      await (await fixture.as('acme')).publish('acme/secret', 'acme only', { qos: 1 });
+      await sentinel(d, 'globex', 'after');
+      assert.equal(d.inbox.some((m) => m.payload === 'acme only'), false);
+    });
+
+    it('sessions belong to a login: the same client id of a device and of its tenant are two sessions, never resumed by the other', async () => {
+      const first = await device('sensor-1', undefined, { clientId: 'shared', clean: false });
+      await first.subscribe('private/+', 1);
+      await first.end();
+      await fixture.engine.host.publish('globex', { topic: 'private/x', payload: 'queued for sensor-1', qos: 1 });
+      const tenantLogin = await fixture.as('globex', { clientId: 'shared', clean: false });
+      assert.equal(tenantLogin.sessionPresent, false);
+      await tenantLogin.subscribe('whatever', 1);
+      await sentinel(tenantLogin, 'globex', 'whatever');
+      const again = await device('sensor-1', undefined, { clientId: 'shared', clean: false });
+      assert.equal(again.sessionPresent, true);
+      await again.waitFor((m) => m.payload === 'queued for sensor-1');
+      assert.equal(tenantLogin.inbox.some((m) => m.payload === 'queued for sensor-1'), false);
+    });
+
+    it('disconnects a device that is disabled, removed or given a new password, and only that device', async () => {
+      const r = fixture.engine.host.registry;
+      await r.devices.add({ tenant: 'globex', username: 'sensor-2', password: 'sensor-2-pw' });
+      const tenantLogin = await fixture.as('globex');
+      const changes: Array<[string, () => Promise<unknown>]> = [
+        ['sensor-1', () => r.devices.update('sensor-1', { enabled: false })],
+        ['sensor-2', () => r.devices.update('sensor-2', { password: 'new' })],
+      ];
+      for (const [name, change] of changes) {
+        const d = await device(name);
+        const gone = closed(d.client);
+        await change();
+        await gone;
+      }
+      const removed = await device('bound', undefined, { clientId: 'bound-id' });
+      const gone = closed(removed.client);
+      r.devices.remove('bound');
+      await gone;
+      assert.equal(tenantLogin.client.connected, true);
+      assert.equal(await code({ username: 'sensor-2', password: 'new' }), 0);
+    });
+
+    it('counts toward the tenant\'s connection quota, has one of its own, and is kicked with its tenant', async () => {
+      const r = fixture.engine.host.registry;
+      await r.devices.update('sensor-1', { maxConnections: 1 });
+      await device('sensor-1');
+      assert.equal(await code({ username: 'sensor-1', password: 'sensor-1-pw' }), 5);
+      await r.updateTenant('globex', { maxConnections: 2 });
+      await fixture.as('globex');
+      assert.equal(await code({ username: 'bound', password: 'bound-pw', clientId: 'bound-id' }), 5);
+      const kicked = fixture.engine.host.kick('globex');
+      assert.equal(kicked, 2);
+    });
+  });
+
+  describe('rules', () => {
+    beforeEach(async () => {
+      const r = fixture.engine.host.registry;
+      await r.devices.setRole('globex', 'sensor', [
+        { permission: 'deny', action: 'subscribe', topic: 'secret/#' },
+        { permission: 'allow', action: 'publish', topic: 'devices/%u/+' },
+        { permission: 'allow', action: 'subscribe', topic: 'cmd/%c', max_qos: 1 },
+        { permission: 'allow', action: 'subscribe', topic: '#', max_qos: 2 },
+        { permission: 'deny', action: 'all', topic: '#' },
+      ], 'add');
+      await r.devices.add({ tenant: 'globex', username: 'dev-a', password: 'dev-a-pw', roles: ['sensor'] });
+      await r.devices.add({ tenant: 'acme', username: 'acme-dev', password: 'acme-dev-pw' });
+    });
+
+    it('evaluates in order, first match wins; placeholders stand for whole levels only', async () => {
+      const d = await device('dev-a', undefined, { clientId: 'cid-1' });
+      assert.deepEqual(await d.subscribe(['secret/x', 'cmd/cid-1', 'cmd/other', 'open/#'], 2), [128, 1, 2, 2]);
+      await d.publish('devices/dev-a/temp', 'ok', { qos: 1 });
+      const gone = closed(d.client);
+      d.client.publish('devices/dev-b/temp', 'not mine', { qos: 1 });
+      await gone;
+    });
+
+    it('checks every delivery: a deny inside an allowed wildcard holds for live, retained and queued messages', async () => {
+      await fixture.engine.host.publish('globex', { topic: 'secret/retained', payload: 'no', retain: true, qos: 1 });
+      const d = await device('dev-a', undefined, { clientId: 'q', clean: false });
+      assert.deepEqual(await d.subscribe('#', 1), [1]);
+      await fixture.engine.host.publish('globex', { topic: 'secret/live', payload: 'no', qos: 1 });
+      await sentinel(d, 'globex', 'open/1');
+      await d.end();
+      await fixture.engine.host.publish('globex', { topic: 'secret/queued', payload: 'no', qos: 1 });
+      await fixture.engine.host.publish('globex', { topic: 'open/queued', payload: 'queued ok', qos: 1 });
+      const back = await device('dev-a', undefined, { clientId: 'q', clean: false });
+      await back.waitFor((m) => m.payload === 'queued ok');
+      await sentinel(back, 'globex', 'open/2');
+      assert.deepEqual([...d.inbox, ...back.inbox].filter((m) => m.topic.startsWith('secret')), []);
+    });
+
+    it('caps the granted and delivered QoS at the rule\'s max_qos', async () => {
+      const d = await device('dev-a', undefined, { clientId: 'cid-2' });
+      assert.deepEqual(await d.subscribe('cmd/cid-2', 2), [1]);
+      await fixture.engine.host.publish('globex', { topic: 'cmd/cid-2', payload: 'go', qos: 2 });
+      assert.equal((await d.waitFor((m) => m.payload === 'go')).qos, 1);
+    });
+
+    it('a revoked read right stops delivery on an existing subscription at once; a changed rule applies to the next packet', async () => {
+      const r = fixture.engine.host.registry;
+      const d = await device('dev-a');
+      await d.subscribe(['news/#', 'ping'], 1);
+      await sentinel(d, 'globex', 'news/1');
+      await r.devices.setRole('globex', 'sensor', [{ permission: 'deny', action: 'subscribe', topic: 'news/#' }, { permission: 'allow', action: 'all', topic: '#' }], 'update');
+      await fixture.engine.host.publish('globex', { topic: 'news/2', payload: 'revoked', qos: 1 });
+      await sentinel(d, 'globex', 'ping');
+      assert.equal(d.inbox.some((m) => m.payload === 'revoked'), false);
+      await d.publish('anything/now', 'allowed now', { qos: 1 });
+    });
+
+    it('a device without roles is like its tenant\'s login, unless the tenant\'s default access is deny', async () => {
+      const acmeDevice = await device('acme-dev');
+      assert.deepEqual(await acmeDevice.subscribe('acme/#', 1), [1]);
+      await fixture.engine.host.registry.updateTenant('acme', { deviceDefaultAccess: 'deny' });
+      assert.deepEqual(await acmeDevice.subscribe('acme/other', 1), [128]);
+    });
+
+    it('drops instead of closing with denied_publish "drop"', async () => {
+      await fixture.engine.host.registry.updateTenant('globex', { deniedPublish: 'drop' });
+      const own = await fixture.as('globex');
+      await own.subscribe('#', 1);
+      const d = await device('dev-a');
+      await d.publish('forbidden/topic', 'dropped', { qos: 1 });
+      assert.equal(d.client.connected, true);
+      await sentinel(own, 'globex', 'after');
+      assert.equal(own.inbox.some((m) => m.payload === 'dropped'), false);
+    });
+
+    it('refuses a will the rules forbid with CONNACK 5', async () => {
+      assert.equal(await code({ username: 'dev-a', password: 'dev-a-pw', will: { topic: 'forbidden', payload: 'x', qos: 0, retain: false } }), 5);
+      assert.equal(await code({ username: 'dev-a', password: 'dev-a-pw', clientId: 'w', will: { topic: 'devices/dev-a/status', payload: 'x', qos: 0, retain: false } }), 0);
+    });
+
+    it('refuses a role in use, an unknown role and a bad rule, naming it', async () => {
+      const r = fixture.engine.host.registry;
+      assert.throws(() => r.devices.removeRole('globex', 'sensor'), /used by dev-a/);
+      await assert.rejects(r.devices.add({ tenant: 'globex', username: 'x1', password: 'x', roles: ['nope'] }), /no role named "nope"/);
+      assert.throws(() => r.devices.setRole('globex', 'bad', [{ permission: 'allow', action: 'all', topic: '#' }, { permission: 'maybe', action: 'all', topic: '#' }], 'add'), /rule 2: permission/);
+      assert.throws(() => r.devices.setRole('globex', 'bad', [{ permission: 'allow', action: 'all', topic: 'a/%ux' }], 'add'), /whole levels/);
+      assert.throws(() => r.devices.setRole('globex', 'sensor', [], 'add'), /exists already/);
+    });
+  });
+
+  describe('namespaces', () => {
+    it('mounts a multi-level namespace for devices, root, flows of one tenant and of all tenants', async () => {
+      const { host } = fixture.engine;
+      await host.registry.addTenant({ username: 'deep', password: 'deep-pw', isolation: 'mountpoint', namespace: 'tenants/deep' });
+      const seenAll: Array<[string | null, string]> = [];
+      const seenOne: string[] = [];
+      await host.subscribe('*', 'sensors/#', (m) => seenAll.push([m.tenant, m.topic]));
+      await host.subscribe('deep', 'sensors/#', (m) => seenOne.push(m.topic));
+      const r = await fixture.as('root');
+      await r.subscribe('tenants/#', 1);
+      const d = await fixture.as('deep');
+      await d.publish('sensors/t', 'deep reading', { qos: 1 });
+      assert.equal((await r.waitFor((m) => m.payload === 'deep reading')).topic, 'tenants/deep/sensors/t');
+      while (seenOne.length === 0 || seenAll.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+      assert.deepEqual([seenAll, seenOne], [[['deep', 'sensors/t']], ['sensors/t']]);
+    });
+
+    it('refuses overlapping namespaces with 409 and a namespace change while something is stored under it', async () => {
+      const { registry } = fixture.engine.host;
+      await assert.rejects(registry.addTenant({ username: 'x', password: 'x', namespace: 'acme/x' }), (err: { code?: string }) => err.code === 'conflict');
+      await assert.rejects(registry.addTenant({ username: 'acme2', password: 'x', namespace: 'acme' }), (err: { code?: string }) => err.code === 'conflict');
+      await assert.rejects(registry.addTenant({ username: 'y', password: 'x', namespace: 'a/+/b' }), /namespace/);
+      registry.addWebhook({ tenant: 'acme', topicFilter: 'acme/#', url: 'http://127.0.0.1:9/x' });
+      await assert.rejects(registry.updateTenant('acme', { namespace: 'elsewhere/acme' }), (err: { code?: string }) => err.code === 'conflict');
+    });
+
+    it('a namespace change disconnects the tenant\'s clients and moves its flows', async () => {
+      const { host } = fixture.engine;
+      const seen: string[] = [];
+      await host.subscribe('globex', 'x/#', (m) => seen.push(m.topic));
+      const c = await fixture.as('globex');
+      const gone = closed(c.client);
+      await host.registry.updateTenant('globex', { namespace: 'org/globex' });
+      await gone;
+      const r = await fixture.as('root');
+      await r.subscribe('org/#', 1);
+      const again = await fixture.as('globex');
+      await again.publish('x/1', 'moved', { qos: 1 });
+      assert.equal((await r.waitFor((m) => m.payload === 'moved')).topic, 'org/globex/x/1');
+      while (!seen.includes('x/1')) await new Promise((resolve) => setTimeout(resolve, 10));
+    });
+  });
+});
