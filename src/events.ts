@@ -1,4 +1,5 @@
 import type { AppliedLimit, ClientInfo, DenialReason, PublishedMessage, RefusalReason, Transport } from './model';
+import type { Violation } from './tenancy/message-policies';
 
 export { REFUSAL_RETURN_CODES } from './model';
 export type { PublishedMessage, RefusalReason } from './model';
@@ -22,6 +23,14 @@ export interface SubscribeDenied extends ClientInfo {
   reason: DenialReason;
 }
 
+/** A publish that failed a message policy (with action close, drop or detect). */
+export interface PolicyViolated extends ClientInfo {
+  /** The full topic. */
+  topic: string;
+  action: 'close' | 'drop' | 'detect';
+  violations: Violation[];
+}
+
 /** A limit that slowed or trimmed a client's traffic without refusing it. */
 export interface LimitApplied extends ClientInfo {
   limit: AppliedLimit;
@@ -40,6 +49,7 @@ export interface EngineEvents {
   'publish-denied': [PublishDenied];
   'subscribe-denied': [SubscribeDenied];
   'limit-applied': [LimitApplied];
+  'policy-violated': [PolicyViolated];
   /** Clients disconnected by an operator or because a tenant's quota was lowered. */
   'clients-kicked': [{ tenant: string; count: number; reason: 'kick' | 'quota' }];
   /** Emitted for every message published into a tenant's namespace. */

@@ -16,7 +16,8 @@ export const DENIED_PUBLISH_MODES: readonly DeniedPublish[] = ['close', 'drop'];
 export type DefaultAccess = 'allow' | 'deny';
 export const DEFAULT_ACCESS_MODES: readonly DefaultAccess[] = ['allow', 'deny'];
 
-export type Transport = 'tcp' | 'tls' | 'ws' | 'wss';
+/** How a publisher reached the broker: MQTT over one of the listeners, a flow in the process, or the HTTP adapter. */
+export type Transport = 'tcp' | 'tls' | 'ws' | 'wss' | 'flow' | 'http';
 
 /** Per-tenant limits; for the numeric ones 0 means no limit. */
 export interface TenantLimits {
@@ -130,7 +131,9 @@ export type DenialReason =
   | 'rate-limit'
   | 'too-many-subscriptions'
   /** A device's rules (or its tenant's default access) do not allow it. */
-  | 'rule-denied';
+  | 'rule-denied'
+  /** A message policy with action close or drop failed. */
+  | 'policy-violation';
 
 /** A limit that trimmed or slowed traffic without refusing it. */
 export type AppliedLimit = 'rate' | 'retain' | 'qos';

@@ -40,7 +40,7 @@ export class Exposition {
   }
 }
 
-const TRAFFIC: Array<[suffix: string, key: Exclude<keyof TrafficFigures, 'denials'>, help: string]> = [
+const TRAFFIC: Array<[suffix: string, key: Exclude<keyof TrafficFigures, 'denials' | 'violations'>, help: string]> = [
   ['messages_in_total', 'messagesIn', 'PUBLISH packets received'],
   ['bytes_in_total', 'bytesIn', 'Payload bytes received'],
   ['messages_out_total', 'messagesOut', 'Messages delivered to subscribers'],
@@ -62,6 +62,18 @@ export function renderMetrics(host: BrokerHost): string {
     out.family(`tenant_broker_${suffix}`, 'counter', `${help} in a tenant's namespace since start`, tenants.map(([tenant, t]) => [{ tenant }, t[key]]));
   }
   out.family('tenant_broker_denials_total', 'counter', 'Refused or limited actions of a tenant by reason since start', tenants.flatMap(([tenant, t]) => Object.entries(t.denials).map(([reason, n]): Sample => [{ tenant, reason }, n])));
+
+  out.family(
+    'tenant_broker_policy_violations_total',
+    'counter',
+    "Message policy violations of a tenant by policy and reason since start",
+    tenants.flatMap(([tenant, t]) =>
+      Object.entries(t.violations).map(([key, n]): Sample => {
+        const slash = key.indexOf('/');
+        return [{ tenant, policy: key.slice(0, slash), reason: key.slice(slash + 1) }, n];
+      }),
+    ),
+  );
 
   out.family('tenant_broker_offline_dropped_total', 'counter', "QoS 1/2 messages not queued for a tenant's offline persistent clients: their queue was full", tenants.map(([tenant, t]) => [{ tenant }, t.offlineDropped]));
 

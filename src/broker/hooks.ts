@@ -5,24 +5,8 @@ import type { EngineEvents } from '../events';
 import { REFUSAL_RETURN_CODES, type AppliedLimit, type DenialReason, type RefusalReason, type Scope, type TenantPolicy } from '../model';
 import type { Registry } from '../registry/registry';
 import { secretsEqual } from '../registry/passwords';
-import {
-  admit,
-  deviceAccess,
-  tenantScope,
-  decideDelivery,
-  decidePublish,
-  decideRestore,
-  decideSubscribe,
-  decideUnsubscribe,
-  decideWill,
-  holdFilter,
-  holdRestored,
-  identifierProblem,
-  messageOwner,
-  ownerOf,
-  releaseFilter,
-  storedWillAllowed,
-} from '../tenancy/policy';
+import { admit, deviceAccess, tenantScope, decideDelivery, decidePublish, decideRestore, decideSubscribe, decideUnsubscribe, decideWill, holdFilter, holdRestored, identifierProblem, ownerOf, releaseFilter, storedWillAllowed } from '../tenancy/policy';
+import { messageOwner } from '../tenancy/flows';
 import type { TenantBuckets } from '../tenancy/rate';
 import type { Access } from '../tenancy/rules';
 import { ROOT_USER, topicMatches } from '../tenancy/topics';
@@ -325,7 +309,15 @@ function buildHooks(ctx: HookContext) {
       if (!session?.scope) return callback(new Error('not authenticated'));
       const view = packet.topic;
       session.messagesIn++;
-      const verdict = decidePublish(session.scope, { topic: view, payloadBytes: packet.payload.length, retain: packet.retain }, tenantOf(session.scope), { client: session, tenants: tenantBuckets }, accessOf(session));
+      const scope = session.scope;
+      const owner = scope.kind === 'tenant' ? registry.getTenant(scope.tenant) : registry.tenantOfTopic(view);
+      const set = owner && registry.policies.of(owner.username);
+      const policies = set && owner ? { set, namespace: owner.namespace, payload: packet.payload as Buffer } : undefined;
+      const verdict = decidePublish(scope, { topic: view, payloadBytes: packet.payload.length, retain: packet.retain }, tenantOf(scope), { client: session, tenants: tenantBuckets }, accessOf(session), policies);
+      if (verdict.violations) {
+        const action = verdict.kind === 'refuse' ? 'close' : verdict.kind === 'discard' ? 'drop' : 'detect';
+        events.emit('policy-violated', { ...clientInfo(session), tenant: owner!.username, topic: verdict.kind === 'allow' ? verdict.topic : view, action, violations: verdict.violations });
+      }
       if (verdict.kind !== 'allow') {
         events.emit('publish-denied', { ...clientInfo(session), topic: view, reason: verdict.reason });
         if (verdict.kind === 'refuse') return callback(new Error(`publish to ${view} denied: ${verdict.reason}`));

@@ -3,7 +3,8 @@ import type { EventEmitter } from 'node:events';
 import { invalid, notFound, TenantBrokerError } from '../errors';
 import type { EngineEvents } from '../events';
 import type { Registry } from '../registry/registry';
-import { decideFlowPublish, decideFlowSubscribe, type FlowView } from '../tenancy/policy';
+import { ROOT_USER } from '../tenancy/topics';
+import { decideFlowPublish, decideFlowSubscribe, type FlowView } from '../tenancy/flows';
 import { persistenceOf, publisherIdOf, stampPublisher } from '../aedes-seam';
 import { parseSessionKey, sessionKey } from './connections';
 import type { OriginPacket } from './hooks';
@@ -71,8 +72,17 @@ export class InProcessApi {
 
   publish(tenant: string, message: PublishOptions): Promise<void> {
     const aedes = this.broker.requireAedes();
-    const verdict = decideFlowPublish(tenant, this.registry.getTenant(tenant), message.topic);
+    const payload = Buffer.isBuffer(message.payload) ? message.payload : Buffer.from(message.payload);
+    const record = this.registry.getTenant(tenant);
+    const owner = tenant === ROOT_USER ? this.registry.tenantOfTopic(message.topic) : record;
+    const set = owner && this.registry.policies.of(owner.username);
+    const verdict = decideFlowPublish(tenant, record, message.topic, set && owner ? { set, namespace: owner.namespace, payload } : undefined);
+    if (verdict.violations) {
+      const info = { tenant: owner!.username, username: tenant, clientId: message.clientId ?? 'flow', transport: 'flow' as const, remoteAddress: undefined };
+      this.events.emit('policy-violated', { ...info, topic: message.topic, action: verdict.kind === 'refuse' ? 'drop' : 'detect', violations: verdict.violations });
+    }
     if (verdict.kind === 'refuse') {
+      if (verdict.reason === 'policy-violation') throw invalid(`${message.topic}: message policy ${verdict.violations![0].policy} refused it (${verdict.violations![0].detail})`, 'errors.policy-violation', { topic: message.topic, policy: verdict.violations![0].policy });
       if (verdict.reason === 'unknown-tenant') throw notFound(`no tenant named ${JSON.stringify(tenant)}`, 'errors.unknown-tenant', { tenant });
       if (verdict.reason === 'tenant-disabled') throw new TenantBrokerError(`tenant ${JSON.stringify(tenant)} is disabled`, 'errors.tenant-disabled', { tenant }, 'invalid');
       if (verdict.reason === 'bad-topic') throw invalid(verdict.problem!, 'errors.bad-topic', { topic: message.topic });
@@ -81,7 +91,7 @@ export class InProcessApi {
     const packet: OriginPacket = {
       cmd: 'publish',
       topic: verdict.topic,
-      payload: Buffer.isBuffer(message.payload) ? message.payload : Buffer.from(message.payload),
+      payload,
       qos: message.qos ?? 0,
       retain: message.retain ?? false,
       dup: false,

@@ -30,6 +30,12 @@ export function recordSecurityTrail(events: EventEmitter<EngineEvents>, registry
     traffic.denied(e.tenant, e.reason);
     audit.record(e.tenant, 'security', 'subscribe.denied', { clientId: e.clientId, filter: e.filter, reason: e.reason, remoteAddress: e.remoteAddress });
   });
+  events.on('policy-violated', (e) => {
+    for (const v of e.violations) traffic.violated(e.tenant, v.policy, v.reason);
+    // the first violation found, never the payload
+    const first = e.violations[0];
+    audit.record(e.tenant, 'security', 'policy.violation', { clientId: e.clientId, login: e.username, topic: e.topic, action: e.action, policy: first.policy, reason: first.reason, detail: first.detail });
+  });
   events.on('limit-applied', (e) => traffic.denied(e.tenant, LIMIT_COUNTERS[e.limit]));
   events.on('clients-kicked', (e) => {
     if (e.reason === 'quota') {

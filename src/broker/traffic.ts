@@ -5,10 +5,12 @@ export interface TrafficFigures {
   messagesOut: number;
   bytesOut: number;
   denials: Record<string, number>;
+  /** Message policy violations, by `<policy id>/<reason>`. */
+  violations: Record<string, number>;
 }
 
 function empty(): TrafficFigures {
-  return { messagesIn: 0, bytesIn: 0, messagesOut: 0, bytesOut: 0, denials: {} };
+  return { messagesIn: 0, bytesIn: 0, messagesOut: 0, bytesOut: 0, denials: {}, violations: {} };
 }
 
 /** In-memory counters on the message path: a Map lookup and two additions per event. */
@@ -48,16 +50,24 @@ export class TrafficCounters {
     denials[reason] = (denials[reason] ?? 0) + 1;
   }
 
+  violated(tenant: string | null, policy: number, reason: string): void {
+    const key = `${policy}/${reason}`;
+    this.all.violations[key] = (this.all.violations[key] ?? 0) + 1;
+    if (tenant === null) return;
+    const violations = this.of(tenant).violations;
+    violations[key] = (violations[key] ?? 0) + 1;
+  }
+
   forget(tenant: string): void {
     this.byTenant.delete(tenant);
   }
 
   tenant(tenant: string): TrafficFigures {
     const figures = this.byTenant.get(tenant) ?? empty();
-    return { ...figures, denials: { ...figures.denials } };
+    return { ...figures, denials: { ...figures.denials }, violations: { ...figures.violations } };
   }
 
   total(): TrafficFigures {
-    return { ...this.all, denials: { ...this.all.denials } };
+    return { ...this.all, denials: { ...this.all.denials }, violations: { ...this.all.violations } };
   }
 }

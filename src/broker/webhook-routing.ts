@@ -3,7 +3,7 @@ import { invalid } from '../errors';
 import type { EngineEvents } from '../events';
 import type { PublishedMessage } from '../model';
 import type { Registry } from '../registry/registry';
-import { decideWebhookFilter, flowScope } from '../tenancy/policy';
+import { decideWebhookFilter, flowScope } from '../tenancy/flows';
 import { ALL_TENANTS } from '../tenancy/topics';
 import { mountTopic } from '../tenancy/views';
 import type { WebhookDispatcher } from '../webhooks/dispatcher';

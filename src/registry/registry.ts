@@ -3,14 +3,16 @@ import { EventEmitter } from 'node:events';
 import BetterSqlite3, { type Database } from 'better-sqlite3';
 import { conflict, invalid, notFound } from '../errors';
 import { ISOLATION_STYLES, type IsolationStyle } from '../model';
-import { decideWebhookFilter, type TenantDirectory } from '../tenancy/policy';
+import type { TenantDirectory } from '../tenancy/flows';
 import { tenantNameProblem } from '../tenancy/topics';
 import { CredentialCache, hashPassword, verifyPasswordHash } from './passwords';
 import { limitsToRow, mergeLimits, NO_LIMITS, type TenantLimits } from './limits';
 import { migrate } from './schema';
-import { checkIsolation, checkNamespace, checkPassword, checkWebhookTarget, LIMIT_COLUMNS, toTenant, toWebhook, type Device, type DeviceChange, type NewTenant, type NewWebhook, type Tenant, type TenantChange, type TenantDefaults, type TenantPatch, type TenantRow, type Webhook, type WebhookRow } from './records';
+import { checkIsolation, checkNamespace, checkPassword, LIMIT_COLUMNS, toTenant, type Device, type DeviceChange, type NewTenant, type NewWebhook, type Tenant, type TenantChange, type TenantDefaults, type TenantPatch, type TenantRow, type Webhook } from './records';
 import { DeviceStore, type DeviceFile } from './devices';
-import { namespacesOverlap } from '../tenancy/topics';
+import { PolicyStore } from './policies';
+import { WebhookStore } from './webhooks';
+import { NamespaceIndex } from './namespaces';
 import { TopicStats } from './topic-stats';
 import { CommitWatcher, diffTenants, watchIntervalMs, type ReloadResult, type ReloadTrigger, type WatchRegistry } from './reload';
 import { AuditLog } from '../audit/audit-log';
@@ -43,6 +45,8 @@ export interface RegistryEvents {
   'device-changed': [DeviceChange];
   /** A role of this tenant changed: rules apply to the next packet of every login. */
   'roles-changed': [string];
+  /** The message policies of this tenant changed. */
+  'policies-changed': [string];
   'webhooks-changed': [];
   /** Watching the file failed (reported once until it works again; the next poll retries). */
   'watch-error': [Error];
@@ -61,13 +65,16 @@ export class Registry extends EventEmitter<RegistryEvents> {
   readonly audit: AuditLog;
   /** Logins inside tenants, and their roles. */
   readonly devices: DeviceStore;
+  /** Message policies per tenant. */
+  readonly policies: PolicyStore;
+  /** Webhooks registered at run time. */
+  private readonly webhooks: WebhookStore;
   private tenants = new Map<string, Tenant>();
   /** Tenants by namespace, to find the tenant of a full topic. */
-  private byNamespace = new Map<string, Tenant>();
+  /** Tenants by namespace: the tenant of a full topic, and the checks of a namespace. */
+  readonly namespaces: NamespaceIndex;
   private readonly pendingChanges = new Map<string, Promise<unknown>>();
   private hashes = new Map<string, string>();
-  /** The webhook rows as last read or written here: a reload compares against them. */
-  private webhookRows = '';
   private readonly credentials = new CredentialCache();
   private readonly defaults: { isolation: IsolationStyle; limits: TenantLimits };
   private readonly watcher: CommitWatcher;
@@ -112,31 +119,35 @@ export class Registry extends EventEmitter<RegistryEvents> {
       },
       rolesChanged: (tenant) => this.emit('roles-changed', tenant),
     });
+    this.namespaces = new NamespaceIndex({ webhooksOf: (tenant) => this.webhooks.list(tenant).length });
+    this.webhooks = new WebhookStore(this.db, this.audit, {
+      requireTenant: (username) => this.requireTenant(username),
+      catchUp: () => this.catchUp(),
+      changed: () => this.emit('webhooks-changed'),
+    });
+    this.policies = new PolicyStore(this.db, this.audit, (tenant) => {
+      this.requireTenant(tenant);
+      this.emit('policies-changed', tenant);
+    });
     const read = this.readFile();
-    ({ tenants: this.tenants, hashes: this.hashes, webhookRows: this.webhookRows } = read);
-    this.indexNamespaces();
+    ({ tenants: this.tenants, hashes: this.hashes } = read);
+    this.webhooks.seen(read.webhookRows);
+    this.namespaces.index(this.tenants.values());
     this.devices.swap(read.devices);
+    this.policies.swap(read.policies);
   }
 
-  private indexNamespaces(): void {
-    this.byNamespace = new Map([...this.tenants.values()].map((t) => [t.namespace, t]));
+  /** The tenant whose namespace holds a full topic. */
+  tenantOfTopic(fullTopic: string): Tenant | undefined {
+    return this.namespaces.tenantOfTopic(fullTopic);
   }
 
   /** The tenants as the policy core looks them up. */
   readonly directory: TenantDirectory & { all(): Tenant[] } = {
     tenant: (name) => this.tenants.get(name),
-    tenantOfTopic: (topic) => this.tenantOfTopic(topic),
+    tenantOfTopic: (topic) => this.namespaces.tenantOfTopic(topic),
     all: () => this.listTenants(),
   };
-
-  /** The tenant whose namespace holds a full topic: one map lookup per level of the topic. */
-  tenantOfTopic(fullTopic: string): Tenant | undefined {
-    for (let slash = fullTopic.indexOf('/'); slash !== -1; slash = fullTopic.indexOf('/', slash + 1)) {
-      const tenant = this.byNamespace.get(fullTopic.slice(0, slash));
-      if (tenant) return tenant;
-    }
-    return undefined;
-  }
 
   /** The tenant login or the device of that name, with its tenant. */
   login(username: string): Login | undefined {
@@ -160,20 +171,22 @@ export class Registry extends EventEmitter<RegistryEvents> {
     this.watcher.markSeen(version);
     this.reloads++;
     const changes = diffTenants(this.tenants, this.hashes, read.tenants, read.hashes);
-    const result: ReloadResult = { tenants: changes.map((c) => c.username), webhooks: read.webhookRows !== this.webhookRows };
-    ({ tenants: this.tenants, hashes: this.hashes, webhookRows: this.webhookRows } = read);
-    this.indexNamespaces();
+    const result: ReloadResult = { tenants: changes.map((c) => c.username), webhooks: this.webhooks.seen(read.webhookRows) };
+    ({ tenants: this.tenants, hashes: this.hashes } = read);
+    this.namespaces.index(this.tenants.values());
     const devices = this.devices.swap(read.devices);
+    const policies = this.policies.swap(read.policies);
     for (const change of changes) {
       this.credentials.forget(change.username);
       if (!change.after) this.stats.forgetTenant(change.username);
     }
     for (const change of devices.devices) this.credentials.forget(change.username);
-    const found = changes.length > 0 || result.webhooks || devices.devices.length > 0 || devices.roles;
+    const found = changes.length > 0 || result.webhooks || devices.devices.length > 0 || devices.roles || policies.length > 0;
     if (trigger !== 'watch' || found) this.audit.record(null, 'admin', 'registry.reload', { trigger, ...result, ...(devices.devices.length > 0 ? { devices: devices.devices.map((c) => c.username) } : {}) });
     for (const change of changes) this.emit('tenant-changed', change);
     for (const change of devices.devices) this.emit('device-changed', change);
     if (devices.roles) for (const tenant of this.tenants.keys()) this.emit('roles-changed', tenant);
+    for (const tenant of policies) this.emit('policies-changed', tenant);
     if (result.webhooks) this.emit('webhooks-changed');
     return result;
   }
@@ -193,7 +206,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
   }
 
   /** Tenants, their hashes, devices, roles and the webhook rows, read in one transaction (as of one commit). */
-  private readFile(): { tenants: Map<string, Tenant>; hashes: Map<string, string>; webhookRows: string; devices: DeviceFile } {
+  private readFile(): { tenants: Map<string, Tenant>; hashes: Map<string, string>; webhookRows: string; devices: DeviceFile; policies: ReturnType<PolicyStore['read']> } {
     return this.db.transaction(() => {
       const tenants = new Map<string, Tenant>();
       const hashes = new Map<string, string>();
@@ -201,18 +214,8 @@ export class Registry extends EventEmitter<RegistryEvents> {
         tenants.set(row.username, toTenant(row));
         hashes.set(row.username, row.password_hash);
       }
-      return { tenants, hashes, webhookRows: this.currentWebhookRows(), devices: this.devices.read() };
+      return { tenants, hashes, webhookRows: this.webhooks.rows(), devices: this.devices.read(), policies: this.policies.read() };
     })();
-  }
-
-  private currentWebhookRows(): string {
-    return JSON.stringify(this.db.prepare('SELECT * FROM webhooks ORDER BY id').all());
-  }
-
-  /** After a webhook write of this registry: remembered, so a reload does not count it as an outside change. */
-  private webhooksWritten(): void {
-    this.webhookRows = this.currentWebhookRows();
-    this.emit('webhooks-changed');
   }
 
   /**
@@ -276,7 +279,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
     const free = () => {
       if (this.tenants.has(input.username)) throw this.exists(input.username);
       if (this.devices.get(input.username)) throw conflict(`the name ${JSON.stringify(input.username)} is a device's`, 'errors.login-exists', { device: input.username });
-      this.checkNamespaceFree(input.username, namespace);
+      this.namespaces.checkFree(input.username, namespace);
     };
     free();
     const hash = await hashPassword(password);
@@ -292,20 +295,11 @@ export class Registry extends EventEmitter<RegistryEvents> {
       .get({ username: input.username, hash, namespace: namespace === input.username ? null : namespace, isolation, enabled: enabled ? 1 : 0, now, ...limitsToRow(limits) }) as TenantRow;
     const tenant = toTenant(row);
     this.tenants.set(tenant.username, tenant);
-    this.indexNamespaces();
+    this.namespaces.index(this.tenants.values());
     this.hashes.set(tenant.username, hash);
     this.audit.record(tenant.username, 'admin', 'tenant.add', { isolation, enabled });
     this.emit('tenant-changed', { kind: 'added', username: tenant.username, before: null, after: tenant, passwordChanged: false });
     return tenant;
-  }
-
-  /** Two namespaces may never overlap at a level boundary (409). */
-  private checkNamespaceFree(username: string, namespace: string): void {
-    for (const other of this.tenants.values()) {
-      if (other.username !== username && namespacesOverlap(other.namespace, namespace)) {
-        throw conflict(`namespace ${JSON.stringify(namespace)} overlaps tenant ${JSON.stringify(other.username)}'s ${JSON.stringify(other.namespace)}`, 'errors.namespace-overlap', { namespace });
-      }
-    }
   }
 
   private exists(username: string) {
@@ -321,14 +315,14 @@ export class Registry extends EventEmitter<RegistryEvents> {
     // tenant as it is then: a concurrent update must not be undone by this one
     const checked = this.requireTenant(username);
     if (patch.isolation !== undefined) checkIsolation(patch.isolation);
-    if (patch.namespace !== undefined) this.checkNamespaceChange(checked, checkNamespace(patch.namespace));
+    if (patch.namespace !== undefined) this.namespaces.checkChange(checked, checkNamespace(patch.namespace));
     mergeLimits(checked, patch);
     const hash = patch.password === undefined ? undefined : await hashPassword(checkPassword(patch.password));
     this.catchUp();
     const before = this.requireTenant(username);
     const isolation = patch.isolation ?? before.isolation;
     const namespace = patch.namespace ?? before.namespace;
-    if (namespace !== before.namespace) this.checkNamespaceChange(before, namespace);
+    if (namespace !== before.namespace) this.namespaces.checkChange(before, namespace);
     const limits = mergeLimits(before, patch);
     const enabled = patch.enabled === undefined ? before.enabled : Boolean(patch.enabled);
     const row = this.db
@@ -340,7 +334,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
       .get({ isolation, namespace: namespace === username ? null : namespace, enabled: enabled ? 1 : 0, hash: hash ?? null, now: Date.now(), username, ...limitsToRow(limits) }) as TenantRow;
     const after = toTenant(row);
     this.tenants.set(username, after);
-    this.indexNamespaces();
+    this.namespaces.index(this.tenants.values());
     this.hashes.set(username, row.password_hash);
     this.credentials.forget(username);
     const changed = (Object.keys(after) as Array<keyof Tenant>).filter((key) => key !== 'updatedAt' && after[key] !== before[key]);
@@ -348,21 +342,6 @@ export class Registry extends EventEmitter<RegistryEvents> {
     this.emit('tenant-changed', { kind: 'updated', username, before, after, passwordChanged: hash !== undefined });
     return after;
   }
-
-  /**
-   * A namespace may change only while nothing is stored under the old one:
-   * registry webhooks here, retained messages and sessions through
-   * `namespaceHolds` (the broker's persistence answers it).
-   */
-  private checkNamespaceChange(tenant: Tenant, namespace: string): void {
-    if (namespace === tenant.namespace) return;
-    this.checkNamespaceFree(tenant.username, namespace);
-    const holds = [this.listWebhooks(tenant.username).length > 0 ? 'registry webhooks' : null, this.namespaceHolds?.(tenant) ?? null].filter(Boolean);
-    if (holds.length > 0) throw conflict(`the namespace of ${JSON.stringify(tenant.username)} can change only while it holds no ${holds.join(', ')}`, 'errors.namespace-in-use', { tenant: tenant.username });
-  }
-
-  /** Set by a broker: what its persistence still holds under a tenant's namespace (retained messages, sessions), or null. */
-  namespaceHolds: ((tenant: Tenant) => string | null) | null = null;
 
   removeTenant(username: string): void {
     this.catchUp();
@@ -374,14 +353,15 @@ export class Registry extends EventEmitter<RegistryEvents> {
     })();
     this.stats.forgetTenant(username);
     this.tenants.delete(username);
-    this.indexNamespaces();
+    this.namespaces.index(this.tenants.values());
     const devices = this.devices.forgetTenant(username);
+    this.policies.forgetTenant(username);
     this.hashes.delete(username);
     this.credentials.forget(username);
     this.audit.record(username, 'admin', 'tenant.remove');
     this.emit('tenant-changed', { kind: 'removed', username, before, after: null, passwordChanged: false });
     for (const change of devices) this.emit('device-changed', change);
-    this.webhooksWritten();
+    this.webhooks.written();
   }
 
   /**
@@ -410,62 +390,23 @@ export class Registry extends EventEmitter<RegistryEvents> {
   }
 
   addWebhook(input: NewWebhook): Webhook {
-    this.catchUp();
-    this.requireTenant(input.tenant);
-    this.checkWebhookFilter(input.tenant, input.topicFilter);
-    checkWebhookTarget(input.url, input.secret);
-    const now = Date.now();
-    const row = this.db
-      .prepare('INSERT INTO webhooks (tenant, topic_filter, url, enabled, secret, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *')
-      .get(input.tenant, input.topicFilter, input.url, input.enabled === false ? 0 : 1, input.secret || null, now, now) as WebhookRow;
-    this.audit.record(input.tenant, 'admin', 'webhook.add', { id: row.id, topicFilter: input.topicFilter, host: new URL(input.url).host });
-    this.webhooksWritten();
-    return toWebhook(row);
+    return this.webhooks.add(input);
   }
-
-  private checkWebhookFilter(tenant: string, filter: string): void {
-    const verdict = decideWebhookFilter('registry', tenant, filter, this.tenants.get(tenant)?.namespace);
-    if (verdict.kind === 'allow') return;
-    throw verdict.outside ? invalid(verdict.problem, 'errors.filter-outside-tenant', { tenant }) : invalid(verdict.problem, 'errors.bad-filter');
-  }
-
 
   listWebhooks(tenant?: string): Webhook[] {
-    const rows = (tenant === undefined
-      ? this.db.prepare('SELECT * FROM webhooks ORDER BY id').all()
-      : this.db.prepare('SELECT * FROM webhooks WHERE tenant = ? ORDER BY id').all(tenant)) as WebhookRow[];
-    return rows.map(toWebhook);
+    return this.webhooks.list(tenant);
   }
 
   getWebhook(id: number): Webhook {
-    const row = this.db.prepare('SELECT * FROM webhooks WHERE id = ?').get(id) as WebhookRow | undefined;
-    if (!row) throw notFound(`no webhook with id ${id}`, 'errors.unknown-webhook', { id });
-    return toWebhook(row);
+    return this.webhooks.get(id);
   }
 
   updateWebhook(id: number, patch: Partial<Omit<NewWebhook, 'tenant'>>): Webhook {
-    this.catchUp();
-    const before = this.getWebhook(id);
-    const topicFilter = patch.topicFilter ?? before.topicFilter;
-    const url = patch.url ?? before.url;
-    this.checkWebhookFilter(before.tenant, topicFilter);
-    const secret = patch.secret === undefined ? before.secret : patch.secret || null;
-    checkWebhookTarget(url, secret);
-    const enabled = patch.enabled === undefined ? before.enabled : Boolean(patch.enabled);
-    const row = this.db
-      .prepare('UPDATE webhooks SET topic_filter = ?, url = ?, enabled = ?, secret = ?, updated_at = ? WHERE id = ? RETURNING *')
-      .get(topicFilter, url, enabled ? 1 : 0, secret, Date.now(), id) as WebhookRow;
-    this.audit.record(before.tenant, 'admin', 'webhook.update', { id, changed: Object.keys(patch).filter((k) => (patch as Record<string, unknown>)[k] !== undefined) });
-    this.webhooksWritten();
-    return toWebhook(row);
+    return this.webhooks.update(id, patch);
   }
 
   removeWebhook(id: number): void {
-    this.catchUp();
-    const before = this.getWebhook(id);
-    this.db.prepare('DELETE FROM webhooks WHERE id = ?').run(id);
-    this.audit.record(before.tenant, 'admin', 'webhook.remove', { id });
-    this.webhooksWritten();
+    this.webhooks.remove(id);
   }
 
   /** Flushes pending statistics and closes the database; safe to call twice. */

@@ -107,6 +107,20 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       CREATE INDEX devices_tenant ON devices(tenant);
     `,
   },
+  {
+    version: 10,
+    name: 'message policies',
+    sql: `
+      CREATE TABLE policies (
+        id         INTEGER PRIMARY KEY,
+        tenant     TEXT NOT NULL REFERENCES tenants(username) ON DELETE CASCADE ON UPDATE CASCADE,
+        definition TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+      CREATE INDEX policies_tenant ON policies(tenant);
+    `,
+  },
 ];
 
 export function migrate(db: Database): number[] {

@@ -10,6 +10,7 @@
 import type { AppliedLimit, DenialReason, RefusalReason, Scope, TenantPolicy } from '../model';
 import { MAX_THROTTLE_MS, TokenBucket, type TenantBuckets } from './rate';
 import { ALL_TENANTS, filterProblem, isInsideTenant, publishTopicProblem, ROOT_USER, tenantNameProblem, topicMatches } from './topics';
+import { checkMessage, type PolicyOutcome, type PolicySet, type Violation } from './message-policies';
 import { mayPublish, mayReceive, maySubscribe, type Access } from './rules';
 import { hiddenFromWildcards, mountFilter, mountTopic, namesDollarLevel, tenantViewOf, viewOf } from './views';
 
@@ -32,10 +33,17 @@ export function newClientPolicyState(): ClientPolicyState {
 // ------------------------------------------------------------------ verdicts
 
 export type PublishVerdict =
-  | { kind: 'allow'; topic: string; retain: boolean; wait: number; applied: AppliedLimit[] }
-  | { kind: 'refuse'; reason: DenialReason }
+  | { kind: 'allow'; topic: string; retain: boolean; wait: number; applied: AppliedLimit[]; violations?: Violation[] }
+  | { kind: 'refuse'; reason: DenialReason; violations?: Violation[] }
   /** Acknowledged and dropped: never stored, forwarded, counted or sent to webhooks. */
-  | { kind: 'discard'; reason: DenialReason };
+  | { kind: 'discard'; reason: DenialReason; violations?: Violation[] };
+
+/** The message policies a publish is checked against: those of the tenant whose namespace holds the topic. */
+export interface PolicyCheck {
+  set: PolicySet;
+  namespace: string;
+  payload: Buffer;
+}
 
 export type SubscribeVerdict = { kind: 'allow'; filter: string; qos: 0 | 1 | 2; applied: AppliedLimit[] } | { kind: 'refuse'; reason: DenialReason };
 
@@ -44,7 +52,7 @@ export type ConnectVerdict = { kind: 'allow'; scope: Scope } | { kind: 'refuse';
 /** A delivery as the receiving scope sees it, or null: not delivered. */
 export type DeliveryVerdict = { topic: string; qos: 0 | 1 | 2 } | null;
 
-const refuse = (reason: DenialReason) => ({ kind: 'refuse', reason }) as const;
+export const refuse = (reason: DenialReason) => ({ kind: 'refuse', reason }) as const;
 
 // ------------------------------------------------------------------ CONNECT
 
@@ -148,14 +156,22 @@ export interface RateState {
  * fit its namespace and limits. A refusal closes the connection, or with the
  * tenant's `denied_publish: drop` is a discard [MQTT-3.3.5-2 allows either].
  */
-export function decidePublish(scope: Scope, request: PublishRequest, tenant: TenantPolicy | undefined, rate: RateState | null, access: Access | null = null): PublishVerdict {
+export function decidePublish(scope: Scope, request: PublishRequest, tenant: TenantPolicy | undefined, rate: RateState | null, access: Access | null = null, policies?: PolicyCheck): PublishVerdict {
   const target = mountTopic(scope, request.topic);
-  if (scope.kind === 'root') return target.ok ? { kind: 'allow', topic: target.topic, retain: request.retain, wait: 0, applied: [] } : refuse(target.reason);
+  if (scope.kind === 'root') {
+    if (!target.ok) return refuse(target.reason);
+    // root is not exempt from a tenant's message policies
+    const outcome = policies ? checkMessage(policies.set, tenantViewOf(policies.namespace, target.topic) ?? target.topic, policies.payload) : null;
+    return withPolicy(outcome, { kind: 'allow', topic: target.topic, retain: request.retain, wait: 0, applied: [] });
+  }
   if (!tenant) return refuse('outside-namespace');
   const denial = (reason: DenialReason): PublishVerdict => (tenant.deniedPublish === 'drop' ? { kind: 'discard', reason } : refuse(reason));
   if (!target.ok) return denial(target.reason);
-  if (!mayPublish(access, tenantViewOf(scope.namespace, target.topic)!).allow) return denial('rule-denied');
+  const view = tenantViewOf(scope.namespace, target.topic)!;
+  if (!mayPublish(access, view).allow) return denial('rule-denied');
   if (tenant.maxPayloadBytes > 0 && request.payloadBytes > tenant.maxPayloadBytes) return denial('payload-too-large');
+  const outcome = policies ? checkMessage(policies.set, view, policies.payload) : null;
+  if (outcome && outcome.action !== 'detect') return withPolicy(outcome, refuse('policy-violation'));
   const applied: AppliedLimit[] = [];
   let retain = request.retain;
   if (retain && !tenant.allowRetain) {
@@ -166,7 +182,19 @@ export function decidePublish(scope: Scope, request: PublishRequest, tenant: Ten
   // a client that keeps exceeding its rate would wait ever longer: it goes instead
   if (wait > MAX_THROTTLE_MS) return refuse('rate-limit');
   if (wait > 0) applied.push('rate');
-  return { kind: 'allow', topic: target.topic, retain, wait, applied };
+  return withPolicy(outcome, { kind: 'allow', topic: target.topic, retain, wait, applied });
+}
+
+/**
+ * A failed message policy decides by its action, whatever the tenant's
+ * denied_publish: close refuses (the connection goes), drop discards, detect
+ * delivers; the violations go with the verdict to be counted and audited.
+ */
+function withPolicy(outcome: PolicyOutcome | null, verdict: PublishVerdict): PublishVerdict {
+  if (!outcome) return verdict;
+  if (outcome.action === 'close') return { kind: 'refuse', reason: 'policy-violation', violations: outcome.violations };
+  if (outcome.action === 'drop') return { kind: 'discard', reason: 'policy-violation', violations: outcome.violations };
+  return { ...verdict, violations: outcome.violations };
 }
 
 /** How long this publish must wait for the client's and the tenant's rate (0: none). */
@@ -256,116 +284,6 @@ export function decideDelivery(state: ClientPolicyState, fullTopic: string, qos:
 function heldDollarFilterMatches(state: ClientPolicyState, fullTopic: string): boolean {
   for (const filter of state.dollarFilters) if (topicMatches(filter, fullTopic)) return true;
   return false;
-}
-
-// ------------------------------------------------------------------ messages, flows, webhooks
-
-/** The tenants as the core needs to find them: by name, and by a full topic inside their namespace. */
-export interface TenantDirectory {
-  tenant(name: string): TenantPolicy | undefined;
-  /** The tenant whose namespace holds the topic, if any. */
-  tenantOfTopic(fullTopic: string): TenantPolicy | undefined;
-}
-
-/**
- * The tenant a published message belongs to (for statistics, webhooks and
- * `tenant-in`), or null: a tenant client's messages are its tenant's; root's
- * and flows' belong to the tenant whose namespace holds the topic.
- */
-export function messageOwner(publisher: Scope | null, fullTopic: string, tenants: TenantDirectory): string | null {
-  if (fullTopic.charCodeAt(0) === 36) return null;
-  if (publisher?.kind === 'tenant') return publisher.tenant;
-  return tenants.tenantOfTopic(fullTopic)?.username ?? null;
-}
-
-/** Flows see a tenant as a mountpoint client does, whatever its devices use; a tenant not created yet has its name as namespace. */
-export function flowScope(tenant: string, policy?: Pick<TenantPolicy, 'namespace'>): Scope {
-  return { kind: 'tenant', tenant, namespace: policy?.namespace ?? tenant, isolation: 'mountpoint' };
-}
-
-/** Why a flow cannot publish this (topic in the tenant's view), or the full topic. */
-export function decideFlowPublish(tenantName: string, tenant: TenantPolicy | undefined, topic: string): { kind: 'allow'; topic: string; scope: Scope } | { kind: 'refuse'; reason: 'unknown-tenant' | 'tenant-disabled' | 'bad-topic' | DenialReason; problem?: string } {
-  const problem = publishTopicProblem(topic);
-  if (problem) return { kind: 'refuse', reason: 'bad-topic', problem };
-  if (tenantName === ROOT_USER) {
-    const target = mountTopic({ kind: 'root' }, topic);
-    return target.ok ? { kind: 'allow', topic: target.topic, scope: { kind: 'root' } } : refuse(target.reason);
-  }
-  if (!tenant) return { kind: 'refuse', reason: 'unknown-tenant' };
-  if (!tenant.enabled) return { kind: 'refuse', reason: 'tenant-disabled' };
-  const scope = flowScope(tenant.username, tenant);
-  const target = mountTopic(scope, topic);
-  return target.ok ? { kind: 'allow', topic: target.topic, scope } : refuse(target.reason);
-}
-
-/** How an in-process subscription sees one message: which tenant, and the topic in its view; null when not for it. */
-export type FlowView = (fullTopic: string) => { tenant: string | null; topic: string } | null;
-
-export type FlowSubscribeVerdict =
-  /** `filters` gives the full filters to hold now: one for a tenant or root, one per tenant for `*` (asked again when tenants change). */
-  | { kind: 'allow'; filters: () => string[]; view: FlowView }
-  | { kind: 'refuse'; reason: 'unknown-tenant' | 'bad-filter' | DenialReason; problem?: string };
-
-/**
- * The full filters and the view of a flow's subscription: a tenant (filter in
- * its view; a flow may listen before its tenant exists), all tenants (`*`:
- * the filter below every tenant's namespace), or root (full filters).
- * [MQTT-4.7.2-1] holds in the flow's view: a filter that names no `$` first
- * level matches no `$`-topic of the view (root's `#` no `$SYS`, a tenant's no `$x`).
- */
-export function decideFlowSubscribe(tenantName: string, filter: string, tenants: TenantDirectory & { all(): TenantPolicy[] }): FlowSubscribeVerdict {
-  const problem = filterProblem(filter);
-  if (problem) return { kind: 'refuse', reason: 'bad-filter', problem };
-  const dollarAllowed = namesDollarLevel(filter);
-  const hidden = (topic: string) => !dollarAllowed && topic.charCodeAt(0) === 36;
-  if (tenantName === ALL_TENANTS) {
-    const probe = mountFilter(flowScope('t'), filter);
-    if (!probe.ok) return refuse(probe.reason);
-    const filters = () => tenants.all().flatMap((t) => {
-      const target = mountFilter(flowScope(t.username, t), filter);
-      return target.ok ? [target.topic] : [];
-    });
-    const view: FlowView = (fullTopic) => {
-      const owner = tenants.tenantOfTopic(fullTopic);
-      const topic = owner ? tenantViewOf(owner.namespace, fullTopic) : null;
-      return topic === null || hidden(topic) || !topicMatches(filter, topic) ? null : { tenant: owner!.username, topic };
-    };
-    return { kind: 'allow', filters, view };
-  }
-  if (tenantName !== ROOT_USER && tenantNameProblem(tenantName) !== null) return { kind: 'refuse', reason: 'unknown-tenant' };
-  // the tenant's namespace may change while the flow listens: the scope is read anew
-  const scopeNow = (): Scope => (tenantName === ROOT_USER ? { kind: 'root' } : flowScope(tenantName, tenants.tenant(tenantName)));
-  const target = mountFilter(scopeNow(), filter);
-  if (!target.ok) return refuse(target.reason);
-  const view: FlowView = (fullTopic) => {
-    const scope = scopeNow();
-    const topic = viewOf(scope, fullTopic);
-    if (topic === null || hidden(topic)) return null;
-    if (scope.kind === 'tenant') return { tenant: scope.tenant, topic };
-    return { tenant: messageOwner(null, fullTopic, tenants), topic };
-  };
-  const filters = () => {
-    const now = mountFilter(scopeNow(), filter);
-    return now.ok ? [now.topic] : [];
-  };
-  return { kind: 'allow', filters, view };
-}
-
-/**
- * The filter of a webhook: a registry webhook's is written in full and must
- * lie inside its tenant's namespace; a flow webhook's is written in the
- * tenant's own view (for `*`, in every tenant's) and is matched against the
- * message's topic in that view. Returns a problem for the caller's error.
- */
-export function decideWebhookFilter(source: 'registry' | 'flow', tenant: string, filter: string, namespace = tenant): { kind: 'allow'; filter: string; inView: boolean } | { kind: 'refuse'; problem: string; outside?: boolean } {
-  const problem = filterProblem(filter);
-  if (problem) return { kind: 'refuse', problem };
-  if (source === 'registry') {
-    const target = mountFilter({ kind: 'tenant', tenant, namespace, isolation: 'prefix' }, filter);
-    return target.ok ? { kind: 'allow', filter: target.topic, inView: false } : { kind: 'refuse', problem: `the topic filter must start with "${namespace}/"`, outside: true };
-  }
-  const probe = mountFilter(flowScope(tenant === ALL_TENANTS ? 't' : tenant), filter);
-  return probe.ok ? { kind: 'allow', filter, inView: true } : { kind: 'refuse', problem: `the topic filter is reserved: ${filter}` };
 }
 
 /** What a change of a device does to its live connections: disabled, removed, re-passworded or rebound to another client id, they go. */

@@ -1,24 +1,7 @@
 import assert from 'node:assert/strict';
 import type { Scope, TenantPolicy } from '../../src/model';
-import {
-  admit,
-  connectionsAfterChange,
-  decideDelivery,
-  decideFlowPublish,
-  decideFlowSubscribe,
-  decidePublish,
-  decideRestore,
-  decideSubscribe,
-  decideUnsubscribe,
-  decideWebhookFilter,
-  decideWill,
-  holdFilter,
-  identifierProblem,
-  messageOwner,
-  newClientPolicyState,
-  storedWillAllowed,
-  type ClientPolicyState,
-} from '../../src/tenancy/policy';
+import { admit, connectionsAfterChange, decideDelivery, decidePublish, decideRestore, decideSubscribe, decideUnsubscribe, decideWill, holdFilter, identifierProblem, newClientPolicyState, storedWillAllowed, type ClientPolicyState } from '../../src/tenancy/policy';
+import { decideFlowPublish, decideFlowSubscribe, decideWebhookFilter, messageOwner } from '../../src/tenancy/flows';
 import { TenantBuckets } from '../../src/tenancy/rate';
 
 /** The policy core alone: verdicts from plain values, no socket, no aedes. */
