@@ -52,6 +52,11 @@ export function setSessionKey(client: Client, id: string): void {
   (client as { id: string }).id = id;
 }
 
+/** The client ended its connection with a DISCONNECT packet (aedes marks it before closing). */
+export function disconnectedCleanly(client: Client): boolean {
+  return (client as { _disconnected?: boolean })._disconnected === true;
+}
+
 /** The subscriptions aedes holds for a client, by full filter. */
 export function subscriptionsOf(client: Client): Readonly<Record<string, { qos: number }>> {
   return (client as PrivateClient).subscriptions;

@@ -1,4 +1,4 @@
-import type { AppliedLimit, ClientInfo, DenialReason, PublishedMessage, RefusalReason, Transport } from './model';
+import type { AppliedLimit, ClientInfo, DenialReason, DisconnectReason, PublishedMessage, RefusalReason, Transport } from './model';
 import type { Violation } from './tenancy/message-policies';
 
 export { REFUSAL_RETURN_CODES } from './model';
@@ -44,7 +44,10 @@ export interface ClientFailure {
 /** Events of BrokerHost; the names are what `on()` takes. */
 export interface EngineEvents {
   'client-connected': [ClientInfo];
-  'client-disconnected': [ClientInfo];
+  'client-disconnected': [ClientInfo & { reason: DisconnectReason }];
+  /** Filters a client was granted, as it wrote them. */
+  'client-subscribed': [ClientInfo & { filters: string[] }];
+  'client-unsubscribed': [ClientInfo & { filters: string[] }];
   'connection-refused': [ConnectionRefused];
   'publish-denied': [PublishDenied];
   'subscribe-denied': [SubscribeDenied];

@@ -135,5 +135,8 @@ export type DenialReason =
   /** A message policy with action close or drop failed. */
   | 'policy-violation';
 
+/** Why a connection ended, as lifecycle events say it. */
+export type DisconnectReason = 'client' | 'keepalive' | 'takeover' | 'kick' | 'quota' | 'tenant-disabled' | 'tenant-removed' | 'token-expired' | 'denied' | 'error';
+
 /** A limit that trimmed or slowed traffic without refusing it. */
 export type AppliedLimit = 'rate' | 'retain' | 'qos';

@@ -12,7 +12,7 @@ import { TenantBuckets } from '../tenancy/rate';
 import { MAX_TOPIC_LEVELS } from '../tenancy/topics';
 import { WebhookDispatcher } from '../webhooks/dispatcher';
 import type { DeliveryResult, DispatcherOptions, WebhookCounters, WebhookSpec } from '../webhooks/types';
-import { fitWire, keepWillsStored, onBrokerError, persistenceOf, storeOnlyGranted } from '../aedes-seam';
+import { disconnectedCleanly, fitWire, keepWillsStored, onBrokerError, persistenceOf, storeOnlyGranted } from '../aedes-seam';
 import { clientInfo, ConnectionTracker, type ClientSession } from './connections';
 import { BROKER_DEFAULTS } from '../defaults';
 import { createFabric, type Fabric, type FabricOptions } from './fabric';
@@ -24,6 +24,7 @@ import { recordSecurityTrail } from './security-trail';
 import { TrafficCounters, type TrafficFigures } from './traffic';
 import { WebhookRouting, type FlowWebhookSpec } from './webhook-routing';
 import { KeptWills } from './wills';
+import { LifecycleEvents } from './lifecycle-events';
 
 export interface BrokerHostOptions extends FabricOptions {
   /** MQTT over TCP (or TLS); `false` disables it. Defaults: port 1883 on 0.0.0.0. */
@@ -98,6 +99,7 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
   private readonly webhookRouting: WebhookRouting;
   private readonly reactions: RegistryReactions;
   private readonly wills: KeptWills;
+  private readonly lifecycle: LifecycleEvents;
   private aedes: Aedes | null = null;
   private fabric: Fabric | null = null;
   private servers: Array<TcpListener | WsListener> = [];
@@ -123,6 +125,9 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
     this.reactions = new RegistryReactions(this.registry, this.connections, this.traffic, this, () => this.inProcess.tenantsChanged());
     this.wills = new KeptWills(options.willGraceMs ?? BROKER_DEFAULTS.willGraceMs, (err) => this.emit('engine-error', err));
     recordSecurityTrail(this, this.registry, this.traffic);
+    this.lifecycle = new LifecycleEvents(this, this.registry, (topic, payload) => {
+      if (this.state === 'running') this.aedes?.publish({ cmd: 'publish', topic, payload, qos: 0, retain: false, dup: false }, () => undefined);
+    });
   }
 
   /** Counters since start, per tenant and in total, with live connections and webhook counters. */
@@ -246,10 +251,18 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
       this.sessions.set(client, newSession(info));
       fitWire(client, wire);
     };
-    aedes.on('clientReady', (client) => this.emitClient('client-connected', client));
-    aedes.on('clientDisconnect', (client) => this.emitClient('client-disconnected', client));
-    aedes.on('clientError', (client, error) => this.emitFailure(client, error));
-    aedes.on('connectionError', (client, error) => this.emitFailure(client, error));
+    // aedes emits these from socket callbacks: a listener that throws (a bug) is reported, never uncaught
+    const guard = (run: () => void) => {
+      try {
+        run();
+      } catch (err) {
+        this.emit('engine-error', err as Error);
+      }
+    };
+    aedes.on('clientReady', (client) => guard(() => this.emitClient('client-connected', client)));
+    aedes.on('clientDisconnect', (client) => guard(() => this.emitClient('client-disconnected', client)));
+    aedes.on('clientError', (client, error) => guard(() => this.emitFailure(client, error)));
+    aedes.on('connectionError', (client, error) => guard(() => this.emitFailure(client, error)));
     // aedes emits 'error' when persistence fails under a publish, which then never completes: its state is unknown
     onBrokerError(aedes, (error) => {
       this.emit('engine-error', error);
@@ -307,11 +320,15 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
 
   private emitClient(event: 'client-connected' | 'client-disconnected', client: Client): void {
     const session = this.sessions.get(client);
-    if (session?.scope) this.emit(event, clientInfo(session));
+    if (!session?.scope) return;
+    if (event === 'client-connected') return void this.emit(event, clientInfo(session));
+    const reason = this.connections.reasonOf(client) ?? (disconnectedCleanly(client) ? 'client' : 'error');
+    this.emit(event, { ...clientInfo(session), reason });
   }
 
   private emitFailure(client: Client, error: Error): void {
     const session = client ? this.sessions.get(client) : undefined;
+    if (client && /keep ?alive/i.test(error.message)) this.connections.closing(client, 'keepalive');
     this.emit('client-error', { client: session ? clientInfo(session) : null, error });
   }
 
@@ -375,6 +392,7 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
   private async shutdown(): Promise<void> {
     this.state = 'closing';
     this.reactions.stop();
+    this.lifecycle.stop();
     this.webhookRouting.stop();
     process.off('SIGHUP', this.onSighup);
     await Promise.all([this.shut(true), this.webhooks.close()]);

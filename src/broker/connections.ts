@@ -1,6 +1,6 @@
 import type { Client } from 'aedes';
 import type { Duplex } from 'node:stream';
-import type { ClientInfo, Transport } from '../model';
+import type { ClientInfo, DisconnectReason, Transport } from '../model';
 import { ROOT_USER } from '../tenancy/topics';
 import type { ClientPolicyState } from '../tenancy/policy';
 import type { Access } from '../tenancy/rules';
@@ -62,6 +62,8 @@ export class ConnectionTracker {
   private readonly byOwner = new Map<string, Set<Client>>();
   private readonly byLogin = new Map<string, Set<Client>>();
   private readonly ownerOf = new Map<Client, { owner: string; login: string | null }>();
+  /** Why the broker closed a connection, for its disconnect event. */
+  private readonly closedFor = new WeakMap<Client, DisconnectReason>();
   private readonly closeHandler: (this: Duplex) => void;
 
   constructor() {
@@ -100,13 +102,32 @@ export class ConnectionTracker {
   }
 
   /** Disconnects every connection of a device; returns how many. */
-  kickDevice(device: string): number {
-    return closeAll([...(this.byLogin.get(device) ?? [])]);
+  kickDevice(device: string, reason: DisconnectReason = 'kick'): number {
+    return this.closeAll([...(this.byLogin.get(device) ?? [])], reason);
   }
 
   /** Disconnects the given connections; returns how many were open. */
-  kickClients(clients: Client[]): number {
-    return closeAll(clients);
+  kickClients(clients: Client[], reason: DisconnectReason = 'kick'): number {
+    return this.closeAll(clients, reason);
+  }
+
+  /** Why the broker closed this connection, if it did. */
+  reasonOf(client: Client): DisconnectReason | undefined {
+    return this.closedFor.get(client);
+  }
+
+  /** Remembers why a connection is about to be closed (a denied publish, a takeover). */
+  closing(client: Client, reason: DisconnectReason): void {
+    if (!this.closedFor.has(client)) this.closedFor.set(client, reason);
+  }
+
+  private closeAll(clients: Client[], reason: DisconnectReason): number {
+    const open = clients.filter((client) => !client.closed);
+    for (const client of open) {
+      this.closing(client, reason);
+      client.close();
+    }
+    return open.length;
   }
 
   count(owner: string): number {
@@ -137,16 +158,14 @@ export class ConnectionTracker {
   }
 
   /** Disconnects every connection of the owner; returns how many. */
-  kick(owner: string): number {
-    return closeAll(this.clients(owner));
+  kick(owner: string, reason: DisconnectReason = 'kick'): number {
+    return this.closeAll(this.clients(owner), reason);
   }
 
   /** Disconnects the newest connections beyond `max`; returns how many. */
   trim(owner: string, max: number): number {
     const clients = this.clients(owner).filter((client) => !client.closed);
-    const excess = clients.slice(max);
-    for (const client of excess) client.close();
-    return excess.length;
+    return this.closeAll(clients.slice(max), 'quota');
   }
 }
 
@@ -160,10 +179,4 @@ function removeFrom(map: Map<string, Set<Client>>, key: string, client: Client):
   const set = map.get(key);
   set?.delete(client);
   if (set?.size === 0) map.delete(key);
-}
-
-function closeAll(clients: Client[]): number {
-  const open = clients.filter((client) => !client.closed);
-  for (const client of open) client.close();
-  return open.length;
 }

@@ -6,7 +6,7 @@ import { REFUSAL_RETURN_CODES, type AppliedLimit, type DenialReason, type Refusa
 import type { Registry } from '../registry/registry';
 import { secretsEqual } from '../registry/passwords';
 import { admit, deviceAccess, tenantScope, decideDelivery, decidePublish, decideRestore, decideSubscribe, decideUnsubscribe, decideWill, holdFilter, holdRestored, identifierProblem, ownerOf, releaseFilter, storedWillAllowed } from '../tenancy/policy';
-import { messageOwner } from '../tenancy/flows';
+import { isEventTopic, messageOwner } from '../tenancy/flows';
 import type { TenantBuckets } from '../tenancy/rate';
 import type { Access } from '../tenancy/rules';
 import { ROOT_USER, topicMatches } from '../tenancy/topics';
@@ -190,6 +190,7 @@ function buildHooks(ctx: HookContext) {
     // later filters of one packet count the earlier ones granted
     const held = new Set(session.filters.keys());
     const access = accessOf(session);
+    const granted: string[] = [];
     for (const sub of subscriptions) {
       const view = sub.topic;
       const verdict = decideSubscribe(scope, view, sub.qos, tenant, held, access);
@@ -203,7 +204,9 @@ function buildHooks(ctx: HookContext) {
       sub.topic = verdict.filter;
       sub.qos = verdict.qos;
       decided.set(sub, { granted: true, view });
+      granted.push(view);
     }
+    if (granted.length > 0) events.emit('client-subscribed', { ...clientInfo(session), filters: granted });
     void client;
   }
 
@@ -215,8 +218,10 @@ function buildHooks(ctx: HookContext) {
       if (!session?.scope) return;
       if (packet.subscriptions) return decideSubscribePacket(client, session, packet.subscriptions);
       if (packet.unsubscriptions) {
-        packet.unsubscriptions = packet.unsubscriptions.map((filter) => decideUnsubscribe(session.scope!, filter));
+        const asSent = packet.unsubscriptions;
+        packet.unsubscriptions = asSent.map((filter) => decideUnsubscribe(session.scope!, filter));
         for (const filter of packet.unsubscriptions) releaseFilter(session, filter);
+        events.emit('client-unsubscribed', { ...clientInfo(session), filters: asSent });
       }
     },
   };
@@ -280,6 +285,8 @@ function buildHooks(ctx: HookContext) {
               return done(refusal('bad-credentials'), null);
             }
             session.connectedAt = Date.now();
+            // [MQTT-3.1.4-2] aedes closes an earlier connection of the same key: say why
+            for (const earlier of connections.clients(ownerOf(verdict.scope))) if (earlier.id === key && earlier !== client) connections.closing(earlier, 'takeover');
             setSessionKey(client, key);
             connections.add(ownerOf(verdict.scope), session.device, client);
             if (device) registry.devices.seen(device.username);
@@ -320,7 +327,10 @@ function buildHooks(ctx: HookContext) {
       }
       if (verdict.kind !== 'allow') {
         events.emit('publish-denied', { ...clientInfo(session), topic: view, reason: verdict.reason });
-        if (verdict.kind === 'refuse') return callback(new Error(`publish to ${view} denied: ${verdict.reason}`));
+        if (verdict.kind === 'refuse') {
+          connections.closing(client, 'denied');
+          return callback(new Error(`publish to ${view} denied: ${verdict.reason}`));
+        }
         discard(packet);
         return callback(null);
       }
@@ -357,8 +367,10 @@ function buildHooks(ctx: HookContext) {
       const qos = packet.qos as 0 | 1 | 2;
       const verdict = decideDelivery(session, packet.topic, qos, qos === 2 ? grantedQos(client, packet.topic) : 2, tenantOf(scope), accessOf(session));
       if (!verdict) return null;
-      session.messagesOut++;
-      traffic.delivered(scope.kind === 'tenant' ? scope.tenant : null, packet.payload.length);
+      if (!isEventTopic(packet.topic)) {
+        session.messagesOut++;
+        traffic.delivered(scope.kind === 'tenant' ? scope.tenant : null, packet.payload.length);
+      }
       // In place, never a shared object: aedes 1.x hands each subscription,
       // each retained delivery and each queued message its own packet copy,
       // and the offline-queue path writes the packet it passed here, ignoring
@@ -371,11 +383,13 @@ function buildHooks(ctx: HookContext) {
     published(packet, client, callback) {
       const session = client ? sessions.get(client) : undefined;
       const topic = packet.topic;
-      if (topic.charCodeAt(0) !== 36) {
+      // lifecycle events are the broker's: never counted as traffic, but webhooks may want them
+      const event = isEventTopic(topic);
+      if (topic.charCodeAt(0) !== 36 || event) {
         const tenant = messageOwner(session?.scope ?? null, topic, registry.directory);
-        traffic.published(tenant, packet.payload.length);
+        if (!event) traffic.published(tenant, packet.payload.length);
         if (tenant !== null) {
-          registry.stats.record(tenant, topic, packet.payload.length);
+          if (!event) registry.stats.record(tenant, topic, packet.payload.length);
           if (events.listenerCount('message') > 0) {
             const origin = (packet as OriginPacket).origin;
             events.emit('message', {

@@ -39,7 +39,7 @@ export class RegistryReactions {
     if (!after) this.traffic.forget(change.username);
     const reaction = connectionsAfterChange(before, after, change.passwordChanged);
     if (reaction?.kind === 'kick') {
-      this.connections.kick(change.username);
+      this.connections.kick(change.username, !after ? 'tenant-removed' : !after.enabled ? 'tenant-disabled' : 'kick');
     } else if (reaction?.kind === 'trim') {
       const count = this.connections.trim(change.username, reaction.max);
       if (count > 0) this.events.emit('clients-kicked', { tenant: change.username, count, reason: 'quota' });

@@ -7,7 +7,7 @@ import type { DenialReason, Scope, TenantPolicy } from '../model';
 import { checkMessage, type Violation } from './message-policies';
 import { refuse, type PolicyCheck } from './policy';
 import { ALL_TENANTS, filterProblem, publishTopicProblem, ROOT_USER, tenantNameProblem, topicMatches } from './topics';
-import { mountFilter, mountTopic, namesDollarLevel, tenantViewOf, viewOf } from './views';
+import { EVENTS_LEVEL, mountFilter, mountTopic, namespacedPart, namesDollarLevel, tenantViewOf, viewOf } from './views';
 
 /** The tenants as the core needs to find them: by name, and by a full topic inside their namespace. */
 export interface TenantDirectory {
@@ -22,9 +22,14 @@ export interface TenantDirectory {
  * and flows' belong to the tenant whose namespace holds the topic.
  */
 export function messageOwner(publisher: Scope | null, fullTopic: string, tenants: TenantDirectory): string | null {
-  if (fullTopic.charCodeAt(0) === 36) return null;
+  if (fullTopic.charCodeAt(0) === 36) return isEventTopic(fullTopic) ? (tenants.tenantOfTopic(namespacedPart(fullTopic))?.username ?? null) : null;
   if (publisher?.kind === 'tenant') return publisher.tenant;
   return tenants.tenantOfTopic(fullTopic)?.username ?? null;
+}
+
+/** A tenant's lifecycle event (the broker's own message: not counted as the tenant's traffic). */
+export function isEventTopic(fullTopic: string): boolean {
+  return fullTopic.startsWith(EVENTS_LEVEL + '/');
 }
 
 /** Flows see a tenant as a mountpoint client does, whatever its devices use; a tenant not created yet has its name as namespace. */
@@ -83,7 +88,7 @@ export function decideFlowSubscribe(tenantName: string, filter: string, tenants:
       return target.ok ? [target.topic] : [];
     });
     const view: FlowView = (fullTopic) => {
-      const owner = tenants.tenantOfTopic(fullTopic);
+      const owner = tenants.tenantOfTopic(namespacedPart(fullTopic));
       const topic = owner ? tenantViewOf(owner.namespace, fullTopic) : null;
       return topic === null || hidden(topic) || !topicMatches(filter, topic) ? null : { tenant: owner!.username, topic };
     };

@@ -247,7 +247,8 @@ export function releaseFilter(state: ClientPolicyState, fullFilter: string): voi
 /** A filter of a persistent session restored at CONNECT: stored mounted, it only has to be inside the scope. */
 export function decideRestore(scope: Scope, fullFilter: string, access: Access | null = null): boolean {
   if (scope.kind === 'root') return true;
-  return isInsideTenant(fullFilter, scope.namespace) && mountFilter(scope, viewOf(scope, fullFilter)!).ok && maySubscribe(access, tenantViewOf(scope.namespace, fullFilter)!).allow;
+  const view = viewOf(scope, fullFilter);
+  return view !== null && mountFilter(scope, view).ok && maySubscribe(access, tenantViewOf(scope.namespace, fullFilter)!).allow;
 }
 
 /** Records a restored subscription in the client's state. */

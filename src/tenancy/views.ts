@@ -4,13 +4,16 @@ import { isInsideTenant, levelCount, MAX_TOPIC_BYTES, MAX_TOPIC_LEVELS, mount, t
 /**
  * How a scope sees the topic tree: the full topic or filter that a topic or
  * filter written in a scope's own view stands for, and back. Root sees full
- * topics; a prefix tenant writes `<tenant>/...` itself; a mountpoint tenant
+ * topics; a prefix tenant writes `<namespace>/...` itself; a mountpoint tenant
  * (and every flow) writes topics without the namespace.
  *
  * First levels starting with `$` are the broker's in every view: `$SYS` and
- * `$events` cannot be published into, and `$SYS`, `$share` and `$events`
- * cannot be subscribed to, by a tenant; other `$`-topics are a tenant's own,
- * mounted like any other, and kept from its wildcards (see `hiddenFromWildcards`).
+ * `$events` cannot be published into (root neither may publish `$events`),
+ * and `$SYS` and `$share` cannot be subscribed to by a tenant; other
+ * `$`-topics are a tenant's own, mounted like any other, and kept from its
+ * wildcards (see `hiddenFromWildcards`). A tenant's lifecycle events live at
+ * `$events/<namespace>/...`: a mountpoint view writes and sees them as
+ * `$events/...`, a prefix view as `$events/<namespace>/...`.
  */
 
 export type Mounted = { ok: true; topic: string } | { ok: false; reason: DenialReason };
@@ -18,8 +21,17 @@ export type Mounted = { ok: true; topic: string } | { ok: false; reason: DenialR
 /** Where the broker puts a publish it acknowledges and drops: no filter a client may hold reaches it. */
 export const DISCARD_TOPIC = '$tenant-broker/discarded';
 
-const RESERVED_FOR_PUBLISH = ['$SYS', '$events'];
-const RESERVED_FOR_SUBSCRIBE = ['$SYS', '$share', '$events'];
+/** The first level of every tenant's lifecycle events. */
+export const EVENTS_LEVEL = '$events';
+const EVENTS_PREFIX = EVENTS_LEVEL + '/';
+
+/** The full topic of a tenant's lifecycle event, `$events/<namespace>/<what>`. */
+export function eventTopic(namespace: string, what: string): string {
+  return EVENTS_PREFIX + namespace + '/' + what;
+}
+
+const RESERVED_FOR_PUBLISH = ['$SYS', EVENTS_LEVEL];
+const RESERVED_FOR_SUBSCRIBE = ['$SYS', '$share'];
 
 const denied = (reason: DenialReason): Mounted => ({ ok: false, reason });
 
@@ -42,7 +54,7 @@ function checked(full: string): Mounted {
 /** The full topic a PUBLISH (or will) written in this scope's view goes to. */
 export function mountTopic(scope: Scope, topic: string): Mounted {
   if (scope.kind === 'root') {
-    return topic.startsWith('$SYS/') ? denied('reserved-topic') : { ok: true, topic };
+    return topic.startsWith('$SYS/') || topic.startsWith(EVENTS_PREFIX) || topic === EVENTS_LEVEL ? denied('reserved-topic') : { ok: true, topic };
   }
   if (scope.isolation === 'mountpoint') {
     return reservedLevel(topic, 0, RESERVED_FOR_PUBLISH) ? denied('reserved-topic') : checked(mount(scope.namespace, topic));
@@ -57,8 +69,11 @@ export function mountFilter(scope: Scope, filter: string): Mounted {
     return topicMatches(filter, DISCARD_TOPIC) ? denied('reserved-topic') : { ok: true, topic: filter };
   }
   if (scope.isolation === 'mountpoint') {
+    if (filter.startsWith(EVENTS_PREFIX)) return checked(eventTopic(scope.namespace, filter.slice(EVENTS_PREFIX.length)));
+    if (filter === EVENTS_LEVEL) return denied('reserved-topic');
     return reservedLevel(filter, 0, RESERVED_FOR_SUBSCRIBE) ? denied('reserved-topic') : checked(mount(scope.namespace, filter));
   }
+  if (filter.startsWith(EVENTS_PREFIX)) return isInsideTenant(filter.slice(EVENTS_PREFIX.length), scope.namespace) ? checked(filter) : denied('outside-namespace');
   // `<tenant>/#` also matches the parent `<tenant>` [MQTT-4.7.1-2], a topic nobody but root can publish and that delivery drops
   return isInsideTenant(filter, scope.namespace) ? checked(filter) : denied('outside-namespace');
 }
@@ -66,13 +81,26 @@ export function mountFilter(scope: Scope, filter: string): Mounted {
 /** The topic a message on `fullTopic` shows under in this scope's view, or null: not for it. */
 export function viewOf(scope: Scope, fullTopic: string): string | null {
   if (scope.kind === 'root') return fullTopic;
+  if (fullTopic.startsWith(EVENTS_PREFIX)) {
+    if (!isInsideTenant(fullTopic.slice(EVENTS_PREFIX.length), scope.namespace)) return null;
+    return scope.isolation === 'mountpoint' ? EVENTS_PREFIX + unmount(scope.namespace, fullTopic.slice(EVENTS_PREFIX.length)) : fullTopic;
+  }
   if (!isInsideTenant(fullTopic, scope.namespace)) return null;
   return scope.isolation === 'mountpoint' ? unmount(scope.namespace, fullTopic) : fullTopic;
 }
 
 /** A full topic or filter in the tenant's own view (without the namespace), as rules and flows write it; null when outside. */
 export function tenantViewOf(namespace: string, full: string): string | null {
+  if (full.startsWith(EVENTS_PREFIX)) {
+    const rest = full.slice(EVENTS_PREFIX.length);
+    return isInsideTenant(rest, namespace) ? EVENTS_PREFIX + unmount(namespace, rest) : null;
+  }
   return isInsideTenant(full, namespace) ? unmount(namespace, full) : null;
+}
+
+/** The namespace-holding part of a full topic: an event topic's is after `$events/`. */
+export function namespacedPart(fullTopic: string): string {
+  return fullTopic.startsWith(EVENTS_PREFIX) ? fullTopic.slice(EVENTS_PREFIX.length) : fullTopic;
 }
 
 /**

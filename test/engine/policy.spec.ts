@@ -99,7 +99,10 @@ describe('policy core (pure verdicts)', () => {
       assert.deepEqual(decideSubscribe(mount, 'a/#', 2, limits, new Set()), { kind: 'allow', filter: 'globex/a/#', qos: 1, applied: ['qos'] });
       assert.deepEqual(decideSubscribe(mount, 'b', 0, limits, new Set(['globex/a/#'])), { kind: 'refuse', reason: 'too-many-subscriptions' });
       assert.equal(decideSubscribe(mount, 'a/#', 0, limits, new Set(['globex/a/#'])).kind, 'allow');
-      for (const filter of ['$SYS/#', '$share/g/x', '$events/#']) assert.deepEqual(decideSubscribe(mount, filter, 0, tenant(), new Set()), { kind: 'refuse', reason: 'reserved-topic' });
+      for (const filter of ['$SYS/#', '$share/g/x', '$events']) assert.deepEqual(decideSubscribe(mount, filter, 0, tenant(), new Set()), { kind: 'refuse', reason: 'reserved-topic' });
+      // a tenant's own lifecycle events: mounted after the $events level
+      assert.equal((decideSubscribe(mount, '$events/#', 0, tenant(), new Set()) as { filter: string }).filter, '$events/globex/#');
+      assert.equal(decideSubscribe(prefix, '$events/globex/#', 0, tenant(), new Set()).kind, 'refuse');
       assert.deepEqual(decideSubscribe(prefix, '#', 0, tenant(), new Set()), { kind: 'refuse', reason: 'outside-namespace' });
       assert.deepEqual(decideSubscribe(root, '$tenant-broker/#', 0, undefined, new Set()), { kind: 'refuse', reason: 'reserved-topic' });
       assert.equal(decideSubscribe(root, '$SYS/#', 0, undefined, new Set()).kind, 'allow');
