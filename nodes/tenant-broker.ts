@@ -91,6 +91,7 @@ export default function (RED: NodeAPI): void {
         // Node-RED is embedded without one it would stop SIGHUP from ending the process. The registry's watch
         // (on by default) picks up outside edits instead.
         reloadOnSighup: false,
+        httpPublish: config.httpPublish === true ? { corsOrigins: String(config.httpCorsOrigins ?? '').split(',').map((o) => o.trim()).filter(Boolean) } : false,
       };
       host = new BrokerHost(options);
       host.on('client-connected', refreshClients);

@@ -53,6 +53,15 @@ writeFileSync(
 // The getting-started example, with ports from the environment (Node-RED substitutes ${VAR}).
 const flowFile = join(demoDir, 'flows.json');
 if (!existsSync(flowFile)) writeFileSync(flowFile, JSON.stringify(demoFlow(project), null, 2));
+// Settings the demo applies at every start, to a demo folder of any age: the HTTP publish adapter is on.
+{
+  const flow = JSON.parse(readFileSync(flowFile, 'utf8'));
+  const broker = flow.find((node) => node.id === brokerId);
+  if (broker) {
+    broker.httpPublish = true;
+    writeFileSync(flowFile, JSON.stringify(flow, null, 2));
+  }
+}
 if (process.env.ROOT_PASSWORD !== undefined) {
   const credFile = join(demoDir, 'flows_cred.json');
   const creds = existsSync(credFile) ? JSON.parse(readFileSync(credFile, 'utf8')) : {};

@@ -15,6 +15,8 @@ export const NODE_DEFAULTS = {
     wsPort: String(BROKER_DEFAULTS.ws.port),
     wsHost: '',
     wsPath: BROKER_DEFAULTS.ws.path,
+    httpPublish: false,
+    httpCorsOrigins: '',
     tls: false,
     keyFile: '',
     certFile: '',

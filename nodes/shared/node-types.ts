@@ -9,6 +9,8 @@ export interface TenantBrokerNodeDef extends NodeDef {
   wsPort: string;
   wsHost: string;
   wsPath: string;
+  httpPublish: boolean;
+  httpCorsOrigins: string;
   tls: boolean;
   keyFile: string;
   certFile: string;

@@ -24,6 +24,8 @@ import { recordSecurityTrail } from './security-trail';
 import { TrafficCounters, type TrafficFigures } from './traffic';
 import { WebhookRouting, type FlowWebhookSpec } from './webhook-routing';
 import { KeptWills } from './wills';
+import { HttpPublishAdapter } from './http-publish';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { LifecycleEvents } from './lifecycle-events';
 
 export interface BrokerHostOptions extends FabricOptions {
@@ -55,6 +57,12 @@ export interface BrokerHostOptions extends FabricOptions {
    * own meaning for it (Node-RED stops on SIGHUP) set false.
    */
   reloadOnSighup?: boolean;
+  /**
+   * The HTTP publish adapter (`POST /publish/<topic>` on the WebSocket
+   * listener's port): off by default; `corsOrigins` lists the browser origins
+   * it answers preflights for (default none).
+   */
+  httpPublish?: boolean | { corsOrigins?: string[] };
   /**
    * After a restart, how long a client whose will was kept has to reconnect
    * before that will is published. Default 30 s.
@@ -100,7 +108,10 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
   private readonly reactions: RegistryReactions;
   private readonly wills: KeptWills;
   private readonly lifecycle: LifecycleEvents;
+  private readonly httpPublish: HttpPublishAdapter | null;
   private aedes: Aedes | null = null;
+  /** Tenant-wide rate buckets, shared by MQTT clients and HTTP publishes. */
+  private readonly tenantBuckets = new TenantBuckets();
   private fabric: Fabric | null = null;
   private servers: Array<TcpListener | WsListener> = [];
   private addresses: BoundAddresses = {};
@@ -125,6 +136,13 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
     this.reactions = new RegistryReactions(this.registry, this.connections, this.traffic, this, () => this.inProcess.tenantsChanged());
     this.wills = new KeptWills(options.willGraceMs ?? BROKER_DEFAULTS.willGraceMs, (err) => this.emit('engine-error', err));
     recordSecurityTrail(this, this.registry, this.traffic);
+    const http = options.httpPublish;
+    this.httpPublish = http
+      ? new HttpPublishAdapter(this.registry, this, this.tenantBuckets, () => (this.state === 'running' ? this.aedes : null), (u, p) => this.registry.verifyPassword(u, p), {
+          corsOrigins: typeof http === 'object' ? http.corsOrigins : undefined,
+          maxBodyBytes: options.maxPacketBytes ?? BROKER_DEFAULTS.maxPacketBytes,
+        })
+      : null;
     this.lifecycle = new LifecycleEvents(this, this.registry, (topic, payload) => {
       if (this.state === 'running') this.aedes?.publish({ cmd: 'publish', topic, payload, qos: 0, retain: false, dup: false }, () => undefined);
     });
@@ -228,7 +246,7 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
       rootPassword: () => this.rootPassword,
       events: this,
       traffic: this.traffic,
-      tenantBuckets: new TenantBuckets(),
+      tenantBuckets: this.tenantBuckets,
       maxPacketBytes: this.options.maxPacketBytes ?? BROKER_DEFAULTS.maxPacketBytes,
     });
     this.fabric = createFabric(this.options, this.registry);
@@ -278,7 +296,8 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
       addresses.mqtt = await listener.start();
     }
     if (ws !== false) {
-      const options = { ...BROKER_DEFAULTS.ws, ...stripUndefined(ws ?? {}) };
+      const adapter = this.httpPublish;
+      const options = { ...BROKER_DEFAULTS.ws, ...stripUndefined(ws ?? {}), onRequest: adapter ? (req: IncomingMessage, res: ServerResponse, path: string) => adapter.handles(req, res, path) : undefined };
       const listener = new WsListener(options, accept);
       this.servers.push(listener);
       addresses.ws = { ...(await listener.start()), path: options.path };

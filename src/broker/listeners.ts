@@ -23,6 +23,8 @@ export interface ListenerOptions {
 
 export interface WsListenerOptions extends ListenerOptions {
   path: string;
+  /** Answers a plain HTTP request (not an upgrade) when it is its own; true when it was. */
+  onRequest?: (req: http.IncomingMessage, res: http.ServerResponse, path: string) => boolean;
 }
 
 export type Transport = 'tcp' | 'tls' | 'ws' | 'wss';
@@ -136,7 +138,8 @@ export class WsListener {
     onConnection: ConnectionHandler,
   ) {
     const transport: Transport = options.tls ? 'wss' : 'ws';
-    const refuse = (_req: http.IncomingMessage, res: http.ServerResponse) => {
+    const refuse = (req: http.IncomingMessage, res: http.ServerResponse) => {
+      if (options.onRequest?.(req, res, options.path)) return;
       res.writeHead(426, { 'Content-Type': 'text/plain' }).end(`MQTT over WebSocket: connect to ${options.path}\n`);
     };
     this.server = options.tls ? https.createServer(readTlsFiles(options.tls), refuse) : http.createServer(refuse);

@@ -119,6 +119,18 @@ describe('npm start (end to end)', function () {
     await gone;
   });
 
+  it('publishes over HTTP with the README\'s curl line (the adapter is on in the demo)', async () => {
+    const device = await connect(`mqtt://127.0.0.1:${ports.MQTT_PORT}`, { username: 'tenant2', password: 'secret2', clientId: 'e2e-http' });
+    try {
+      await device.subscribe('alerts/#', 1);
+      const stdout = await shell(`curl -s -o /dev/null -w '%{http_code}' -u tenant2:secret2 -X POST 'http://127.0.0.1:${ports.MQTT_WS_PORT}/publish/alerts/door?qos=1' -d open`);
+      assert.equal(stdout, '204');
+      assert.deepEqual(await device.waitFor((m) => m.topic === 'alerts/door'), { topic: 'alerts/door', payload: 'open', qos: 1, retain: false });
+    } finally {
+      await device.end();
+    }
+  });
+
   it('answers curl on localhost even where localhost resolves to ::1 first', async () => {
     // curl tries the next address when ::1 refuses; --resolve makes this machine behave like such a one
     const stdout = await shell(`curl --resolve 'localhost:${ports.ADMIN_PORT}:[::1],127.0.0.1' -X POST http://localhost:${ports.ADMIN_PORT}/internal/tenant/kick -d '{"username":"tenant1"}'`);

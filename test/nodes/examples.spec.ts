@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BrokerHost } from '../../src';
+import { connect } from '../helpers/mqtt';
 import { brokerOf, helper, loadNode, nodeRedFixture } from '../helpers/nodes';
 import type { tempDir } from '../helpers/tmp';
 
@@ -64,6 +65,28 @@ describe('examples as shipped, in Node-RED', function () {
     assert.equal(listeners.length, 2, 'MQTT over WebSocket is not listening');
     assert.notEqual(host.stats().persistence, null, 'sessions and retained messages are not kept in SQLite');
   }
+
+  it('06 Device presence: keeps the online devices of tenant2 from its lifecycle events', async () => {
+    const flow = examples.find((e) => e.name === '06 Device presence')!.flow;
+    const host = await run(flow.map((n) => (n.type === 'debug' ? { ...n, type: 'helper' } : n)));
+    await host.registry.addTenant({ username: 'tenant2', password: 'secret2', isolation: 'mountpoint' });
+    const debug = helper.getNode('dp-debug');
+    const changes: Array<{ payload: { change: string; device: string; online: string[] } }> = [];
+    (debug as unknown as import('node:events').EventEmitter).on('input', (msg: (typeof changes)[number]) => void changes.push(msg));
+    const address = (host as unknown as { addresses: { mqtt: { port: number } } }).addresses.mqtt.port;
+    const device = await connect(`mqtt://127.0.0.1:${address}`, { username: 'tenant2', password: 'secret2', clientId: 'sensor-7' });
+    while (changes.length < 1) await new Promise((resolve) => setTimeout(resolve, 10));
+    await device.end();
+    while (changes.length < 2) await new Promise((resolve) => setTimeout(resolve, 10));
+    // the function node's objects come from its sandbox: compare them as JSON
+    assert.deepEqual(
+      JSON.parse(JSON.stringify(changes.map((m) => [m.payload.change, m.payload.device, m.payload.online]))),
+      [
+        ['online', 'tenant2/sensor-7', ['tenant2/sensor-7']],
+        ['offline (client)', 'tenant2/sensor-7', []],
+      ],
+    );
+  });
 
   for (const { name, flow } of examples) {
     it(`${name}: every field it leaves out is in effect as its default`, async () => {
