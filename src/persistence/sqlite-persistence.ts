@@ -36,9 +36,15 @@ const MAX_SWEEP_INTERVAL_MS = 60_000;
 const RECENT_DROPS_PER_CLIENT = 256;
 
 const QLOBBER_OPTIONS = { wildcard_one: '+', wildcard_some: '#', separator: '/' };
-// [MQTT-1.5.3-2] U+0000 cannot occur in a client id or topic, so it cannot
-// make two different (client, topic) pairs collide in a composite key.
-const SEP = '\u0000';
+/**
+ * One key for a pair, unambiguous whatever either part holds: the first part
+ * is prefixed with its length. (A separator would not do: MQTT forbids U+0000
+ * in client ids and topics [MQTT-1.5.3-2], but a store must not rely on its
+ * callers for that, and ("a", "b\0c") and ("a\0b", "c") joined with it are one.)
+ */
+export function pairKey(first: string, second: string | number): string {
+  return `${first.length}:${first}${second}`;
+}
 
 export interface SqlitePersistenceOptions {
   /** An open better-sqlite3 handle to share (e.g. the registry's); it is neither reconfigured nor closed. */
@@ -385,7 +391,7 @@ export class SqlitePersistence extends EventEmitter {
     }
     if (!previous) this.#subscriptionCount++;
     stored.set(sub.topic, record);
-    this.#dirtySubscriptions.set(clientId + SEP + sub.topic, { clientId, topic: sub.topic });
+    this.#dirtySubscriptions.set(pairKey(clientId, sub.topic), { clientId, topic: sub.topic });
   }
 
   #deleteSubscription(clientId: string, topic: string): void {
@@ -396,7 +402,7 @@ export class SqlitePersistence extends EventEmitter {
     stored.delete(topic);
     this.#subscriptionCount--;
     if (stored.size === 0) this.#subscriptions.delete(clientId);
-    this.#dirtySubscriptions.set(clientId + SEP + topic, { clientId, topic });
+    this.#dirtySubscriptions.set(pairKey(clientId, topic), { clientId, topic });
   }
 
   #dropSubscriptions(clientId: string): void {
@@ -566,7 +572,7 @@ export class SqlitePersistence extends EventEmitter {
     copy.messageId = messageId;
     const entry: IncomingEntry = { packet: copy, persisted: store.get(messageId)?.persisted ?? false };
     store.set(messageId, entry);
-    this.#dirtyIncoming.set(client.id + SEP + messageId, { clientId: client.id, messageId, entry });
+    this.#dirtyIncoming.set(pairKey(client.id, messageId), { clientId: client.id, messageId, entry });
     this.#scheduleFlush();
   }
 
@@ -595,7 +601,7 @@ export class SqlitePersistence extends EventEmitter {
   #forgetIncoming(clientId: string, store: Map<number, IncomingEntry>, messageId: number, entry: IncomingEntry): void {
     store.delete(messageId);
     if (store.size === 0) this.#incoming.delete(clientId);
-    const key = clientId + SEP + messageId;
+    const key = pairKey(clientId, messageId);
     if (entry.persisted) this.#dirtyIncoming.set(key, { clientId, messageId, entry: null });
     else this.#dirtyIncoming.delete(key);
     this.#scheduleFlush();
@@ -945,7 +951,7 @@ export class SqlitePersistence extends EventEmitter {
 }
 
 function dropKey(packet: PersistedPacket): string {
-  return `${packet.brokerId}${SEP}${packet.brokerCounter}`;
+  return pairKey(String(packet.brokerId), String(packet.brokerCounter));
 }
 
 /** Creates an aedes persistence on SQLite; pass it as `persistence` to `Aedes.createBroker()`. */

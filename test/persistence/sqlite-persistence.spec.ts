@@ -114,6 +114,25 @@ describe('SqlitePersistence', () => {
     });
   });
 
+  describe('keys', () => {
+    // [MQTT-1.5.3-2] forbids U+0000 on the wire, but the store must not depend on it (issue 10, finding 13)
+    it('keeps apart subscriptions whose client id and topic hold U+0000 and would join to the same text', async () => {
+      const first = await ws.open();
+      await first.addSubscriptions({ id: 'acme:a' }, [{ topic: 'b\u0000c', qos: 1 }]);
+      await first.addSubscriptions({ id: 'acme:a\u0000b' }, [{ topic: 'c', qos: 1 }]);
+      await first.incomingStorePacket({ id: 'acme:x\u00001' }, { ...publish('up', 'one', { qos: 2 }), messageId: 2 });
+      await first.incomingStorePacket({ id: 'acme:x' }, { ...publish('up', 'two', { qos: 2 }), messageId: 12 });
+      await ws.close(first);
+
+      const second = await ws.open({}, new FakeBroker('broker-2'));
+      assert.deepEqual((await second.subscriptionsByClient({ id: 'acme:a' })).map((s) => s.topic), ['b\u0000c']);
+      assert.deepEqual((await second.subscriptionsByClient({ id: 'acme:a\u0000b' })).map((s) => s.topic), ['c']);
+      assert.equal(String((await second.incomingGetPacket({ id: 'acme:x\u00001' }, { messageId: 2 })).payload), 'one');
+      assert.equal(String((await second.incomingGetPacket({ id: 'acme:x' }, { messageId: 12 })).payload), 'two');
+      assert.equal(ws.countRows('persist_subscriptions'), 2);
+    });
+  });
+
   describe('write batching', () => {
     it('serves reads from memory before the flush, and flushes on its own', async () => {
       const p = await ws.open({ flushIntervalMs: 250 });
