@@ -73,8 +73,8 @@ export function renderMetrics(host: BrokerHost): string {
 
   if (stats.persistence) {
     const p = stats.persistence;
-    out.family('tenant_broker_persisted_retained', 'gauge', 'Retained messages kept in SQLite', [[{}, p.retained]]);
-    out.family('tenant_broker_persisted_subscriptions', 'gauge', 'Subscriptions of persistent sessions kept in SQLite', [[{}, p.subscriptions]]);
+    out.family('tenant_broker_persisted_retained', 'gauge', 'Retained messages kept (in SQLite, or in memory with the memory persistence)', [[{}, p.retained]]);
+    out.family('tenant_broker_persisted_subscriptions', 'gauge', 'Subscriptions of persistent sessions kept', [[{}, p.subscriptions]]);
     out.family('tenant_broker_persisted_queue_depth', 'gauge', 'QoS 1/2 messages queued for persistent sessions (offline and in flight)', [[{}, p.queued]]);
     out.family('tenant_broker_sessions_expired_total', 'counter', 'Persistent sessions dropped after the configured time offline', [[{}, p.sessionsExpired]]);
   }

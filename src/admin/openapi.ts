@@ -148,8 +148,8 @@ const operations: Record<RouteKey, Operation> = {
         persistence: {
           type: 'object',
           nullable: true,
-          description: 'SQLite persistence figures; null with in-memory persistence',
-          properties: { retained: count, subscriptions: count, queued: count, offline_dropped: count, sessions_expired: count },
+          description: 'figures of the store (SQLite or memory); null for a persistence the engine was given',
+          properties: { store: { type: 'string', enum: ['sqlite', 'memory'] }, retained: count, subscriptions: count, queued: count, offline_dropped: count, sessions_expired: count },
         },
       })),
       ...ERRORS,

@@ -73,8 +73,8 @@ export interface BrokerStats {
   total: TrafficFigures;
   tenants: Record<string, TrafficFigures & { connections: number; offlineDropped: number }>;
   webhooks: Record<string, WebhookCounters>;
-  /** The SQLite persistence's figures; null with in-memory persistence. */
-  persistence: { retained: number; subscriptions: number; queued: number; offlineDropped: number; sessionsExpired: number } | null;
+  /** The store's figures (memory or SQLite); null for a persistence passed in. */
+  persistence: { store: 'sqlite' | 'memory'; retained: number; subscriptions: number; queued: number; offlineDropped: number; sessionsExpired: number } | null;
 }
 
 /**
@@ -127,7 +127,7 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
 
   /** Counters since start, per tenant and in total, with live connections and webhook counters. */
   stats(): BrokerStats {
-    const persisted = this.fabric?.sqlite?.stats() ?? null;
+    const persisted = this.fabric?.store?.stats() ?? null;
     const tenants: BrokerStats['tenants'] = {};
     for (const tenant of this.registry.listTenants()) {
       tenants[tenant.username] = {
@@ -143,6 +143,7 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
       tenants,
       webhooks: this.webhooks.allCounters(),
       persistence: persisted && {
+        store: this.fabric!.durable ? 'sqlite' : 'memory',
         retained: persisted.retained,
         subscriptions: persisted.subscriptions,
         queued: persisted.queued,
@@ -227,7 +228,7 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
       maxPacketBytes: this.options.maxPacketBytes ?? BROKER_DEFAULTS.maxPacketBytes,
     });
     this.fabric = createFabric(this.options, this.registry);
-    this.fabric.sqlite?.on('flushError', (error: Error) => this.emit('engine-error', error));
+    this.fabric.store?.on('flushError', (error: Error) => this.emit('engine-error', error));
     const aedes = await Aedes.createBroker({
       ...hooks,
       persistence: this.fabric.persistence,

@@ -1,11 +1,13 @@
 import type { Registry } from '../registry/registry';
-import { createSqlitePersistence, type SqlitePersistence } from '../persistence/sqlite-persistence';
+import { createMemoryPersistence, type MemoryPersistence, type MemoryPersistenceOptions } from '../persistence/memory-store';
+import { createSqlitePersistence } from '../persistence/sqlite-persistence';
 import { splitInternalClientId } from './connections';
 
 /**
  * Where the broker keeps state (persistence) and how messages fan out (the
- * mqemitter): the one place that chooses them. Today: aedes' in-memory
- * persistence, or SQLite in the registry's file; the fan-out is aedes' own
+ * mqemitter): the one place that chooses them. Today: the engine's memory
+ * store, alone or written behind to SQLite in the registry's file (both bound
+ * queues and account for what each tenant keeps); the fan-out is aedes' own
  * in-process emitter. A shared fabric (e.g. aedes-persistence-redis with
  * mqemitter-redis, so several Node-RED instances serve one broker) plugs in
  * here, together with a way for registry changes to reach every instance.
@@ -29,7 +31,7 @@ export interface FabricOptions {
 }
 
 export interface Fabric {
-  /** Passed to aedes as `persistence`; undefined: aedes' in-memory default. */
+  /** Passed to aedes as `persistence`. */
   persistence: unknown;
   /**
    * Passed to aedes as `concurrency`, the in-flight bound of its emitter: 0,
@@ -41,23 +43,23 @@ export interface Fabric {
    * only: aedes reads a client's next packets after its current ones completed.
    */
   concurrency: 0;
-  /** The SQLite persistence when chosen, for its statistics. */
-  sqlite: SqlitePersistence | null;
+  /** The engine's own store (memory or SQLite), for its statistics and tenant accounting; null for a persistence passed in. */
+  store: MemoryPersistence | null;
+  /** Its figures are kept in SQLite. */
+  durable: boolean;
   /** False for a persistence object the caller passed in: a restart reuses it, only the final close destroys it. */
   ownsPersistence: boolean;
 }
 
 export function createFabric(options: FabricOptions, registry: Registry): Fabric {
   const choice = options.persistence ?? 'sqlite';
-  if (choice === 'memory') return { persistence: undefined, sqlite: null, concurrency: 0, ownsPersistence: true };
-  if (choice !== 'sqlite') return { persistence: choice, sqlite: null, concurrency: 0, ownsPersistence: false };
-  const sqlite = createSqlitePersistence({
-    db: registry.db,
-    flushIntervalMs: options.persistenceFlushMs,
+  if (choice !== 'memory' && choice !== 'sqlite') return { persistence: choice, store: null, durable: false, concurrency: 0, ownsPersistence: false };
+  const common: MemoryPersistenceOptions = {
     maxOfflinePerClient: options.maxOfflinePerClient || undefined,
     maxOfflinePerTenant: options.maxOfflinePerTenant || undefined,
     sessionExpiryMs: options.sessionExpiryMs || undefined,
     tenantOf: (clientId) => splitInternalClientId(clientId)?.username ?? null,
-  });
-  return { persistence: sqlite, sqlite, concurrency: 0, ownsPersistence: true };
+  };
+  const store = choice === 'memory' ? createMemoryPersistence(common) : createSqlitePersistence({ ...common, db: registry.db, flushIntervalMs: options.persistenceFlushMs });
+  return { persistence: store, store, durable: choice === 'sqlite', concurrency: 0, ownsPersistence: true };
 }

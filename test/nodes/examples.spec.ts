@@ -62,7 +62,7 @@ describe('examples as shipped, in Node-RED', function () {
     assert.equal(tenant.isolation, 'prefix');
     const listeners = (host as unknown as { servers: unknown[] }).servers;
     assert.equal(listeners.length, 2, 'MQTT over WebSocket is not listening');
-    assert.notEqual(host.stats().persistence, null, 'sessions and retained messages are not kept in SQLite');
+    assert.equal(host.stats().persistence?.store, 'sqlite', 'sessions and retained messages are not kept in SQLite');
   }
 
   for (const { name, flow } of examples) {

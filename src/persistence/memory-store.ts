@@ -1,0 +1,560 @@
+/**
+ * An aedes 1.x persistence in memory: the reference memory store of
+ * aedes-persistence (Maps plus a qlobber subscription trie), with what the
+ * broker needs beyond it: bounded queues, retained accounting per tenant,
+ * session expiry and the removal of everything a tenant owned.
+ *
+ * Every change is told to a journal. In memory alone the journal does
+ * nothing; `SqlitePersistence` gives it a write-behind journal that commits
+ * the changes to SQLite in batches, and restores this store from the tables
+ * on setup().
+ */
+import { EventEmitter } from 'node:events';
+import { Readable } from 'node:stream';
+import QlobberSub from 'qlobber/aedes/qlobber-sub';
+import { plainCopy, queuedCopy, type PersistedPacket } from './packet-codec';
+import { brokerCounter, hasConnectedClient, setBrokerCounter, type PersistenceBroker } from '../aedes-seam';
+import { NO_JOURNAL, type Journal, type StoredState } from './journal';
+import { OutgoingQueues } from './outgoing-queues';
+import { QLOBBER_OPTIONS, RetainedIndex } from './retained-index';
+
+export type { PersistedPacket } from './packet-codec';
+export type { PersistenceBroker } from '../aedes-seam';
+
+/** The sweep never waits longer than this, whatever the expiry. */
+const MAX_SWEEP_INTERVAL_MS = 60_000;
+
+export interface MemoryPersistenceOptions {
+  /** Most messages queued for one offline client; further messages are dropped and counted. */
+  maxOfflinePerClient?: number;
+  /** Most messages queued across one tenant's clients while the target client is offline. */
+  maxOfflinePerTenant?: number;
+  /** Tenant of a client id, or null; default: the part before the first ':' (`<tenant>:<clientid>`). */
+  tenantOf?: (clientId: string) => string | null;
+  /** Offline time after which a session (subscriptions, queue, in-flight state, will) is discarded. */
+  sessionExpiryMs?: number;
+  /** How often expired sessions are swept; default sessionExpiryMs / 2, clamped to 1 s..60 s. */
+  sweepIntervalMs?: number;
+}
+
+export interface PersistenceStats {
+  /** Messages refused by a full offline queue since this instance was created. */
+  offlineDropped: number;
+  offlineDroppedByTenant: Record<string, number>;
+  retained: number;
+  /** Stored subscriptions of persistent sessions, QoS 0 included. */
+  subscriptions: number;
+  /** Messages in all outgoing queues (offline and in flight). */
+  queued: number;
+  /** SQLite transactions committed by flushes (0 in memory). */
+  flushes: number;
+  flushErrors: number;
+  /** Dirty rows waiting for the next flush. */
+  pendingWrites: number;
+  sessionsExpired: number;
+}
+
+export interface PersistenceClient {
+  id: string;
+}
+
+export interface Subscription {
+  topic: string;
+  qos: number;
+  rh?: number;
+  rap?: boolean;
+  nl?: boolean;
+  subscriptionIdentifier?: number;
+}
+
+export interface TopicSubscription {
+  clientId: string;
+  topic: string;
+  qos: number;
+  rh?: number;
+  rap?: boolean;
+  nl?: boolean;
+}
+
+export type SubscriptionRecord = Omit<Subscription, 'topic'>;
+
+export interface IncomingEntry {
+  packet: PersistedPacket;
+  persisted: boolean;
+}
+
+function defaultTenantOf(clientId: string): string | null {
+  const colon = clientId.indexOf(':');
+  return colon > 0 ? clientId.slice(0, colon) : null;
+}
+
+export function checkPositive(name: string, value: number | undefined, max = Number.MAX_SAFE_INTEGER): void {
+  if (value === undefined) return;
+  if (!Number.isFinite(value) || value <= 0 || value > max) {
+    throw new RangeError(`${name} must be a number in (0, ${max}], got ${value}`);
+  }
+}
+
+export function checkMemoryOptions(opts: MemoryPersistenceOptions): void {
+  checkPositive('maxOfflinePerClient', opts.maxOfflinePerClient);
+  checkPositive('maxOfflinePerTenant', opts.maxOfflinePerTenant);
+  checkPositive('sessionExpiryMs', opts.sessionExpiryMs);
+  checkPositive('sweepIntervalMs', opts.sweepIntervalMs);
+}
+
+/**
+ * aedes persistence in memory; see the module comment.
+ *
+ * Events: `sessionExpired` (clientId) for each session discarded by the sweep.
+ */
+export class MemoryPersistence extends EventEmitter {
+  readonly #journal: Journal;
+  readonly #sessionExpiryMs: number | undefined;
+  readonly #sweepIntervalMs: number;
+
+  #broker: PersistenceBroker | undefined;
+  #loaded = false;
+  #destroyed = false;
+  #sweepTimer: NodeJS.Timeout | null = null;
+  readonly #touchListener = (client: PersistenceClient): void => this.touchClient(client.id);
+
+  readonly #retained: RetainedIndex;
+  readonly #outgoing: OutgoingQueues;
+  #subscriptions = new Map<string, Map<string, SubscriptionRecord>>();
+  #trie = new QlobberSub(QLOBBER_OPTIONS);
+  #incoming = new Map<string, Map<number, IncomingEntry>>();
+  #wills = new Map<string, PersistedPacket>();
+  #lastSeen = new Map<string, number>();
+
+  #subscriptionCount = 0;
+  #sessionsExpired = 0;
+
+  constructor(opts: MemoryPersistenceOptions = {}, journal: Journal = NO_JOURNAL) {
+    super();
+    checkMemoryOptions(opts);
+    this.#journal = journal;
+    this.#retained = new RetainedIndex(journal);
+    this.#outgoing = new OutgoingQueues(journal, {
+      maxPerClient: opts.maxOfflinePerClient,
+      maxPerTenant: opts.maxOfflinePerTenant,
+      tenantOf: opts.tenantOf ?? defaultTenantOf,
+      isConnected: (clientId) => this.#isConnected(clientId),
+    });
+    this.#sessionExpiryMs = opts.sessionExpiryMs;
+    this.#sweepIntervalMs =
+      opts.sweepIntervalMs ??
+      Math.min(Math.max((opts.sessionExpiryMs ?? MAX_SWEEP_INTERVAL_MS) / 2, 1000), MAX_SWEEP_INTERVAL_MS);
+  }
+
+  /** The broker given to setup(); the abstract test suite reads its id. */
+  get broker(): PersistenceBroker | undefined {
+    return this.#broker;
+  }
+
+  /** What a durable store had before this start; nothing in memory. */
+  protected storedState(): StoredState | null {
+    return null;
+  }
+
+  // aedes refuses a persistence whose setup is not an AsyncFunction.
+  async setup(broker: PersistenceBroker): Promise<void> {
+    this.assertOpen();
+    if (this.#broker !== broker) {
+      this.#detachBroker();
+      this.#broker = broker;
+      if (typeof broker.on === 'function') {
+        broker.on('client', this.#touchListener);
+        broker.on('clientDisconnect', this.#touchListener);
+      }
+    }
+    if (!this.#loaded) {
+      const state = this.storedState();
+      if (state) this.#restore(state);
+      this.#loaded = true;
+    }
+    this.#advanceBrokerCounter(broker);
+    if (this.#sessionExpiryMs !== undefined && !this.#sweepTimer) {
+      this.#sweepTimer = setInterval(() => this.sweepExpiredSessions(), this.#sweepIntervalMs);
+      this.#sweepTimer.unref();
+    }
+  }
+
+  // ---- retained -----------------------------------------------------------
+
+  async storeRetained(packet: PersistedPacket): Promise<void> {
+    this.assertOpen();
+    this.#retained.store(packet);
+  }
+
+  createRetainedStream(pattern: string): Readable {
+    return this.createRetainedStreamCombi([pattern]);
+  }
+
+  createRetainedStreamCombi(patterns: string[]): Readable {
+    return Readable.from(this.#retained.matching(patterns));
+  }
+
+  // ---- subscriptions --------------------------------------------------------
+
+  async addSubscriptions(client: PersistenceClient, subs: Subscription[]): Promise<void> {
+    this.assertOpen();
+    for (const sub of subs) this.#putSubscription(client.id, sub);
+    this.touchClient(client.id);
+  }
+
+  async removeSubscriptions(client: PersistenceClient, topics: string[]): Promise<void> {
+    this.assertOpen();
+    for (const topic of topics) this.#deleteSubscription(client.id, topic);
+  }
+
+  async subscriptionsByClient(client: PersistenceClient): Promise<Subscription[]> {
+    this.assertOpen();
+    // aedes calls this when a persistent client connects: it is a sign of life
+    this.touchClient(client.id);
+    const stored = this.#subscriptions.get(client.id);
+    if (!stored) return [];
+    return Array.from(stored, ([topic, record]) => ({ topic, ...record }));
+  }
+
+  async countOffline(): Promise<{ subsCount: number; clientsCount: number }> {
+    return { subsCount: this.#trie.subscriptionsCount, clientsCount: this.#subscriptions.size };
+  }
+
+  async subscriptionsByTopic(pattern: string): Promise<TopicSubscription[]> {
+    this.assertOpen();
+    return this.#trie.match(pattern);
+  }
+
+  async cleanSubscriptions(client: PersistenceClient): Promise<void> {
+    this.assertOpen();
+    this.#dropSubscriptions(client.id);
+  }
+
+  getClientList(topic: string): Readable {
+    const subscriptions = this.#subscriptions;
+    return Readable.from(
+      (function* clientsOf() {
+        for (const [clientId, stored] of subscriptions) {
+          if (stored.has(topic)) yield clientId;
+        }
+      })(),
+    );
+  }
+
+  #putSubscription(clientId: string, sub: Subscription): void {
+    let stored = this.#subscriptions.get(clientId);
+    if (!stored) {
+      stored = new Map();
+      this.#subscriptions.set(clientId, stored);
+    }
+    const previous = stored.get(sub.topic);
+    const record: SubscriptionRecord = { qos: sub.qos, rh: sub.rh, rap: sub.rap, nl: sub.nl };
+    if (sub.subscriptionIdentifier !== undefined) record.subscriptionIdentifier = sub.subscriptionIdentifier;
+    // QoS 0 subscriptions are restored on reconnect but never queue offline
+    // messages, so only QoS > 0 ones go into the matching trie.
+    if (sub.qos > 0) {
+      this.#trie.add(sub.topic, { clientId, topic: sub.topic, qos: sub.qos, rh: sub.rh, rap: sub.rap, nl: sub.nl });
+    } else if (previous && previous.qos > 0) {
+      this.#trie.remove(sub.topic, { clientId, topic: sub.topic });
+    }
+    if (!previous) this.#subscriptionCount++;
+    stored.set(sub.topic, record);
+    this.#journal.subscription(clientId, sub.topic, record);
+  }
+
+  #deleteSubscription(clientId: string, topic: string): void {
+    const stored = this.#subscriptions.get(clientId);
+    const record = stored?.get(topic);
+    if (!stored || !record) return;
+    if (record.qos > 0) this.#trie.remove(topic, { clientId, topic });
+    stored.delete(topic);
+    this.#subscriptionCount--;
+    if (stored.size === 0) this.#subscriptions.delete(clientId);
+    this.#journal.subscription(clientId, topic, null);
+  }
+
+  #dropSubscriptions(clientId: string): void {
+    const stored = this.#subscriptions.get(clientId);
+    if (!stored) return;
+    for (const topic of Array.from(stored.keys())) this.#deleteSubscription(clientId, topic);
+  }
+
+  // ---- outgoing (offline queue and in-flight QoS 1/2) -------------------------
+
+  async outgoingEnqueue(sub: { clientId: string }, packet: PersistedPacket): Promise<void> {
+    this.assertOpen();
+    this.#outgoing.enqueue(sub.clientId, packet);
+  }
+
+  async outgoingEnqueueCombi(subs: Array<{ clientId: string }>, packet: PersistedPacket): Promise<void> {
+    this.assertOpen();
+    // One entry per matching subscription, even for the same client (a/# and
+    // a/+), as in the memory store: aedes pairs the duplicate live delivery,
+    // which it dedupes, with an outgoingClearMessageId that removes one entry.
+    for (const sub of subs) this.#outgoing.enqueue(sub.clientId, packet);
+  }
+
+  async outgoingUpdate(client: PersistenceClient, packet: PersistedPacket): Promise<void> {
+    this.assertOpen();
+    this.#outgoing.update(client.id, packet);
+  }
+
+  async outgoingClearMessageId(client: PersistenceClient, packet: PersistedPacket): Promise<PersistedPacket | undefined> {
+    this.assertOpen();
+    return this.#outgoing.clearMessageId(client.id, packet?.messageId);
+  }
+
+  outgoingStream(client: PersistenceClient): Readable {
+    return Readable.from(this.#outgoing.snapshot(client.id));
+  }
+
+  #isConnected(clientId: string): boolean {
+    return this.#broker !== undefined && hasConnectedClient(this.#broker, clientId);
+  }
+
+  // ---- incoming QoS 2 -----------------------------------------------------
+
+  async incomingStorePacket(client: PersistenceClient, packet: PersistedPacket): Promise<void> {
+    this.assertOpen();
+    let store = this.#incoming.get(client.id);
+    if (!store) {
+      store = new Map();
+      this.#incoming.set(client.id, store);
+    }
+    const messageId = packet.messageId as number;
+    const copy = queuedCopy(packet);
+    copy.messageId = messageId;
+    const entry: IncomingEntry = { packet: copy, persisted: store.get(messageId)?.persisted ?? false };
+    store.set(messageId, entry);
+    this.#journal.incoming(client.id, messageId, entry, true);
+  }
+
+  async incomingGetPacket(client: PersistenceClient, packet: PersistedPacket): Promise<PersistedPacket> {
+    this.assertOpen();
+    const entry = this.#incoming.get(client.id)?.get(packet.messageId as number);
+    if (!entry) throw new Error('no such packet');
+    return entry.packet;
+  }
+
+  async incomingDelPacket(client: PersistenceClient, packet: PersistedPacket): Promise<void> {
+    this.assertOpen();
+    const store = this.#incoming.get(client.id);
+    const messageId = packet.messageId as number;
+    const entry = store?.get(messageId);
+    if (!store || !entry) throw new Error('no such packet');
+    this.#forgetIncoming(client.id, store, messageId, entry);
+  }
+
+  // [MQTT-3.1.2-6] the QoS 2 dedup state ends with a clean session
+  async cleanIncoming(client: PersistenceClient): Promise<void> {
+    this.assertOpen();
+    this.#dropIncoming(client.id);
+  }
+
+  #forgetIncoming(clientId: string, store: Map<number, IncomingEntry>, messageId: number, entry: IncomingEntry): void {
+    store.delete(messageId);
+    if (store.size === 0) this.#incoming.delete(clientId);
+    this.#journal.incoming(clientId, messageId, entry, false);
+  }
+
+  #dropIncoming(clientId: string): void {
+    const store = this.#incoming.get(clientId);
+    if (!store) return;
+    for (const [messageId, entry] of Array.from(store)) this.#forgetIncoming(clientId, store, messageId, entry);
+  }
+
+  // ---- wills ---------------------------------------------------------------
+
+  async putWill(client: PersistenceClient, packet: PersistedPacket): Promise<void> {
+    this.assertOpen();
+    // Stamped on the caller's packet, as the memory store does: aedes reads
+    // brokerId/clientId back from the will it keeps.
+    packet.brokerId = this.#broker?.id;
+    packet.clientId = client.id;
+    const copy = plainCopy(packet);
+    this.#wills.set(client.id, copy);
+    this.#journal.will(client.id, copy);
+    this.touchClient(client.id);
+  }
+
+  async getWill(client: PersistenceClient): Promise<PersistedPacket | undefined> {
+    this.assertOpen();
+    return this.#wills.get(client.id);
+  }
+
+  async delWill(client: PersistenceClient): Promise<PersistedPacket | undefined> {
+    this.assertOpen();
+    const will = this.#wills.get(client.id);
+    if (will) {
+      this.#wills.delete(client.id);
+      this.#journal.will(client.id, null);
+    }
+    return will;
+  }
+
+  /** Wills of brokers not in `brokers`: after a restart, every stored will (aedes then publishes them). */
+  streamWill(brokers: Record<string, unknown> = {}): Readable {
+    const wills = this.#wills;
+    return Readable.from(
+      (function* orphanWills() {
+        for (const will of wills.values()) {
+          const id = will.brokerId as string;
+          if (!Object.prototype.hasOwnProperty.call(brokers, id) || !brokers[id]) yield will;
+        }
+      })(),
+    );
+  }
+
+  // ---- session expiry -------------------------------------------------------
+
+  /**
+   * Records that a client was seen (connect or disconnect). aedes' `client`
+   * and `clientDisconnect` events already call this when setup() got a real
+   * broker; the engine may call it too. A no-op without `sessionExpiryMs`.
+   */
+  touchClient(clientId: string, at: number = Date.now()): void {
+    if (this.#sessionExpiryMs === undefined || this.#destroyed) return;
+    this.#lastSeen.set(clientId, at);
+    this.#journal.seen(clientId, at);
+  }
+
+  /**
+   * Discards the session of every client offline for longer than
+   * `sessionExpiryMs` at time `now`: subscriptions, queue, in-flight QoS 2
+   * state and will. Runs on a timer; callable directly. Returns the count.
+   */
+  sweepExpiredSessions(now: number = Date.now()): number {
+    const expiry = this.#sessionExpiryMs;
+    if (expiry === undefined || this.#destroyed) return 0;
+    let expired = 0;
+    for (const [clientId, seen] of this.#lastSeen) {
+      if (now - seen <= expiry) continue;
+      if (this.#isConnected(clientId)) {
+        this.touchClient(clientId, now);
+        continue;
+      }
+      this.#dropSession(clientId);
+      expired++;
+      this.#sessionsExpired++;
+      this.emit('sessionExpired', clientId);
+    }
+    return expired;
+  }
+
+  #dropSession(clientId: string): void {
+    this.#dropSubscriptions(clientId);
+    this.#outgoing.drop(clientId);
+    this.#dropIncoming(clientId);
+    if (this.#wills.delete(clientId)) this.#journal.will(clientId, null);
+    if (this.#lastSeen.delete(clientId)) this.#journal.seen(clientId, null);
+  }
+
+  // ---- lifecycle, stats ------------------------------------------------------
+
+  stats(): PersistenceStats {
+    return {
+      offlineDropped: this.#outgoing.dropped,
+      offlineDroppedByTenant: Object.fromEntries(this.#outgoing.droppedByTenant),
+      retained: this.#retained.size,
+      subscriptions: this.#subscriptionCount,
+      queued: this.#outgoing.queued,
+      flushes: 0,
+      flushErrors: 0,
+      pendingWrites: 0,
+      sessionsExpired: this.#sessionsExpired,
+    };
+  }
+
+  /** Stops the timers and forgets everything held in memory. */
+  async destroy(): Promise<void> {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    if (this.#sweepTimer) clearInterval(this.#sweepTimer);
+    this.#sweepTimer = null;
+    this.#detachBroker();
+    try {
+      this.closeJournal();
+    } finally {
+      this.#retained.clear();
+      this.#subscriptions.clear();
+      this.#outgoing.clear();
+      this.#incoming.clear();
+      this.#wills.clear();
+      this.#lastSeen.clear();
+    }
+  }
+
+  /** Runs once on destroy(), before memory is cleared: a durable store commits what is pending. */
+  protected closeJournal(): void {}
+
+  protected get destroyed(): boolean {
+    return this.#destroyed;
+  }
+
+  protected assertOpen(): void {
+    if (this.#destroyed) throw new Error(`${this.constructor.name} is destroyed`);
+  }
+
+  #detachBroker(): void {
+    const broker = this.#broker;
+    if (broker && typeof broker.removeListener === 'function') {
+      broker.removeListener('client', this.#touchListener);
+      broker.removeListener('clientDisconnect', this.#touchListener);
+    }
+  }
+
+  /** Rebuilds every index from a durable store's state, without journaling it again (once, on the first setup). */
+  #restore(state: StoredState): void {
+    for (const { topic, packet } of state.retained) this.#retained.restore(topic, packet);
+    for (const { clientId, subscription } of state.subscriptions) {
+      let stored = this.#subscriptions.get(clientId);
+      if (!stored) this.#subscriptions.set(clientId, (stored = new Map()));
+      const { topic, ...record } = subscription;
+      if (record.qos > 0) this.#trie.add(topic, { clientId, topic, qos: record.qos, rh: record.rh, rap: record.rap, nl: record.nl });
+      if (!stored.has(topic)) this.#subscriptionCount++;
+      stored.set(topic, record);
+    }
+    for (const { seq, clientId, packet } of state.outgoing) this.#outgoing.restore(seq, clientId, packet);
+    for (const { clientId, messageId, packet } of state.incoming) {
+      let store = this.#incoming.get(clientId);
+      if (!store) this.#incoming.set(clientId, (store = new Map()));
+      store.set(messageId, { packet, persisted: true });
+    }
+    for (const { clientId, packet } of state.wills) this.#wills.set(clientId, packet);
+    if (this.#sessionExpiryMs === undefined) return;
+    // The broker's downtime counts as offline time (as with mosquitto's
+    // persistent_client_expiration). A session with state but no last-seen row
+    // (stored while expiry was off) starts its clock at this load.
+    for (const { clientId, at } of state.lastSeen) this.#lastSeen.set(clientId, at);
+    const now = Date.now();
+    for (const ids of [this.#subscriptions.keys(), this.#outgoing.clients(), this.#incoming.keys(), this.#wills.keys()]) {
+      for (const clientId of ids) if (!this.#lastSeen.has(clientId)) this.touchClient(clientId, now);
+    }
+  }
+
+  /**
+   * aedes finds an in-flight packet by (brokerId, brokerCounter). A broker
+   * restarted with a fixed `id` starts counting at 0 again, so its new
+   * packets would collide with restored ones; continuing after the highest
+   * restored counter of that id keeps the pair unique.
+   */
+  #advanceBrokerCounter(broker: PersistenceBroker): void {
+    const counter = brokerCounter(broker);
+    if (counter === undefined) return;
+    let highest = counter;
+    const consider = (packet: PersistedPacket): void => {
+      if (packet.brokerId === broker.id && typeof packet.brokerCounter === 'number') {
+        highest = Math.max(highest, packet.brokerCounter);
+      }
+    };
+    for (const packet of this.#outgoing.packets()) consider(packet);
+    for (const store of this.#incoming.values()) for (const entry of store.values()) consider(entry.packet);
+    for (const packet of this.#retained.packets()) consider(packet);
+    setBrokerCounter(broker, highest);
+  }
+}
+
+/** Creates an aedes persistence in memory; pass it as `persistence` to `Aedes.createBroker()`. */
+export function createMemoryPersistence(opts: MemoryPersistenceOptions = {}): MemoryPersistence {
+  return new MemoryPersistence(opts);
+}
