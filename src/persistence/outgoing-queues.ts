@@ -27,6 +27,19 @@ function dropKey(packet: PersistedPacket): string {
   return pairKey(String(packet.brokerId), String(packet.brokerCounter));
 }
 
+/**
+ * A queued copy is a delivery to an established subscription, so its retain
+ * flag is 0 whatever the publisher set [MQTT-3.3.1-9]; the retained-on-subscribe
+ * copy, the one delivery that keeps it, is never queued (aedes writes it
+ * directly). Live deliveries clear it in aedes; queued ones must here, since
+ * aedes sends what a reconnecting client's queue holds as it is.
+ */
+function deliveryCopy(packet: PersistedPacket): PersistedPacket {
+  const copy = queuedCopy(packet);
+  copy.retain = false;
+  return copy;
+}
+
 /** Each persistent client's outgoing queue: messages offline and in flight (QoS 1/2), bounded. */
 export class OutgoingQueues {
   readonly #queues = new Map<string, ClientQueue>();
@@ -61,13 +74,15 @@ export class OutgoingQueues {
       queue = { tenant, entries: [] };
       this.#queues.set(clientId, queue);
     }
-    this.#append(clientId, queue, { seq: this.#nextSeq++, packet: queuedCopy(packet), persisted: false });
+    this.#append(clientId, queue, { seq: this.#nextSeq++, packet: deliveryCopy(packet), persisted: false });
   }
 
   /** A queued message read back from a durable store (in seq order): not journaled again. */
   restore(seq: number, clientId: string, packet: PersistedPacket): void {
     let queue = this.#queues.get(clientId);
     if (!queue) this.#queues.set(clientId, (queue = { tenant: this.options.tenantOf(clientId), entries: [] }));
+    // queued by an earlier version, perhaps with the publisher's retain flag
+    if (packet.cmd === 'publish') packet.retain = false;
     this.#append(clientId, queue, { seq, packet, persisted: true });
     this.#nextSeq = Math.max(this.#nextSeq, seq + 1);
   }
