@@ -66,6 +66,14 @@ export function publisherIdOf(packet: PublishPacket | AedesPublishPacket): strin
   return typeof id === 'string' ? id : undefined;
 }
 
+/**
+ * aedes closes a client past `maxInflightInbound` (inbound QoS 2 messages
+ * awaiting PUBREL) with an error it names only in its message.
+ */
+export function isInflightOverflow(error: Error): boolean {
+  return /^maxInflightInbound exceeded/.test(error.message);
+}
+
 /** Listens to aedes' own 'error' (its type does not declare it): persistence failing under a publish. */
 export function onBrokerError(aedes: Aedes, listener: (error: Error) => void): void {
   (aedes as unknown as EventEmitter).on('error', listener);

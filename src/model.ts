@@ -31,6 +31,14 @@ export interface TenantLimits {
   maxSubscriptions: number;
   /** A denied publish closes the connection, or is acknowledged and dropped. */
   deniedPublish: DeniedPublish;
+  /** Messages queued for one persistent client, offline or unacknowledged; past it the oldest is dropped. */
+  maxQueuedMessages: number;
+  /** Payload and topic bytes queued for one persistent client; past it the oldest is dropped. */
+  maxQueuedBytes: number;
+  /** Retained messages in the tenant's namespace; past it a retained publish is delivered, not kept. */
+  maxRetainedMessages: number;
+  /** Payload and topic bytes of the tenant's retained messages. */
+  maxRetainedBytes: number;
 }
 
 /** What the policy core needs to know of a tenant. */
@@ -107,6 +115,15 @@ export type DenialReason =
   | 'payload-too-large'
   | 'rate-limit'
   | 'too-many-subscriptions';
+
+/** What the store dropped or did not keep because a tenant (or the broker) is at a bound. */
+export type StorageLimitReason =
+  /** A queued message dropped: the oldest, for a new one, or the new one when it can never fit. */
+  | 'queue-overflow'
+  /** A retained publish delivered but not kept: the tenant's retained quota is reached. */
+  | 'retained-quota'
+  /** A client disconnected for holding too many inbound QoS 2 messages unreleased (no PUBREL). */
+  | 'inflight-overflow';
 
 /** A limit that trimmed or slowed traffic without refusing it. */
 export type AppliedLimit = 'rate' | 'retain' | 'qos';

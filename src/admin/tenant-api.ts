@@ -18,6 +18,10 @@ export interface TenantView {
   max_qos: number;
   allow_retain: boolean;
   max_subscriptions: number;
+  max_queued_messages: number;
+  max_queued_bytes: number;
+  max_retained_messages: number;
+  max_retained_bytes: number;
   connections: number;
   created_at: string;
   updated_at: string;
@@ -29,7 +33,7 @@ export function tenantView(tenant: Tenant, connections: number): TenantView {
     username: tenant.username,
     isolation: tenant.isolation,
     enabled: tenant.enabled,
-    ...(limits as Pick<TenantView, 'max_connections' | 'max_msgs_per_sec' | 'max_tenant_msgs_per_sec' | 'max_payload_bytes' | 'max_qos' | 'allow_retain' | 'max_subscriptions'>),
+    ...(limits as Omit<TenantView, 'username' | 'isolation' | 'enabled' | 'connections' | 'created_at' | 'updated_at'>),
     connections,
     created_at: new Date(tenant.createdAt).toISOString(),
     updated_at: new Date(tenant.updatedAt).toISOString(),

@@ -42,6 +42,12 @@ export interface BrokerHostOptions extends FabricOptions {
   /** Largest MQTT packet accepted from an authenticated client; a larger one closes its connection. Default 16 MiB. */
   maxPacketBytes?: number;
   /**
+   * Inbound QoS 2 messages one client may hold unreleased (PUBREC sent, no
+   * PUBREL yet; each is kept whole until then). Past it the client is
+   * disconnected and counted as `inflight-overflow`. Default 100; 0: no limit.
+   */
+  maxInflightInbound?: number;
+  /**
    * Notice commits other processes make to the registry file (the sqlite3
    * shell) and apply them within a poll interval, with no request: true
    * (default, every second), `{ intervalMs }`, or false. Only for a registry this host opens;
@@ -227,8 +233,7 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
       tenantBuckets: new TenantBuckets(),
       maxPacketBytes: this.options.maxPacketBytes ?? BROKER_DEFAULTS.maxPacketBytes,
     });
-    this.fabric = createFabric(this.options, this.registry);
-    this.fabric.store?.on('flushError', (error: Error) => this.emit('engine-error', error));
+    this.fabric = createFabric(this.options, this.registry, this);
     const aedes = await Aedes.createBroker({
       ...hooks,
       persistence: this.fabric.persistence,
@@ -238,6 +243,8 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
       // a slow consumer is dropped instead of holding messages for everyone
       drainTimeout: 30_000,
       maxTopicLevels: MAX_TOPIC_LEVELS,
+      // each unreleased inbound QoS 2 message is kept whole until its PUBREL
+      maxInflightInbound: this.options.maxInflightInbound ?? BROKER_DEFAULTS.maxInflightInbound,
       concurrency: this.fabric.concurrency,
     });
     this.aedes = aedes;

@@ -1,6 +1,11 @@
+import type { EventEmitter } from 'node:events';
+import type { EngineEvents } from '../events';
 import type { Registry } from '../registry/registry';
-import { createMemoryPersistence, type MemoryPersistence, type MemoryPersistenceOptions } from '../persistence/memory-store';
+import { createMemoryPersistence, type MemoryPersistence, type MemoryPersistenceOptions, type QueueOverflow } from '../persistence/memory-store';
 import { createSqlitePersistence } from '../persistence/sqlite-persistence';
+import { queueBounds, type BrokerQueueBounds } from '../tenancy/quotas';
+import { BROKER_DEFAULTS } from '../defaults';
+import { ROOT_USER } from '../tenancy/topics';
 import { splitInternalClientId } from './connections';
 
 /**
@@ -20,10 +25,16 @@ export type PersistenceChoice =
 
 export interface FabricOptions {
   persistence?: PersistenceChoice;
-  /** Most QoS 1/2 messages queued for one offline client (0: no limit). */
+  /**
+   * Most QoS 1/2 messages queued for any one persistent client, offline or in
+   * flight unacknowledged, whatever its tenant's `max_queued_messages` (0: no
+   * limit; default 1,000). Past it the oldest is dropped.
+   */
   maxOfflinePerClient?: number;
-  /** Most messages queued across one tenant's offline clients (0: no limit). */
+  /** Most messages queued across one tenant's clients (0: no limit, the default). */
   maxOfflinePerTenant?: number;
+  /** Most payload and topic bytes queued across one tenant's clients (0: no limit; default 256 MiB). */
+  maxQueuedBytesPerTenant?: number;
   /** A persistent session offline this long is discarded (0: never). */
   sessionExpiryMs?: number;
   /** Longest a write waits before it is committed (the loss window after a crash). */
@@ -51,15 +62,30 @@ export interface Fabric {
   ownsPersistence: boolean;
 }
 
-export function createFabric(options: FabricOptions, registry: Registry): Fabric {
+/** The store's reports as engine events: a failed flush, and each message a queue bound dropped. */
+function reportStore(store: MemoryPersistence, events: EventEmitter<EngineEvents>): void {
+  store.on('flushError', (error: Error) => events.emit('engine-error', error));
+  store.on('queueOverflow', ({ clientId, tenant }: QueueOverflow) => {
+    const owner = tenant === ROOT_USER ? null : tenant;
+    events.emit('storage-limit', { tenant: owner, clientId: splitInternalClientId(clientId)?.clientId ?? clientId, reason: 'queue-overflow' });
+  });
+}
+
+export function createFabric(options: FabricOptions, registry: Registry, events: EventEmitter<EngineEvents>): Fabric {
   const choice = options.persistence ?? 'sqlite';
   if (choice !== 'memory' && choice !== 'sqlite') return { persistence: choice, store: null, durable: false, concurrency: 0, ownsPersistence: false };
+  const broker: BrokerQueueBounds = {
+    perClient: options.maxOfflinePerClient ?? BROKER_DEFAULTS.maxOfflinePerClient,
+    perTenantMessages: options.maxOfflinePerTenant ?? BROKER_DEFAULTS.maxOfflinePerTenant,
+    perTenantBytes: options.maxQueuedBytesPerTenant ?? BROKER_DEFAULTS.maxQueuedBytesPerTenant,
+  };
   const common: MemoryPersistenceOptions = {
-    maxOfflinePerClient: options.maxOfflinePerClient || undefined,
-    maxOfflinePerTenant: options.maxOfflinePerTenant || undefined,
+    // a tenant's limits are read at each enqueue, so a change applies at once
+    queueBounds: (_clientId, tenant) => queueBounds(tenant === null ? undefined : registry.getTenant(tenant), broker),
     sessionExpiryMs: options.sessionExpiryMs || undefined,
     tenantOf: (clientId) => splitInternalClientId(clientId)?.username ?? null,
   };
   const store = choice === 'memory' ? createMemoryPersistence(common) : createSqlitePersistence({ ...common, db: registry.db, flushIntervalMs: options.persistenceFlushMs });
+  reportStore(store, events);
   return { persistence: store, store, durable: choice === 'sqlite', concurrency: 0, ownsPersistence: true };
 }

@@ -17,6 +17,7 @@ import { brokerCounter, hasConnectedClient, setBrokerCounter, type PersistenceBr
 import { NO_JOURNAL, type Journal, type StoredState } from './journal';
 import { OutgoingQueues } from './outgoing-queues';
 import { QLOBBER_OPTIONS, RetainedIndex } from './retained-index';
+import type { QueueBounds } from '../tenancy/quotas';
 
 export type { PersistedPacket } from './packet-codec';
 export type { PersistenceBroker } from '../aedes-seam';
@@ -25,10 +26,14 @@ export type { PersistenceBroker } from '../aedes-seam';
 const MAX_SWEEP_INTERVAL_MS = 60_000;
 
 export interface MemoryPersistenceOptions {
-  /** Most messages queued for one offline client; further messages are dropped and counted. */
+  /** Most messages queued for one client (offline, or in flight unacknowledged); past it the oldest is dropped and counted. */
   maxOfflinePerClient?: number;
-  /** Most messages queued across one tenant's clients while the target client is offline. */
+  /** Most messages queued across one tenant's clients; past it the tenant's oldest is dropped and counted. */
   maxOfflinePerTenant?: number;
+  /** Most payload and topic bytes queued across one tenant's clients. */
+  maxQueuedBytesPerTenant?: number;
+  /** The bounds of each client's queue, asked at every enqueue; replaces the three above (the broker's tenants have their own). */
+  queueBounds?: (clientId: string, tenant: string | null) => QueueBounds;
   /** Tenant of a client id, or null; default: the part before the first ':' (`<tenant>:<clientid>`). */
   tenantOf?: (clientId: string) => string | null;
   /** Offline time after which a session (subscriptions, queue, in-flight state, will) is discarded. */
@@ -38,7 +43,7 @@ export interface MemoryPersistenceOptions {
 }
 
 export interface PersistenceStats {
-  /** Messages refused by a full offline queue since this instance was created. */
+  /** Messages a full queue dropped (offline or in flight) since this instance was created. */
   offlineDropped: number;
   offlineDroppedByTenant: Record<string, number>;
   retained: number;
@@ -98,14 +103,22 @@ export function checkPositive(name: string, value: number | undefined, max = Num
 export function checkMemoryOptions(opts: MemoryPersistenceOptions): void {
   checkPositive('maxOfflinePerClient', opts.maxOfflinePerClient);
   checkPositive('maxOfflinePerTenant', opts.maxOfflinePerTenant);
+  checkPositive('maxQueuedBytesPerTenant', opts.maxQueuedBytesPerTenant);
   checkPositive('sessionExpiryMs', opts.sessionExpiryMs);
   checkPositive('sweepIntervalMs', opts.sweepIntervalMs);
+}
+
+/** A message a full queue dropped: the oldest of the client's (or its tenant's) queue, or the new one. */
+export interface QueueOverflow {
+  clientId: string;
+  tenant: string | null;
 }
 
 /**
  * aedes persistence in memory; see the module comment.
  *
- * Events: `sessionExpired` (clientId) for each session discarded by the sweep.
+ * Events: `sessionExpired` (clientId) for each session discarded by the sweep,
+ * `queueOverflow` ({@link QueueOverflow}) for each message a bound dropped.
  */
 export class MemoryPersistence extends EventEmitter {
   readonly #journal: Journal;
@@ -134,11 +147,11 @@ export class MemoryPersistence extends EventEmitter {
     checkMemoryOptions(opts);
     this.#journal = journal;
     this.#retained = new RetainedIndex(journal);
+    const fixed: QueueBounds = { clientMessages: opts.maxOfflinePerClient ?? 0, clientBytes: 0, tenantMessages: opts.maxOfflinePerTenant ?? 0, tenantBytes: opts.maxQueuedBytesPerTenant ?? 0 };
     this.#outgoing = new OutgoingQueues(journal, {
-      maxPerClient: opts.maxOfflinePerClient,
-      maxPerTenant: opts.maxOfflinePerTenant,
       tenantOf: opts.tenantOf ?? defaultTenantOf,
-      isConnected: (clientId) => this.#isConnected(clientId),
+      bounds: opts.queueBounds ?? (() => fixed),
+      onDrop: (clientId, tenant) => this.emit('queueOverflow', { clientId, tenant } satisfies QueueOverflow),
     });
     this.#sessionExpiryMs = opts.sessionExpiryMs;
     this.#sweepIntervalMs =

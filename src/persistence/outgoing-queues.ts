@@ -1,7 +1,8 @@
 import { plainCopy, queuedCopy, type PersistedPacket } from './packet-codec';
 import { pairKey, type Journal } from './journal';
+import { decideQueue, type QueueBounds, type Usage } from '../tenancy/quotas';
 
-/** Drops remembered per client for the connect race in update(). */
+/** Drops remembered per client, for deliveries aedes still makes of a dropped message. */
 const RECENT_DROPS_PER_CLIENT = 256;
 
 export interface OutgoingEntry {
@@ -9,22 +10,44 @@ export interface OutgoingEntry {
   packet: PersistedPacket;
   /** A row exists on disk: deleting an entry that never got one needs no write. */
   persisted: boolean;
+  clientId: string;
+  /** Payload and topic bytes, as the bounds count them. */
+  bytes: number;
+  /** The tenant's next older and newer entries, over all its clients' queues (see TenantQueues). */
+  older: OutgoingEntry | null;
+  newer: OutgoingEntry | null;
 }
 
-interface ClientQueue {
+interface ClientQueue extends Usage {
   tenant: string | null;
   entries: OutgoingEntry[];
 }
 
+/** All queued entries of one tenant, oldest first (a list through the entries), and what they hold. */
+interface TenantQueues extends Usage {
+  oldest: OutgoingEntry | null;
+  newest: OutgoingEntry | null;
+}
+
 export interface QueueOptions {
-  maxPerClient: number | undefined;
-  maxPerTenant: number | undefined;
   tenantOf: (clientId: string) => string | null;
-  isConnected: (clientId: string) => boolean;
+  /** The bounds of a client's queue (0: none), asked at each enqueue so a changed limit applies at once. */
+  bounds: (clientId: string, tenant: string | null) => QueueBounds;
+  /** A queued message was dropped (the oldest for a new one, or the new one). */
+  onDrop: (clientId: string, tenant: string | null) => void;
 }
 
 function dropKey(packet: PersistedPacket): string {
   return pairKey(String(packet.brokerId), String(packet.brokerCounter));
+}
+
+/** A dropped message that was in flight: its PUBREC still comes, by messageId (the length prefix of dropKey is a digit). */
+function inFlightKey(messageId: number): string {
+  return `m${messageId}`;
+}
+
+function sizeOf(packet: PersistedPacket): number {
+  return (packet.payload?.length ?? 0) + (packet.topic?.length ?? 0);
 }
 
 /**
@@ -40,11 +63,17 @@ function deliveryCopy(packet: PersistedPacket): PersistedPacket {
   return copy;
 }
 
-/** Each persistent client's outgoing queue: messages offline and in flight (QoS 1/2), bounded. */
+/**
+ * Each persistent client's outgoing queue: QoS 1/2 messages offline and in
+ * flight unacknowledged, bounded per client and per tenant (the policy core's
+ * decideQueue). Past a bound the oldest message goes; a connected client's
+ * in-flight message may be the one, and aedes' later PUBACK, PUBREC or
+ * redelivery of it finds it remembered as dropped rather than failing.
+ */
 export class OutgoingQueues {
   readonly #queues = new Map<string, ClientQueue>();
+  readonly #tenants = new Map<string, TenantQueues>();
   readonly #recentDrops = new Map<string, Set<string>>();
-  readonly #tenantQueued = new Map<string, number>();
   #nextSeq = 1;
   queued = 0;
   dropped = 0;
@@ -63,27 +92,37 @@ export class OutgoingQueues {
     for (const queue of this.#queues.values()) for (const entry of queue.entries) yield entry.packet;
   }
 
-  enqueue(clientId: string, packet: PersistedPacket): void {
-    let queue = this.#queues.get(clientId);
-    const tenant = queue ? queue.tenant : this.options.tenantOf(clientId);
-    if (this.#isFull(clientId, queue, tenant)) {
-      this.#recordDrop(clientId, tenant, packet);
-      return;
-    }
-    if (!queue) {
-      queue = { tenant, entries: [] };
-      this.#queues.set(clientId, queue);
-    }
-    this.#append(clientId, queue, { seq: this.#nextSeq++, packet: deliveryCopy(packet), persisted: false });
+  /** Messages and bytes queued for a tenant's clients. */
+  usage(tenant: string): Usage {
+    const figures = this.#tenants.get(tenant);
+    return { messages: figures?.messages ?? 0, bytes: figures?.bytes ?? 0 };
   }
 
-  /** A queued message read back from a durable store (in seq order): not journaled again. */
+  enqueue(clientId: string, packet: PersistedPacket): void {
+    const existing = this.#queues.get(clientId);
+    const tenant = existing ? existing.tenant : this.options.tenantOf(clientId);
+    const bytes = sizeOf(packet);
+    const bounds = this.options.bounds(clientId, tenant);
+    for (;;) {
+      const queue = this.#queues.get(clientId);
+      const verdict = decideQueue(queue ?? { messages: 0, bytes: 0 }, tenant === null ? null : this.usage(tenant), bytes, bounds);
+      if (verdict.kind === 'accept') break;
+      if (verdict.kind === 'refuse') return this.#recordDrop(clientId, tenant, packet);
+      const victim = verdict.from === 'client' ? queue!.entries[0] : this.#tenants.get(tenant!)!.oldest!;
+      this.#evict(victim);
+    }
+    let queue = this.#queues.get(clientId);
+    if (!queue) this.#queues.set(clientId, (queue = { tenant, entries: [], messages: 0, bytes: 0 }));
+    this.#append(queue, this.#entry(this.#nextSeq++, clientId, deliveryCopy(packet), false, bytes));
+  }
+
+  /** A queued message read back from a durable store (in seq order): not journaled again, and not bounded until the next enqueue. */
   restore(seq: number, clientId: string, packet: PersistedPacket): void {
     let queue = this.#queues.get(clientId);
-    if (!queue) this.#queues.set(clientId, (queue = { tenant: this.options.tenantOf(clientId), entries: [] }));
+    if (!queue) this.#queues.set(clientId, (queue = { tenant: this.options.tenantOf(clientId), entries: [], messages: 0, bytes: 0 }));
     // queued by an earlier version, perhaps with the publisher's retain flag
     if (packet.cmd === 'publish') packet.retain = false;
-    this.#append(clientId, queue, { seq, packet, persisted: true });
+    this.#append(queue, this.#entry(seq, clientId, packet, true, sizeOf(packet)));
     this.#nextSeq = Math.max(this.#nextSeq, seq + 1);
   }
 
@@ -110,10 +149,12 @@ export class OutgoingQueues {
         }
       }
     }
-    // A message dropped by a full queue while its client was reconnecting
-    // (subscribed again but not yet registered) is still delivered live;
-    // failing here would make aedes error and disconnect that client.
-    if (this.#recentDrops.get(clientId)?.delete(dropKey(packet))) return;
+    // A dropped message is still delivered (live, or from a queue snapshot
+    // taken before the drop), and a dropped in-flight one still gets its
+    // PUBREC: failing here would make aedes error and disconnect the client.
+    const drops = this.#recentDrops.get(clientId);
+    const key = packet.brokerId === undefined && typeof packet.messageId === 'number' ? inFlightKey(packet.messageId) : dropKey(packet);
+    if (drops?.delete(key)) return;
     throw new Error('no such packet');
   }
 
@@ -123,7 +164,7 @@ export class OutgoingQueues {
     const index = queue.entries.findIndex((entry) => entry.packet.messageId === messageId);
     if (index === -1) return undefined;
     const [entry] = queue.entries.splice(index, 1);
-    this.#forget(clientId, queue, entry);
+    this.#forget(queue, entry);
     return entry.packet;
   }
 
@@ -140,32 +181,45 @@ export class OutgoingQueues {
     if (!queue) return;
     const entries = queue.entries;
     queue.entries = [];
-    for (const entry of entries) this.#forget(clientId, queue, entry);
+    for (const entry of entries) this.#forget(queue, entry);
   }
 
   clear(): void {
     this.#queues.clear();
+    this.#tenants.clear();
     this.#recentDrops.clear();
   }
 
-  #append(clientId: string, queue: ClientQueue, entry: OutgoingEntry): void {
-    queue.entries.push(entry);
-    this.queued++;
-    if (queue.tenant !== null) this.#tenantQueued.set(queue.tenant, (this.#tenantQueued.get(queue.tenant) ?? 0) + 1);
-    if (!entry.persisted) this.journal.outgoing(clientId, entry, true);
+  #entry(seq: number, clientId: string, packet: PersistedPacket, persisted: boolean, bytes: number): OutgoingEntry {
+    return { seq, packet, persisted, clientId, bytes, older: null, newer: null };
   }
 
-  /**
-   * Limits apply to offline clients only. For a connected persistent client
-   * the queue holds its in-flight messages, which aedes must be able to find
-   * again in outgoingUpdate; a slow consumer there is aedes' drainTimeout's job.
-   */
-  #isFull(clientId: string, queue: ClientQueue | undefined, tenant: string | null): boolean {
-    const { maxPerClient, maxPerTenant } = this.options;
-    if (maxPerClient === undefined && maxPerTenant === undefined) return false;
-    if (this.options.isConnected(clientId)) return false;
-    if (maxPerClient !== undefined && (queue?.entries.length ?? 0) >= maxPerClient) return true;
-    return maxPerTenant !== undefined && tenant !== null && (this.#tenantQueued.get(tenant) ?? 0) >= maxPerTenant;
+  #append(queue: ClientQueue, entry: OutgoingEntry): void {
+    queue.entries.push(entry);
+    queue.messages++;
+    queue.bytes += entry.bytes;
+    this.queued++;
+    if (queue.tenant !== null) {
+      let tenant = this.#tenants.get(queue.tenant);
+      if (!tenant) this.#tenants.set(queue.tenant, (tenant = { messages: 0, bytes: 0, oldest: null, newest: null }));
+      // seq only grows (and a restore comes in seq order), so the newest is always last
+      entry.older = tenant.newest;
+      if (tenant.newest) tenant.newest.newer = entry;
+      else tenant.oldest = entry;
+      tenant.newest = entry;
+      tenant.messages++;
+      tenant.bytes += entry.bytes;
+    }
+    if (!entry.persisted) this.journal.outgoing(entry.clientId, entry, true);
+  }
+
+  /** Drops the oldest message of a queue (or of a tenant's queues) to make room. */
+  #evict(entry: OutgoingEntry): void {
+    const queue = this.#queues.get(entry.clientId)!;
+    const index = queue.entries[0] === entry ? 0 : queue.entries.indexOf(entry);
+    queue.entries.splice(index, 1);
+    this.#forget(queue, entry);
+    this.#recordDrop(entry.clientId, queue.tenant, entry.packet);
   }
 
   #recordDrop(clientId: string, tenant: string | null, packet: PersistedPacket): void {
@@ -174,17 +228,27 @@ export class OutgoingQueues {
     let drops = this.#recentDrops.get(clientId);
     if (!drops) this.#recentDrops.set(clientId, (drops = new Set()));
     drops.add(dropKey(packet));
-    if (drops.size > RECENT_DROPS_PER_CLIENT) drops.delete(drops.values().next().value as string);
+    if (typeof packet.messageId === 'number') drops.add(inFlightKey(packet.messageId));
+    while (drops.size > RECENT_DROPS_PER_CLIENT) drops.delete(drops.values().next().value as string);
+    this.options.onDrop(clientId, tenant);
   }
 
-  #forget(clientId: string, queue: ClientQueue, entry: OutgoingEntry): void {
+  #forget(queue: ClientQueue, entry: OutgoingEntry): void {
+    queue.messages--;
+    queue.bytes -= entry.bytes;
     this.queued--;
     if (queue.tenant !== null) {
-      const left = (this.#tenantQueued.get(queue.tenant) ?? 1) - 1;
-      if (left > 0) this.#tenantQueued.set(queue.tenant, left);
-      else this.#tenantQueued.delete(queue.tenant);
+      const tenant = this.#tenants.get(queue.tenant)!;
+      if (entry.older) entry.older.newer = entry.newer;
+      else tenant.oldest = entry.newer;
+      if (entry.newer) entry.newer.older = entry.older;
+      else tenant.newest = entry.older;
+      entry.older = entry.newer = null;
+      tenant.messages--;
+      tenant.bytes -= entry.bytes;
+      if (tenant.messages === 0) this.#tenants.delete(queue.tenant);
     }
-    if (queue.entries.length === 0) this.#queues.delete(clientId);
-    this.journal.outgoing(clientId, entry, false);
+    if (queue.entries.length === 0) this.#queues.delete(entry.clientId);
+    this.journal.outgoing(entry.clientId, entry, false);
   }
 }

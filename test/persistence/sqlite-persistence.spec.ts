@@ -190,58 +190,80 @@ describe('SqlitePersistence', () => {
     });
   });
 
-  describe('bounded offline queues', () => {
-    it('drops the newest messages for a client over maxOfflinePerClient, and counts them', async () => {
+  describe('bounded queues (offline and in flight)', () => {
+    const queued = async (p: SqlitePersistence, id: string) => payloads(await collect(p.outgoingStream({ id })));
+
+    it('drops the oldest message of a client over maxOfflinePerClient, and counts it', async () => {
       const p = await ws.open({ maxOfflinePerClient: 3 });
+      const dropped: unknown[] = [];
+      p.on('queueOverflow', (e) => dropped.push(e));
       for (let i = 0; i < 5; i++) {
         await p.outgoingEnqueueCombi([{ clientId: 'acme:a' }], publish('t', `m${i}`, { brokerId: 'broker-1', brokerCounter: i + 1 }));
       }
-      assert.deepEqual(payloads(await collect(p.outgoingStream({ id: 'acme:a' }))), ['m0', 'm1', 'm2']);
+      assert.deepEqual(await queued(p, 'acme:a'), ['m2', 'm3', 'm4']);
       const stats = p.stats();
       assert.equal(stats.offlineDropped, 2);
       assert.deepEqual(stats.offlineDroppedByTenant, { acme: 2 });
       assert.equal(stats.queued, 3);
+      assert.deepEqual(dropped, [{ clientId: 'acme:a', tenant: 'acme' }, { clientId: 'acme:a', tenant: 'acme' }]);
     });
 
-    it('bounds a tenant across its clients with maxOfflinePerTenant', async () => {
+    it('bounds a tenant across its clients with maxOfflinePerTenant, dropping the tenant\'s oldest', async () => {
       const p = await ws.open({ maxOfflinePerTenant: 4 });
       const subs = [{ clientId: 'acme:a' }, { clientId: 'acme:b' }, { clientId: 'globex:c' }];
       for (let i = 0; i < 3; i++) {
         await p.outgoingEnqueueCombi(subs, publish('t', `m${i}`, { brokerId: 'broker-1', brokerCounter: i + 1 }));
       }
-      const sizes = await Promise.all(['acme:a', 'acme:b', 'globex:c'].map(async (id) => (await collect(p.outgoingStream({ id }))).length));
-      assert.deepEqual(sizes, [2, 2, 3]);
+      assert.deepEqual(await queued(p, 'acme:a'), ['m1', 'm2']);
+      assert.deepEqual(await queued(p, 'acme:b'), ['m1', 'm2']);
+      assert.deepEqual(await queued(p, 'globex:c'), ['m0', 'm1', 'm2']);
       assert.deepEqual(p.stats().offlineDroppedByTenant, { acme: 2 });
+    });
+
+    it('bounds bytes (payload and topic) per client and per tenant through queueBounds', async () => {
+      const bounds = { clientMessages: 0, clientBytes: 30, tenantMessages: 0, tenantBytes: 50 };
+      const p = await ws.open({ queueBounds: (_clientId, tenant) => (tenant === 'acme' ? bounds : { clientMessages: 0, clientBytes: 0, tenantMessages: 0, tenantBytes: 0 }) });
+      const enqueue = (id: string, payload: string, n: number) => p.outgoingEnqueue({ clientId: id }, publish('t', payload, { brokerId: 'broker-1', brokerCounter: n }));
+      await enqueue('acme:a', 'x'.repeat(9), 1); // 10 bytes with the topic
+      await enqueue('acme:a', 'y'.repeat(9), 2);
+      await enqueue('acme:a', 'z'.repeat(19), 3); // 20: a's oldest goes to stay within 30
+      assert.deepEqual(await queued(p, 'acme:a'), ['y'.repeat(9), 'z'.repeat(19)]);
+      await enqueue('acme:b', 'w'.repeat(29), 4); // 30: the tenant (50) drops its oldest, a's y
+      assert.deepEqual(await queued(p, 'acme:a'), ['z'.repeat(19)]);
+      await enqueue('acme:b', 'v'.repeat(30), 5); // 31 bytes alone: never fits a client, the new one is dropped
+      assert.deepEqual(await queued(p, 'acme:b'), ['w'.repeat(29)]);
+      await enqueue('globex:c', 'u'.repeat(100), 6); // other tenants are not bounded here
+      assert.equal((await queued(p, 'globex:c')).length, 1);
+      assert.deepEqual(p.stats().offlineDroppedByTenant, { acme: 3 });
+    });
+
+    it('bounds a connected client too: an unacknowledged delivery is dropped, and its PUBACK, PUBREC and redelivery still pass', async () => {
+      const broker = new FakeBroker('broker-1');
+      broker.connect('acme:a');
+      const p = await ws.open({ maxOfflinePerClient: 2 }, broker);
+      const client = { id: 'acme:a' };
+      const packets = [0, 1, 2, 3].map((i) => publish('t', `m${i}`, { brokerId: 'broker-1', brokerCounter: i + 1, qos: 2 }));
+      // m0 and m1 are sent (messageIds 1, 2) and never acknowledged
+      for (const [i, packet] of packets.slice(0, 2).entries()) {
+        await p.outgoingEnqueue({ clientId: client.id }, packet);
+        await p.outgoingUpdate(client, { ...packet, messageId: i + 1 });
+      }
+      await p.outgoingEnqueue({ clientId: client.id }, packets[2]);
+      await p.outgoingEnqueue({ clientId: client.id }, packets[3]);
+      assert.deepEqual(await queued(p, client.id), ['m2', 'm3']);
+      assert.equal(p.stats().offlineDropped, 2);
+      // the client's PUBREC of m0 becomes a PUBREL aedes stores; its PUBACK of m1 clears nothing
+      await p.outgoingUpdate(client, { cmd: 'pubrel', messageId: 1 });
+      assert.equal(await p.outgoingClearMessageId(client, { messageId: 2 }), undefined);
+      // a redelivery of a dropped message taken from an earlier snapshot
+      await p.outgoingUpdate(client, { ...packets[1], messageId: 7 });
+      await assert.rejects(p.outgoingUpdate(client, { ...packets[1], brokerCounter: 99, messageId: 8 }), /no such packet/);
     });
 
     it('uses tenantOf to group clients', async () => {
       const p = await ws.open({ maxOfflinePerTenant: 1, tenantOf: (id) => id.split('.')[0] ?? null });
       await p.outgoingEnqueueCombi([{ clientId: 'x.1' }, { clientId: 'x.2' }, { clientId: 'y.1' }], publish('t', 'm', { brokerId: 'broker-1', brokerCounter: 1 }));
       assert.deepEqual(p.stats().offlineDroppedByTenant, { x: 1 });
-    });
-
-    it('does not bound a connected client, whose queue holds its in-flight messages', async () => {
-      const broker = new FakeBroker('broker-1');
-      broker.connect('acme:a');
-      const p = await ws.open({ maxOfflinePerClient: 2 }, broker);
-      for (let i = 0; i < 5; i++) {
-        await p.outgoingEnqueue({ clientId: 'acme:a' }, publish('t', `m${i}`, { brokerId: 'broker-1', brokerCounter: i + 1 }));
-      }
-      assert.equal((await collect(p.outgoingStream({ id: 'acme:a' }))).length, 5);
-      assert.equal(p.stats().offlineDropped, 0);
-    });
-
-    it('lets a message dropped during a reconnect still be delivered live', async () => {
-      const p = await ws.open({ maxOfflinePerClient: 1 });
-      const client = { id: 'acme:a' };
-      const kept = publish('t', 'kept', { brokerId: 'broker-1', brokerCounter: 1 });
-      const dropped = publish('t', 'dropped', { brokerId: 'broker-1', brokerCounter: 2 });
-      await p.outgoingEnqueue({ clientId: client.id }, kept);
-      await p.outgoingEnqueue({ clientId: client.id }, dropped);
-      assert.equal(p.stats().offlineDropped, 1);
-      // aedes' live delivery calls outgoingUpdate; rejecting would disconnect the client
-      await p.outgoingUpdate(client, { ...dropped, messageId: 2 });
-      await assert.rejects(p.outgoingUpdate(client, { ...dropped, brokerCounter: 3, messageId: 3 }), /no such packet/);
     });
 
     it('restores queue sizes on reopen, so the bound still holds', async () => {
@@ -254,6 +276,9 @@ describe('SqlitePersistence', () => {
       await second.outgoingEnqueue({ clientId: 'acme:a' }, publish('t', 'm2', { brokerId: 'broker-2', brokerCounter: 1 }));
       assert.equal(second.stats().queued, 2);
       assert.equal(second.stats().offlineDropped, 1);
+      assert.deepEqual(await queued(second, 'acme:a'), ['m1', 'm2']);
+      await ws.close(second);
+      assert.equal(ws.countRows('persist_outgoing'), 2, 'the dropped message is gone from disk too');
     });
   });
 

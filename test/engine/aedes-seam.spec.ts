@@ -1,0 +1,34 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import net, { type AddressInfo } from 'node:net';
+import { isInflightOverflow } from '../../src/aedes-seam';
+import { connectPacket, rawConnect } from '../helpers/raw-mqtt';
+
+/**
+ * One test per assumption src/aedes-seam.ts makes about aedes' private
+ * behaviour, against bare aedes: an upgrade that breaks one fails here by name.
+ */
+describe('the aedes seam: assumptions about aedes', () => {
+  it('isInflightOverflow: aedes closes a client past maxInflightInbound with an error naming it', async () => {
+    const { Aedes } = await import('aedes');
+    const aedes = await Aedes.createBroker({ maxInflightInbound: 1 });
+    const server = net.createServer((socket) => aedes.handle(socket));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const raw = await rawConnect((server.address() as AddressInfo).port);
+      raw.send(connectPacket({ clientId: 'q2' }));
+      await raw.next('connack');
+      const failed = once(aedes, 'clientError') as Promise<[unknown, Error]>;
+      raw.send({ cmd: 'publish', topic: 't', payload: Buffer.from('1'), qos: 2, messageId: 1 });
+      raw.send({ cmd: 'publish', topic: 't', payload: Buffer.from('2'), qos: 2, messageId: 2 });
+      const [, error] = await failed;
+      assert.equal(isInflightOverflow(error), true, error.message);
+      assert.equal(isInflightOverflow(new Error('drain timeout')), false);
+      await raw.closed;
+    } finally {
+      await new Promise<void>((resolve) => aedes.close(() => resolve()));
+      server.close();
+    }
+  });
+});
