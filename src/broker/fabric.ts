@@ -1,7 +1,7 @@
 import type { EventEmitter } from 'node:events';
 import type { EngineEvents } from '../events';
 import type { Registry } from '../registry/registry';
-import { createMemoryPersistence, type MemoryPersistence, type MemoryPersistenceOptions, type QueueOverflow } from '../persistence/memory-store';
+import { createMemoryPersistence, type MemoryPersistence, type MemoryPersistenceOptions, type QueueOverflow, type RetainedRefused } from '../persistence/memory-store';
 import { createSqlitePersistence } from '../persistence/sqlite-persistence';
 import { queueBounds, type BrokerQueueBounds } from '../tenancy/quotas';
 import { BROKER_DEFAULTS } from '../defaults';
@@ -69,6 +69,7 @@ function reportStore(store: MemoryPersistence, events: EventEmitter<EngineEvents
     const owner = tenant === ROOT_USER ? null : tenant;
     events.emit('storage-limit', { tenant: owner, clientId: splitInternalClientId(clientId)?.clientId ?? clientId, reason: 'queue-overflow' });
   });
+  store.on('retainedRefused', ({ owner }: RetainedRefused) => events.emit('storage-limit', { tenant: owner, clientId: null, reason: 'retained-quota' }));
 }
 
 export function createFabric(options: FabricOptions, registry: Registry, events: EventEmitter<EngineEvents>): Fabric {
@@ -82,6 +83,8 @@ export function createFabric(options: FabricOptions, registry: Registry, events:
   const common: MemoryPersistenceOptions = {
     // a tenant's limits are read at each enqueue, so a change applies at once
     queueBounds: (_clientId, tenant) => queueBounds(tenant === null ? undefined : registry.getTenant(tenant), broker),
+    // a topic's first level names its tenant; root's topics elsewhere have no quota
+    retainedQuota: (owner) => registry.getTenant(owner),
     sessionExpiryMs: options.sessionExpiryMs || undefined,
     tenantOf: (clientId) => splitInternalClientId(clientId)?.username ?? null,
   };

@@ -16,11 +16,12 @@ import { plainCopy, queuedCopy, type PersistedPacket } from './packet-codec';
 import { brokerCounter, hasConnectedClient, setBrokerCounter, type PersistenceBroker } from '../aedes-seam';
 import { NO_JOURNAL, type Journal, type StoredState } from './journal';
 import { OutgoingQueues } from './outgoing-queues';
-import { QLOBBER_OPTIONS, RetainedIndex } from './retained-index';
+import { QLOBBER_OPTIONS, RetainedIndex, type RetainedQuota, type RetainedRefused } from './retained-index';
 import type { QueueBounds } from '../tenancy/quotas';
 
 export type { PersistedPacket } from './packet-codec';
 export type { PersistenceBroker } from '../aedes-seam';
+export type { RetainedRefused } from './retained-index';
 
 /** The sweep never waits longer than this, whatever the expiry. */
 const MAX_SWEEP_INTERVAL_MS = 60_000;
@@ -34,6 +35,8 @@ export interface MemoryPersistenceOptions {
   maxQueuedBytesPerTenant?: number;
   /** The bounds of each client's queue, asked at every enqueue; replaces the three above (the broker's tenants have their own). */
   queueBounds?: (clientId: string, tenant: string | null) => QueueBounds;
+  /** The retained quota of a topic's owner (its first level), asked at every retained publish; default none. */
+  retainedQuota?: RetainedQuota;
   /** Tenant of a client id, or null; default: the part before the first ':' (`<tenant>:<clientid>`). */
   tenantOf?: (clientId: string) => string | null;
   /** Offline time after which a session (subscriptions, queue, in-flight state, will) is discarded. */
@@ -118,7 +121,8 @@ export interface QueueOverflow {
  * aedes persistence in memory; see the module comment.
  *
  * Events: `sessionExpired` (clientId) for each session discarded by the sweep,
- * `queueOverflow` ({@link QueueOverflow}) for each message a bound dropped.
+ * `queueOverflow` ({@link QueueOverflow}) for each message a bound dropped,
+ * `retainedRefused` ({@link RetainedRefused}) for each retained publish not kept.
  */
 export class MemoryPersistence extends EventEmitter {
   readonly #journal: Journal;
@@ -146,7 +150,7 @@ export class MemoryPersistence extends EventEmitter {
     super();
     checkMemoryOptions(opts);
     this.#journal = journal;
-    this.#retained = new RetainedIndex(journal);
+    this.#retained = new RetainedIndex(journal, opts.retainedQuota ?? (() => undefined), (event) => this.emit('retainedRefused', event satisfies RetainedRefused));
     const fixed: QueueBounds = { clientMessages: opts.maxOfflinePerClient ?? 0, clientBytes: 0, tenantMessages: opts.maxOfflinePerTenant ?? 0, tenantBytes: opts.maxQueuedBytesPerTenant ?? 0 };
     this.#outgoing = new OutgoingQueues(journal, {
       tenantOf: opts.tenantOf ?? defaultTenantOf,
@@ -205,6 +209,11 @@ export class MemoryPersistence extends EventEmitter {
 
   createRetainedStreamCombi(patterns: string[]): Readable {
     return Readable.from(this.#retained.matching(patterns));
+  }
+
+  /** Retained messages and bytes in an owner's namespace (a topic's first level). */
+  retainedUsage(owner: string): { messages: number; bytes: number } {
+    return this.#retained.usage(owner);
   }
 
   // ---- subscriptions --------------------------------------------------------

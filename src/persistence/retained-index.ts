@@ -1,6 +1,27 @@
 import { QlobberTrue } from 'qlobber';
 import { plainCopy, type PersistedPacket } from './packet-codec';
 import type { Journal } from './journal';
+import { decideRetained, type Usage } from '../tenancy/quotas';
+import type { TenantLimits } from '../model';
+
+/** A tenant's retained quota, or undefined: none (root's topics, a name that is no tenant). */
+export type RetainedQuota = (owner: string) => Pick<TenantLimits, 'maxRetainedMessages' | 'maxRetainedBytes'> | undefined;
+
+/** A retained publish not kept: the owner's quota is reached. */
+export interface RetainedRefused {
+  owner: string;
+  topic: string;
+}
+
+/** Whose namespace a topic is in: its first level (a tenant's name, for a tenant's topics). */
+export function ownerOfTopic(topic: string): string {
+  const slash = topic.indexOf('/');
+  return slash < 0 ? topic : topic.slice(0, slash);
+}
+
+function sizeOf(packet: PersistedPacket): number {
+  return (packet.payload?.length ?? 0) + (packet.topic?.length ?? 0);
+}
 
 export const QLOBBER_OPTIONS = { wildcard_one: '+', wildcard_some: '#', separator: '/' };
 
@@ -8,31 +29,75 @@ function hasWildcard(pattern: string): boolean {
   return pattern.includes('+') || pattern.includes('#');
 }
 
-/** Retained messages by topic. */
+/**
+ * Retained messages by topic, with what each owner (a topic's first level)
+ * keeps, held to its tenant's quota by the policy core's decideRetained.
+ */
 export class RetainedIndex {
   readonly #byTopic = new Map<string, PersistedPacket>();
+  readonly #usage = new Map<string, Usage>();
 
-  constructor(private readonly journal: Journal) {}
+  constructor(
+    private readonly journal: Journal,
+    private readonly quota: RetainedQuota,
+    private readonly refused: (event: RetainedRefused) => void,
+  ) {}
 
   get size(): number {
     return this.#byTopic.size;
   }
 
+  /** The retained messages and bytes in an owner's namespace. */
+  usage(owner: string): Usage {
+    const usage = this.#usage.get(owner);
+    return { messages: usage?.messages ?? 0, bytes: usage?.bytes ?? 0 };
+  }
+
   store(packet: PersistedPacket): void {
     const topic = packet.topic as string;
+    const stored = this.#byTopic.get(topic);
     // [MQTT-3.3.1-10] an empty retained payload deletes the retained message
     if (!packet.payload || packet.payload.length === 0) {
-      if (this.#byTopic.delete(topic)) this.journal.retained(topic, null);
+      if (stored) this.#delete(topic, stored);
+      return;
+    }
+    const owner = ownerOfTopic(topic);
+    const verdict = decideRetained(this.usage(owner), sizeOf(packet), stored ? sizeOf(stored) : null, this.quota(owner));
+    if (verdict.kind === 'refuse') {
+      // delivered live as a plain message
+      packet.retain = false;
+      if (verdict.dropStale && stored) this.#delete(topic, stored);
+      this.refused({ owner, topic });
       return;
     }
     const copy = plainCopy(packet);
+    if (stored) this.#count(topic, stored, -1);
     this.#byTopic.set(topic, copy);
+    this.#count(topic, copy, 1);
     this.journal.retained(topic, copy);
   }
 
-  /** A message read back from a durable store: not journaled again. */
+  /** A message read back from a durable store: not journaled again, and not held to a quota (it was kept before). */
   restore(topic: string, packet: PersistedPacket): void {
+    const stored = this.#byTopic.get(topic);
+    if (stored) this.#count(topic, stored, -1);
     this.#byTopic.set(topic, packet);
+    this.#count(topic, packet, 1);
+  }
+
+  #delete(topic: string, stored: PersistedPacket): void {
+    this.#byTopic.delete(topic);
+    this.#count(topic, stored, -1);
+    this.journal.retained(topic, null);
+  }
+
+  #count(topic: string, packet: PersistedPacket, sign: 1 | -1): void {
+    const owner = ownerOfTopic(topic);
+    let usage = this.#usage.get(owner);
+    if (!usage) this.#usage.set(owner, (usage = { messages: 0, bytes: 0 }));
+    usage.messages += sign;
+    usage.bytes += sign * sizeOf(packet);
+    if (usage.messages === 0) this.#usage.delete(owner);
   }
 
   packets(): IterableIterator<PersistedPacket> {
@@ -41,6 +106,7 @@ export class RetainedIndex {
 
   clear(): void {
     this.#byTopic.clear();
+    this.#usage.clear();
   }
 
   *matching(patterns: string[]): Generator<PersistedPacket> {

@@ -70,3 +70,25 @@ export function decideQueue(client: Usage, tenant: Usage | null, bytes: number, 
 function over(usage: Usage, bytes: number, maxMessages: number, maxBytes: number): boolean {
   return (maxMessages > 0 && usage.messages + 1 > maxMessages) || (maxBytes > 0 && usage.bytes + bytes > maxBytes);
 }
+
+/**
+ * A retained publish into a tenant's namespace, of `bytes` (payload and
+ * topic), replacing a stored message of `replaces` bytes (null: none). Kept,
+ * or refused: delivered live with retain cleared and not stored. Deleting
+ * (an empty payload) is always allowed, and so is a replacement as far as the
+ * count goes (it adds no message); a replacement may still not take the
+ * tenant past its bytes unless it grows nothing: otherwise ten thousand tiny
+ * messages, each replaced by a large one, would pass any byte quota. A
+ * refused replacement drops the message it was to replace (`dropStale`): the
+ * publisher has said it is out of date, and new subscribers must not get it.
+ */
+export type RetainedVerdict = { kind: 'keep' } | { kind: 'refuse'; dropStale: boolean };
+
+export function decideRetained(usage: Usage, bytes: number, replaces: number | null, limits: Pick<TenantLimits, 'maxRetainedMessages' | 'maxRetainedBytes'> | undefined): RetainedVerdict {
+  if (!limits || bytes === 0) return { kind: 'keep' };
+  const { maxRetainedMessages: maxMessages, maxRetainedBytes: maxBytes } = limits;
+  if (replaces === null && maxMessages > 0 && usage.messages + 1 > maxMessages) return { kind: 'refuse', dropStale: false };
+  const after = usage.bytes - (replaces ?? 0) + bytes;
+  if (maxBytes > 0 && after > maxBytes && bytes > (replaces ?? 0)) return { kind: 'refuse', dropStale: replaces !== null };
+  return { kind: 'keep' };
+}

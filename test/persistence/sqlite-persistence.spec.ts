@@ -282,6 +282,46 @@ describe('SqlitePersistence', () => {
     });
   });
 
+  describe('retained quota', () => {
+    const quota = { maxRetainedMessages: 2, maxRetainedBytes: 40 };
+    const retainedTopics = async (p: SqlitePersistence) => (await collect(p.createRetainedStream('#'))).map((m) => `${m.topic}=${m.payload}`).sort();
+
+    it("holds an owner to its tenant's quota: a refused publish is not kept and loses its retain flag; deletes and replacements pass", async () => {
+      const p = await ws.open({ retainedQuota: (owner) => (owner === 'acme' ? quota : undefined) });
+      const refused: unknown[] = [];
+      p.on('retainedRefused', (e) => refused.push(e));
+      await p.storeRetained(retained('acme/a', '1')); // 7 bytes with the topic
+      await p.storeRetained(retained('acme/b', '2'));
+      const third = retained('acme/c', '3');
+      await p.storeRetained(third);
+      assert.equal(third.retain, false, 'delivered live with retain cleared');
+      assert.deepEqual(refused, [{ owner: 'acme', topic: 'acme/c' }]);
+      await p.storeRetained(retained('acme/a', 'one')); // a replacement at the count
+      await p.storeRetained(retained('globex/x', 'x'.repeat(100))); // no quota for globex
+      assert.deepEqual(await retainedTopics(p), ['acme/a=one', 'acme/b=2', `globex/x=${'x'.repeat(100)}`]);
+      // growing a replacement past the bytes drops the out-of-date message instead of keeping it
+      await p.storeRetained(retained('acme/b', 'y'.repeat(40)));
+      assert.deepEqual(await retainedTopics(p), ['acme/a=one', `globex/x=${'x'.repeat(100)}`]);
+      assert.deepEqual(p.retainedUsage('acme'), { messages: 1, bytes: 9 });
+      await p.storeRetained(retained('acme/a', '')); // deleting is always allowed
+      await p.storeRetained(retained('acme/c', '3'));
+      assert.deepEqual(p.retainedUsage('acme'), { messages: 1, bytes: 7 });
+      assert.equal(refused.length, 2);
+    });
+
+    it('counts what a restart reads back', async () => {
+      const first = await ws.open();
+      await first.storeRetained(retained('acme/a', '1'));
+      await first.storeRetained(retained('acme/b', '2'));
+      await ws.close(first);
+      const second = await ws.open({ retainedQuota: () => quota });
+      assert.deepEqual(second.retainedUsage('acme'), { messages: 2, bytes: 14 });
+      const third = retained('acme/c', '3');
+      await second.storeRetained(third);
+      assert.equal(third.retain, false);
+    });
+  });
+
   describe('session expiry', () => {
     const HOUR = 3_600_000;
 
