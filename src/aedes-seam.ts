@@ -42,6 +42,11 @@ export function keepWillsStored(aedes: Aedes): void {
   for (const client of Object.values(connectedClients(aedes))) (client as PrivateClient).will = null;
 }
 
+/** Forgets one connected client's will, so closing it does not publish it. */
+export function dropWill(client: Client): void {
+  (client as PrivateClient).will = null;
+}
+
 /** The subscriptions aedes holds for a client, by full filter. */
 export function subscriptionsOf(client: Client): Readonly<Record<string, { qos: number }>> {
   return (client as PrivateClient).subscriptions;

@@ -249,6 +249,7 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
     });
     this.aedes = aedes;
     storeOnlyGranted(aedes, refused);
+    this.reactions.attach(this.fabric.store);
     this.accepting = (stream, info) => {
       const client = aedes.handle(stream, info.req);
       this.sessions.set(client, { ...newClientPolicyState(), username: null, clientId: '', transport: info.transport, remoteAddress: info.remoteAddress, identifierRejected: false, connectedAt: 0 });
@@ -296,6 +297,7 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
   private async shut(final: boolean): Promise<void> {
     this.wills.reset();
     this.accepting = null;
+    this.reactions.attach(null);
     const aedes = this.aedes;
     const closingListeners = this.servers.splice(0).map((listener) => listener.close());
     if (aedes) {

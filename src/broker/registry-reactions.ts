@@ -1,17 +1,22 @@
 import type { EventEmitter } from 'node:events';
 import type { EngineEvents } from '../events';
+import type { MemoryPersistence } from '../persistence/memory-store';
 import type { Registry, TenantChange } from '../registry/registry';
 import { connectionsAfterChange } from '../tenancy/policy';
+import { ROOT_USER } from '../tenancy/topics';
+import { dropWill } from '../aedes-seam';
 import type { ConnectionTracker } from './connections';
 import type { TrafficCounters } from './traffic';
 
 /**
  * What a change in the registry does to the running broker, at once: the
  * policy core says which connections a tenant's change ends, this carries it
- * out (and forgets a removed tenant's counters).
+ * out, forgets a removed tenant's counters, and removes from the store
+ * everything it owned (a new tenant of the same name inherits nothing).
  */
 export class RegistryReactions {
   private readonly onTenantChanged = (change: TenantChange) => this.apply(change);
+  private store: MemoryPersistence | null = null;
 
   constructor(
     private readonly registry: Registry,
@@ -22,20 +27,49 @@ export class RegistryReactions {
     registry.on('tenant-changed', this.onTenantChanged);
   }
 
+  /**
+   * The store of the broker now running (null: a persistence the engine was
+   * given, which it cannot search). Sessions of users that are no longer
+   * tenants (removed while the broker was down) are dropped at once.
+   */
+  attach(store: MemoryPersistence | null): void {
+    this.store = store;
+    store?.dropOrphanSessions((user) => user === ROOT_USER || this.registry.getTenant(user) !== undefined);
+  }
+
   stop(): void {
     this.registry.off('tenant-changed', this.onTenantChanged);
   }
 
   private apply(change: TenantChange): void {
     const { before, after } = change;
-    if (!before) return;
-    if (!after) this.traffic.forget(change.username);
+    if (!before) {
+      // whatever a crash or an outside edit left under this name is not the new tenant's
+      if (after) this.withStore((store) => store.openTenant(change.username));
+      return;
+    }
+    if (!after) {
+      this.traffic.forget(change.username);
+      // its clients' wills would land in a namespace that no longer belongs to anyone
+      for (const client of this.connections.clients(change.username)) dropWill(client);
+    }
     const reaction = connectionsAfterChange(before, after, change.passwordChanged);
     if (reaction?.kind === 'kick') {
       this.connections.kick(change.username);
     } else if (reaction?.kind === 'trim') {
       const count = this.connections.trim(change.username, reaction.max);
       if (count > 0) this.events.emit('clients-kicked', { tenant: change.username, count, reason: 'quota' });
+    }
+    if (!after) this.withStore((store) => store.removeTenant(change.username));
+  }
+
+  private withStore(task: (store: MemoryPersistence) => void): void {
+    if (!this.store) return;
+    try {
+      task(this.store);
+    } catch (err) {
+      // a failed commit (disk): reported; what is in memory is gone already
+      this.events.emit('engine-error', err as Error);
     }
   }
 }

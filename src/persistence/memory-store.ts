@@ -16,7 +16,7 @@ import { plainCopy, queuedCopy, type PersistedPacket } from './packet-codec';
 import { brokerCounter, hasConnectedClient, setBrokerCounter, type PersistenceBroker } from '../aedes-seam';
 import { NO_JOURNAL, type Journal, type StoredState } from './journal';
 import { OutgoingQueues } from './outgoing-queues';
-import { QLOBBER_OPTIONS, RetainedIndex, type RetainedQuota, type RetainedRefused } from './retained-index';
+import { ownerOfTopic, QLOBBER_OPTIONS, RetainedIndex, type RetainedQuota, type RetainedRefused } from './retained-index';
 import type { QueueBounds } from '../tenancy/quotas';
 
 export type { PersistedPacket } from './packet-codec';
@@ -136,6 +136,9 @@ export class MemoryPersistence extends EventEmitter {
   readonly #touchListener = (client: PersistenceClient): void => this.touchClient(client.id);
 
   readonly #retained: RetainedIndex;
+  readonly #tenantOf: (clientId: string) => string | null;
+  /** Tenants removed (and purged) whose name has not been given to a new tenant since. */
+  readonly #removed = new Set<string>();
   readonly #outgoing: OutgoingQueues;
   #subscriptions = new Map<string, Map<string, SubscriptionRecord>>();
   #trie = new QlobberSub(QLOBBER_OPTIONS);
@@ -151,9 +154,10 @@ export class MemoryPersistence extends EventEmitter {
     checkMemoryOptions(opts);
     this.#journal = journal;
     this.#retained = new RetainedIndex(journal, opts.retainedQuota ?? (() => undefined), (event) => this.emit('retainedRefused', event satisfies RetainedRefused));
+    this.#tenantOf = opts.tenantOf ?? defaultTenantOf;
     const fixed: QueueBounds = { clientMessages: opts.maxOfflinePerClient ?? 0, clientBytes: 0, tenantMessages: opts.maxOfflinePerTenant ?? 0, tenantBytes: opts.maxQueuedBytesPerTenant ?? 0 };
     this.#outgoing = new OutgoingQueues(journal, {
-      tenantOf: opts.tenantOf ?? defaultTenantOf,
+      tenantOf: this.#tenantOf,
       bounds: opts.queueBounds ?? (() => fixed),
       onDrop: (clientId, tenant) => this.emit('queueOverflow', { clientId, tenant } satisfies QueueOverflow),
     });
@@ -200,6 +204,10 @@ export class MemoryPersistence extends EventEmitter {
 
   async storeRetained(packet: PersistedPacket): Promise<void> {
     this.assertOpen();
+    if (this.#removed.size > 0 && this.#removed.has(ownerOfTopic(packet.topic as string))) {
+      packet.retain = false;
+      return;
+    }
     this.#retained.store(packet);
   }
 
@@ -220,6 +228,7 @@ export class MemoryPersistence extends EventEmitter {
 
   async addSubscriptions(client: PersistenceClient, subs: Subscription[]): Promise<void> {
     this.assertOpen();
+    if (this.#gone(client.id)) return;
     for (const sub of subs) this.#putSubscription(client.id, sub);
     this.touchClient(client.id);
   }
@@ -305,7 +314,7 @@ export class MemoryPersistence extends EventEmitter {
 
   async outgoingEnqueue(sub: { clientId: string }, packet: PersistedPacket): Promise<void> {
     this.assertOpen();
-    this.#outgoing.enqueue(sub.clientId, packet);
+    if (!this.#gone(sub.clientId)) this.#outgoing.enqueue(sub.clientId, packet);
   }
 
   async outgoingEnqueueCombi(subs: Array<{ clientId: string }>, packet: PersistedPacket): Promise<void> {
@@ -313,7 +322,7 @@ export class MemoryPersistence extends EventEmitter {
     // One entry per matching subscription, even for the same client (a/# and
     // a/+), as in the memory store: aedes pairs the duplicate live delivery,
     // which it dedupes, with an outgoingClearMessageId that removes one entry.
-    for (const sub of subs) this.#outgoing.enqueue(sub.clientId, packet);
+    for (const sub of subs) if (!this.#gone(sub.clientId)) this.#outgoing.enqueue(sub.clientId, packet);
   }
 
   async outgoingUpdate(client: PersistenceClient, packet: PersistedPacket): Promise<void> {
@@ -338,6 +347,7 @@ export class MemoryPersistence extends EventEmitter {
 
   async incomingStorePacket(client: PersistenceClient, packet: PersistedPacket): Promise<void> {
     this.assertOpen();
+    if (this.#gone(client.id)) return;
     let store = this.#incoming.get(client.id);
     if (!store) {
       store = new Map();
@@ -393,6 +403,7 @@ export class MemoryPersistence extends EventEmitter {
     // brokerId/clientId back from the will it keeps.
     packet.brokerId = this.#broker?.id;
     packet.clientId = client.id;
+    if (this.#gone(client.id)) return;
     const copy = plainCopy(packet);
     this.#wills.set(client.id, copy);
     this.#journal.will(client.id, copy);
@@ -435,7 +446,7 @@ export class MemoryPersistence extends EventEmitter {
    * broker; the engine may call it too. A no-op without `sessionExpiryMs`.
    */
   touchClient(clientId: string, at: number = Date.now()): void {
-    if (this.#sessionExpiryMs === undefined || this.#destroyed) return;
+    if (this.#sessionExpiryMs === undefined || this.#destroyed || this.#gone(clientId)) return;
     this.#lastSeen.set(clientId, at);
     this.#journal.seen(clientId, at);
   }
@@ -469,6 +480,55 @@ export class MemoryPersistence extends EventEmitter {
     this.#dropIncoming(clientId);
     if (this.#wills.delete(clientId)) this.#journal.will(clientId, null);
     if (this.#lastSeen.delete(clientId)) this.#journal.seen(clientId, null);
+  }
+
+  // ---- tenants ---------------------------------------------------------------
+
+  /**
+   * Removes, at once, everything a removed tenant owned: the retained
+   * messages of its namespace and every session of its clients (subscriptions,
+   * queues, in-flight state, wills), and commits it (durably, for SQLite).
+   * Until `openTenant`, nothing more is kept for that tenant: its kicked
+   * clients' packets still on their way are not stored.
+   */
+  removeTenant(tenant: string): void {
+    this.assertOpen();
+    this.#removed.add(tenant);
+    this.#purge((clientId) => this.#tenantOf(clientId) === tenant, tenant);
+  }
+
+  /** A tenant of this name (new): it inherits nothing, whatever was left under its name (a crash, an outside edit). */
+  openTenant(tenant: string): void {
+    this.assertOpen();
+    this.#purge((clientId) => this.#tenantOf(clientId) === tenant, tenant);
+    this.#removed.delete(tenant);
+  }
+
+  /** Drops the sessions of clients whose user is neither a tenant nor root (tenants removed while the broker was down). */
+  dropOrphanSessions(isOwner: (user: string) => boolean): number {
+    this.assertOpen();
+    return this.#purge((clientId) => {
+      const user = this.#tenantOf(clientId);
+      return user !== null && !isOwner(user);
+    }, null);
+  }
+
+  #gone(clientId: string): boolean {
+    if (this.#removed.size === 0) return false;
+    const tenant = this.#tenantOf(clientId);
+    return tenant !== null && this.#removed.has(tenant);
+  }
+
+  /** Sessions (and, for a tenant, its retained messages) dropped and committed; returns the sessions dropped. */
+  #purge(owns: (clientId: string) => boolean, tenant: string | null): number {
+    const ids = new Set<string>();
+    for (const holder of [this.#subscriptions.keys(), this.#outgoing.clients(), this.#incoming.keys(), this.#wills.keys(), this.#lastSeen.keys()]) {
+      for (const clientId of holder) if (owns(clientId)) ids.add(clientId);
+    }
+    for (const clientId of ids) this.#dropSession(clientId);
+    if (tenant !== null) this.#retained.purge(tenant);
+    this.#journal.commit();
+    return ids.size;
   }
 
   // ---- lifecycle, stats ------------------------------------------------------

@@ -85,6 +85,12 @@ export class RetainedIndex {
     this.#count(topic, packet, 1);
   }
 
+  /** Deletes every retained message of an owner's namespace. */
+  purge(owner: string): void {
+    if (!this.#usage.has(owner)) return;
+    for (const [topic, packet] of this.#byTopic) if (ownerOfTopic(topic) === owner) this.#delete(topic, packet);
+  }
+
   #delete(topic: string, stored: PersistedPacket): void {
     this.#byTopic.delete(topic);
     this.#count(topic, stored, -1);

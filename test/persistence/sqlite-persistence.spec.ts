@@ -322,6 +322,60 @@ describe('SqlitePersistence', () => {
     });
   });
 
+  describe('removing a tenant', () => {
+    async function acmeAndGlobex(p: SqlitePersistence): Promise<void> {
+      for (const tenant of ['acme', 'globex']) {
+        const client = { id: `${tenant}:dev` };
+        await p.storeRetained(retained(`${tenant}/state`, 'on'));
+        await p.addSubscriptions(client, [{ topic: `${tenant}/cmd`, qos: 1 }]);
+        await p.outgoingEnqueue({ clientId: client.id }, publish(`${tenant}/cmd`, 'go', { brokerId: 'broker-1', brokerCounter: 1 }));
+        await p.incomingStorePacket(client, { ...publish(`${tenant}/up`, 'q2', { qos: 2 }), messageId: 1 });
+        await p.putWill(client, { topic: `${tenant}/will`, payload: Buffer.from('bye'), qos: 0, retain: false });
+      }
+    }
+
+    it('drops everything of the tenant at once and commits it, keeps other tenants, and keeps nothing more of it until a tenant of its name opens', async () => {
+      const p = await ws.open({ flushIntervalMs: 1000, sessionExpiryMs: 3_600_000 });
+      await acmeAndGlobex(p);
+      await p.flush();
+      p.removeTenant('acme');
+      assert.equal(ws.countRows('persist_retained'), 1);
+      assert.equal(ws.countRows('persist_subscriptions'), 1);
+      assert.equal(ws.countRows('persist_outgoing'), 1);
+      assert.equal(ws.countRows('persist_incoming'), 1);
+      assert.equal(ws.countRows('persist_wills'), 1);
+      assert.equal(ws.countRows('persist_clients'), 1);
+      const acme = { id: 'acme:dev' };
+      assert.deepEqual(await p.subscriptionsByClient(acme), []);
+      assert.deepEqual(await collect(p.createRetainedStream('acme/#')), []);
+      assert.equal((await p.subscriptionsByClient({ id: 'globex:dev' })).length, 1);
+
+      // what its kicked clients still had on the way is not kept
+      const late = retained('acme/late', 'x');
+      await p.storeRetained(late);
+      assert.equal(late.retain, false);
+      await p.addSubscriptions(acme, [{ topic: 'acme/#', qos: 1 }]);
+      await p.putWill(acme, { topic: 'acme/will', payload: Buffer.from('bye'), qos: 0, retain: false });
+      assert.deepEqual(await p.subscriptionsByClient(acme), []);
+      assert.equal(await p.getWill(acme), undefined);
+
+      p.openTenant('acme');
+      await p.addSubscriptions(acme, [{ topic: 'acme/#', qos: 1 }]);
+      assert.equal((await p.subscriptionsByClient(acme)).length, 1);
+    });
+
+    it('opening a tenant drops what was left under its name; dropOrphanSessions drops sessions of users that are no more', async () => {
+      const p = await ws.open();
+      await acmeAndGlobex(p);
+      assert.equal(p.dropOrphanSessions((user) => user === 'globex'), 1);
+      assert.deepEqual(await p.subscriptionsByClient({ id: 'acme:dev' }), []);
+      assert.equal((await collect(p.createRetainedStream('acme/#'))).length, 1, 'a retained message has no user to tell whose it is');
+      p.openTenant('acme');
+      assert.deepEqual(await collect(p.createRetainedStream('acme/#')), []);
+      assert.equal((await collect(p.createRetainedStream('globex/#'))).length, 1);
+    });
+  });
+
   describe('session expiry', () => {
     const HOUR = 3_600_000;
 
