@@ -63,7 +63,7 @@ export function renderMetrics(host: BrokerHost): string {
   }
   out.family('tenant_broker_denials_total', 'counter', 'Refused or limited actions of a tenant by reason since start', tenants.flatMap(([tenant, t]) => Object.entries(t.denials).map(([reason, n]): Sample => [{ tenant, reason }, n])));
 
-  out.family('tenant_broker_offline_dropped_total', 'counter', "QoS 1/2 messages not queued for a tenant's offline persistent clients: their queue was full", tenants.map(([tenant, t]) => [{ tenant }, t.offlineDropped]));
+  out.family('tenant_broker_offline_dropped_total', 'counter', "QoS 1/2 messages dropped from a tenant's full queues (offline or unacknowledged; also in denials as queue-overflow)", tenants.map(([tenant, t]) => [{ tenant }, t.offlineDropped]));
 
   out.family('tenant_broker_server_connections', 'gauge', 'Live MQTT connections, root included', [[{}, stats.connections]]);
   for (const [suffix, key, help] of TRAFFIC) {
