@@ -11,13 +11,15 @@
  */
 import { EventEmitter } from 'node:events';
 import { Readable } from 'node:stream';
-import QlobberSub from 'qlobber/aedes/qlobber-sub';
 import { plainCopy, queuedCopy, type PersistedPacket } from './packet-codec';
 import { brokerCounter, hasConnectedClient, setBrokerCounter, type PersistenceBroker } from '../aedes-seam';
 import { NO_JOURNAL, type Journal, type StoredState } from './journal';
 import { OutgoingQueues } from './outgoing-queues';
-import { ownerOfTopic, QLOBBER_OPTIONS, RetainedIndex, type RetainedQuota, type RetainedRefused } from './retained-index';
+import { ownerOfTopic, RetainedIndex, type RetainedQuota, type RetainedRefused } from './retained-index';
 import type { QueueBounds } from '../tenancy/quotas';
+import { SubscriptionIndex, type Subscription, type TopicSubscription } from './subscription-index';
+
+export type { Subscription, SubscriptionRecord, TopicSubscription } from './subscription-index';
 
 export type { PersistedPacket } from './packet-codec';
 export type { PersistenceBroker } from '../aedes-seam';
@@ -65,26 +67,6 @@ export interface PersistenceStats {
 export interface PersistenceClient {
   id: string;
 }
-
-export interface Subscription {
-  topic: string;
-  qos: number;
-  rh?: number;
-  rap?: boolean;
-  nl?: boolean;
-  subscriptionIdentifier?: number;
-}
-
-export interface TopicSubscription {
-  clientId: string;
-  topic: string;
-  qos: number;
-  rh?: number;
-  rap?: boolean;
-  nl?: boolean;
-}
-
-export type SubscriptionRecord = Omit<Subscription, 'topic'>;
 
 export interface IncomingEntry {
   packet: PersistedPacket;
@@ -140,19 +122,18 @@ export class MemoryPersistence extends EventEmitter {
   /** Tenants removed (and purged) whose name has not been given to a new tenant since. */
   readonly #removed = new Set<string>();
   readonly #outgoing: OutgoingQueues;
-  #subscriptions = new Map<string, Map<string, SubscriptionRecord>>();
-  #trie = new QlobberSub(QLOBBER_OPTIONS);
+  readonly #subscriptions: SubscriptionIndex;
   #incoming = new Map<string, Map<number, IncomingEntry>>();
   #wills = new Map<string, PersistedPacket>();
   #lastSeen = new Map<string, number>();
 
-  #subscriptionCount = 0;
   #sessionsExpired = 0;
 
   constructor(opts: MemoryPersistenceOptions = {}, journal: Journal = NO_JOURNAL) {
     super();
     checkMemoryOptions(opts);
     this.#journal = journal;
+    this.#subscriptions = new SubscriptionIndex(journal);
     this.#retained = new RetainedIndex(journal, opts.retainedQuota ?? (() => undefined), (event) => this.emit('retainedRefused', event satisfies RetainedRefused));
     this.#tenantOf = opts.tenantOf ?? defaultTenantOf;
     const fixed: QueueBounds = { clientMessages: opts.maxOfflinePerClient ?? 0, clientBytes: 0, tenantMessages: opts.maxOfflinePerTenant ?? 0, tenantBytes: opts.maxQueuedBytesPerTenant ?? 0 };
@@ -229,85 +210,38 @@ export class MemoryPersistence extends EventEmitter {
   async addSubscriptions(client: PersistenceClient, subs: Subscription[]): Promise<void> {
     this.assertOpen();
     if (this.#gone(client.id)) return;
-    for (const sub of subs) this.#putSubscription(client.id, sub);
+    for (const sub of subs) this.#subscriptions.put(client.id, sub);
     this.touchClient(client.id);
   }
 
   async removeSubscriptions(client: PersistenceClient, topics: string[]): Promise<void> {
     this.assertOpen();
-    for (const topic of topics) this.#deleteSubscription(client.id, topic);
+    for (const topic of topics) this.#subscriptions.delete(client.id, topic);
   }
 
   async subscriptionsByClient(client: PersistenceClient): Promise<Subscription[]> {
     this.assertOpen();
     // aedes calls this when a persistent client connects: it is a sign of life
     this.touchClient(client.id);
-    const stored = this.#subscriptions.get(client.id);
-    if (!stored) return [];
-    return Array.from(stored, ([topic, record]) => ({ topic, ...record }));
+    return this.#subscriptions.of(client.id);
   }
 
   async countOffline(): Promise<{ subsCount: number; clientsCount: number }> {
-    return { subsCount: this.#trie.subscriptionsCount, clientsCount: this.#subscriptions.size };
+    return { subsCount: this.#subscriptions.matchable, clientsCount: this.#subscriptions.clientCount };
   }
 
   async subscriptionsByTopic(pattern: string): Promise<TopicSubscription[]> {
     this.assertOpen();
-    return this.#trie.match(pattern);
+    return this.#subscriptions.match(pattern);
   }
 
   async cleanSubscriptions(client: PersistenceClient): Promise<void> {
     this.assertOpen();
-    this.#dropSubscriptions(client.id);
+    this.#subscriptions.drop(client.id);
   }
 
   getClientList(topic: string): Readable {
-    const subscriptions = this.#subscriptions;
-    return Readable.from(
-      (function* clientsOf() {
-        for (const [clientId, stored] of subscriptions) {
-          if (stored.has(topic)) yield clientId;
-        }
-      })(),
-    );
-  }
-
-  #putSubscription(clientId: string, sub: Subscription): void {
-    let stored = this.#subscriptions.get(clientId);
-    if (!stored) {
-      stored = new Map();
-      this.#subscriptions.set(clientId, stored);
-    }
-    const previous = stored.get(sub.topic);
-    const record: SubscriptionRecord = { qos: sub.qos, rh: sub.rh, rap: sub.rap, nl: sub.nl };
-    if (sub.subscriptionIdentifier !== undefined) record.subscriptionIdentifier = sub.subscriptionIdentifier;
-    // QoS 0 subscriptions are restored on reconnect but never queue offline
-    // messages, so only QoS > 0 ones go into the matching trie.
-    if (sub.qos > 0) {
-      this.#trie.add(sub.topic, { clientId, topic: sub.topic, qos: sub.qos, rh: sub.rh, rap: sub.rap, nl: sub.nl });
-    } else if (previous && previous.qos > 0) {
-      this.#trie.remove(sub.topic, { clientId, topic: sub.topic });
-    }
-    if (!previous) this.#subscriptionCount++;
-    stored.set(sub.topic, record);
-    this.#journal.subscription(clientId, sub.topic, record);
-  }
-
-  #deleteSubscription(clientId: string, topic: string): void {
-    const stored = this.#subscriptions.get(clientId);
-    const record = stored?.get(topic);
-    if (!stored || !record) return;
-    if (record.qos > 0) this.#trie.remove(topic, { clientId, topic });
-    stored.delete(topic);
-    this.#subscriptionCount--;
-    if (stored.size === 0) this.#subscriptions.delete(clientId);
-    this.#journal.subscription(clientId, topic, null);
-  }
-
-  #dropSubscriptions(clientId: string): void {
-    const stored = this.#subscriptions.get(clientId);
-    if (!stored) return;
-    for (const topic of Array.from(stored.keys())) this.#deleteSubscription(clientId, topic);
+    return Readable.from(this.#subscriptions.clientsWith(topic));
   }
 
   // ---- outgoing (offline queue and in-flight QoS 1/2) -------------------------
@@ -475,7 +409,7 @@ export class MemoryPersistence extends EventEmitter {
   }
 
   #dropSession(clientId: string): void {
-    this.#dropSubscriptions(clientId);
+    this.#subscriptions.drop(clientId);
     this.#outgoing.drop(clientId);
     this.#dropIncoming(clientId);
     if (this.#wills.delete(clientId)) this.#journal.will(clientId, null);
@@ -522,7 +456,7 @@ export class MemoryPersistence extends EventEmitter {
   /** Sessions (and, for a tenant, its retained messages) dropped and committed; returns the sessions dropped. */
   #purge(owns: (clientId: string) => boolean, tenant: string | null): number {
     const ids = new Set<string>();
-    for (const holder of [this.#subscriptions.keys(), this.#outgoing.clients(), this.#incoming.keys(), this.#wills.keys(), this.#lastSeen.keys()]) {
+    for (const holder of [this.#subscriptions.clients(), this.#outgoing.clients(), this.#incoming.keys(), this.#wills.keys(), this.#lastSeen.keys()]) {
       for (const clientId of holder) if (owns(clientId)) ids.add(clientId);
     }
     for (const clientId of ids) this.#dropSession(clientId);
@@ -538,7 +472,7 @@ export class MemoryPersistence extends EventEmitter {
       offlineDropped: this.#outgoing.dropped,
       offlineDroppedByTenant: Object.fromEntries(this.#outgoing.droppedByTenant),
       retained: this.#retained.size,
-      subscriptions: this.#subscriptionCount,
+      subscriptions: this.#subscriptions.count,
       queued: this.#outgoing.queued,
       flushes: 0,
       flushErrors: 0,
@@ -588,14 +522,7 @@ export class MemoryPersistence extends EventEmitter {
   /** Rebuilds every index from a durable store's state, without journaling it again (once, on the first setup). */
   #restore(state: StoredState): void {
     for (const { topic, packet } of state.retained) this.#retained.restore(topic, packet);
-    for (const { clientId, subscription } of state.subscriptions) {
-      let stored = this.#subscriptions.get(clientId);
-      if (!stored) this.#subscriptions.set(clientId, (stored = new Map()));
-      const { topic, ...record } = subscription;
-      if (record.qos > 0) this.#trie.add(topic, { clientId, topic, qos: record.qos, rh: record.rh, rap: record.rap, nl: record.nl });
-      if (!stored.has(topic)) this.#subscriptionCount++;
-      stored.set(topic, record);
-    }
+    for (const { clientId, subscription } of state.subscriptions) this.#subscriptions.put(clientId, subscription, false);
     for (const { seq, clientId, packet } of state.outgoing) this.#outgoing.restore(seq, clientId, packet);
     for (const { clientId, messageId, packet } of state.incoming) {
       let store = this.#incoming.get(clientId);
@@ -609,7 +536,7 @@ export class MemoryPersistence extends EventEmitter {
     // (stored while expiry was off) starts its clock at this load.
     for (const { clientId, at } of state.lastSeen) this.#lastSeen.set(clientId, at);
     const now = Date.now();
-    for (const ids of [this.#subscriptions.keys(), this.#outgoing.clients(), this.#incoming.keys(), this.#wills.keys()]) {
+    for (const ids of [this.#subscriptions.clients(), this.#outgoing.clients(), this.#incoming.keys(), this.#wills.keys()]) {
       for (const clientId of ids) if (!this.#lastSeen.has(clientId)) this.touchClient(clientId, now);
     }
   }
