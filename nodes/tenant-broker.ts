@@ -81,11 +81,16 @@ export default function (RED: NodeAPI): void {
           maxQos: whole(config.defaultMaxQos, 2, 'QoS', 2) as 0 | 1 | 2,
           allowRetain: config.defaultAllowRetain !== false,
           maxSubscriptions: whole(config.defaultMaxSubscriptions, 0, 'subscription limit'),
+          maxQueuedMessages: whole(config.defaultMaxQueuedMessages, BROKER_DEFAULTS.tenantLimits.maxQueuedMessages, 'queue size'),
+          maxQueuedBytes: whole(config.defaultMaxQueuedBytes, BROKER_DEFAULTS.tenantLimits.maxQueuedBytes, 'queue size'),
+          maxRetainedMessages: whole(config.defaultMaxRetainedMessages, BROKER_DEFAULTS.tenantLimits.maxRetainedMessages, 'retained quota'),
+          maxRetainedBytes: whole(config.defaultMaxRetainedBytes, BROKER_DEFAULTS.tenantLimits.maxRetainedBytes, 'retained quota'),
         },
         maxPacketBytes: whole(config.maxPacketBytes, BROKER_DEFAULTS.maxPacketBytes, 'packet size') || undefined,
         persistence: config.persistence === 'memory' ? 'memory' : 'sqlite',
         maxOfflinePerClient: whole(config.maxOfflinePerClient, BROKER_DEFAULTS.maxOfflinePerClient, 'queue size'),
         maxOfflinePerTenant: whole(config.maxOfflinePerTenant, BROKER_DEFAULTS.maxOfflinePerTenant, 'queue size'),
+        maxQueuedBytesPerTenant: whole(config.maxQueuedBytesPerTenant, BROKER_DEFAULTS.maxQueuedBytesPerTenant, 'queue size'),
         sessionExpiryMs: whole(config.sessionExpiry, BROKER_DEFAULTS.sessionExpirySeconds, 'session expiry') * 1000,
         // Node-RED stops on SIGHUP (red.js); a listener of ours would only add a reload before that, and where
         // Node-RED is embedded without one it would stop SIGHUP from ending the process. The registry's watch

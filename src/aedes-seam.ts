@@ -57,6 +57,11 @@ export function disconnectedCleanly(client: Client): boolean {
   return (client as { _disconnected?: boolean })._disconnected === true;
 }
 
+/** Forgets one connected client's will, so closing it does not publish it. */
+export function dropWill(client: Client): void {
+  (client as PrivateClient).will = null;
+}
+
 /** The subscriptions aedes holds for a client, by full filter. */
 export function subscriptionsOf(client: Client): Readonly<Record<string, { qos: number }>> {
   return (client as PrivateClient).subscriptions;
@@ -79,6 +84,14 @@ export function clientOfStream(stream: Duplex): Client {
 export function publisherIdOf(packet: PublishPacket | AedesPublishPacket): string | undefined {
   const id = (packet as { clientId?: unknown }).clientId;
   return typeof id === 'string' ? id : undefined;
+}
+
+/**
+ * aedes closes a client past `maxInflightInbound` (inbound QoS 2 messages
+ * awaiting PUBREL) with an error it names only in its message.
+ */
+export function isInflightOverflow(error: Error): boolean {
+  return /^maxInflightInbound exceeded/.test(error.message);
 }
 
 /** Listens to aedes' own 'error' (its type does not declare it): persistence failing under a publish. */

@@ -11,8 +11,21 @@ export const BROKER_DEFAULTS = {
   maxPacketBytes: 16 * 1024 * 1024,
   /** After a restart, how long a client whose will was kept has to reconnect before the will is published. */
   willGraceMs: 30_000,
+  /** Messages queued for any one persistent client (offline or unacknowledged), whatever its tenant's limit. */
   maxOfflinePerClient: 1000,
+  /** Messages queued over one tenant's clients (0: no limit). */
   maxOfflinePerTenant: 0,
+  /** Payload and topic bytes queued over one tenant's clients. */
+  maxQueuedBytesPerTenant: 256 * 1024 * 1024,
+  /** Inbound QoS 2 messages one client may hold unreleased (PUBREC sent, no PUBREL yet); past it the client is disconnected. */
+  maxInflightInbound: 100,
+  /** What the broker node gives new tenants (the engine alone gives 0: no limit). */
+  tenantLimits: {
+    maxQueuedMessages: 1000,
+    maxQueuedBytes: 64 * 1024 * 1024,
+    maxRetainedMessages: 10_000,
+    maxRetainedBytes: 64 * 1024 * 1024,
+  },
   sessionExpirySeconds: 7 * 24 * 3600,
   database: 'tenant-broker.db',
 } as const;

@@ -1,4 +1,4 @@
-import type { AppliedLimit, ClientInfo, DenialReason, DisconnectReason, PublishedMessage, RefusalReason, Transport } from './model';
+import type { AppliedLimit, ClientInfo, DenialReason, DisconnectReason, PublishedMessage, RefusalReason, StorageLimitReason, Transport } from './model';
 import type { Violation } from './tenancy/message-policies';
 
 export { REFUSAL_RETURN_CODES } from './model';
@@ -36,6 +36,15 @@ export interface LimitApplied extends ClientInfo {
   limit: AppliedLimit;
 }
 
+/** Something the store dropped or did not keep because a bound was reached. */
+export interface StorageLimit {
+  /** The tenant whose bound it was; null for root's clients. */
+  tenant: string | null;
+  /** The client (its own identifier) whose queue or publish it was, when one. */
+  clientId: string | null;
+  reason: StorageLimitReason;
+}
+
 export interface ClientFailure {
   client: ClientInfo | null;
   error: Error;
@@ -53,6 +62,8 @@ export interface EngineEvents {
   'subscribe-denied': [SubscribeDenied];
   'limit-applied': [LimitApplied];
   'policy-violated': [PolicyViolated];
+  /** A queued message dropped, or a retained message not kept, at a bound: counted per tenant and reason. */
+  'storage-limit': [StorageLimit];
   /** Clients disconnected by an operator or because a tenant's quota was lowered. */
   'clients-kicked': [{ tenant: string; count: number; reason: 'kick' | 'quota' }];
   /** Emitted for every message published into a tenant's namespace. */

@@ -19,8 +19,8 @@ export type { AuditCategory, AuditEvent } from './audit/audit-log';
 export type { TopicStat } from './registry/topic-stats';
 
 export { ISOLATION_STYLES, REFUSAL_RETURN_CODES } from './model';
-export type { ClientInfo, DeniedPublish, IsolationStyle, PublishedMessage, RefusalReason, TenantLimits, Transport } from './model';
-export type { ConnectionRefused, EngineEvents, LimitApplied, PublishDenied, SubscribeDenied } from './events';
+export type { ClientInfo, DeniedPublish, StorageLimitReason, IsolationStyle, PublishedMessage, RefusalReason, TenantLimits, Transport } from './model';
+export type { ConnectionRefused, EngineEvents, LimitApplied, PublishDenied, StorageLimit, SubscribeDenied } from './events';
 export { ALL_TENANTS, ROOT_USER } from './tenancy/topics';
 
 export { TenantBrokerError } from './errors';

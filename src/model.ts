@@ -38,6 +38,14 @@ export interface TenantLimits {
   deniedPublish: DeniedPublish;
   /** What a device's rules leave unmatched. */
   deviceDefaultAccess: DefaultAccess;
+  /** Messages queued for one persistent client, offline or unacknowledged; past it the oldest is dropped. */
+  maxQueuedMessages: number;
+  /** Payload and topic bytes queued for one persistent client; past it the oldest is dropped. */
+  maxQueuedBytes: number;
+  /** Retained messages in the tenant's namespace; past it a retained publish is delivered, not kept. */
+  maxRetainedMessages: number;
+  /** Payload and topic bytes of the tenant's retained messages. */
+  maxRetainedBytes: number;
 }
 
 /** What the policy core needs to know of a tenant. */
@@ -137,6 +145,15 @@ export type DenialReason =
 
 /** Why a connection ended, as lifecycle events say it. */
 export type DisconnectReason = 'client' | 'keepalive' | 'takeover' | 'kick' | 'quota' | 'tenant-disabled' | 'tenant-removed' | 'token-expired' | 'denied' | 'error';
+
+/** What the store dropped or did not keep because a tenant (or the broker) is at a bound. */
+export type StorageLimitReason =
+  /** A queued message dropped: the oldest, for a new one, or the new one when it can never fit. */
+  | 'queue-overflow'
+  /** A retained publish delivered but not kept: the tenant's retained quota is reached. */
+  | 'retained-quota'
+  /** A client disconnected for holding too many inbound QoS 2 messages unreleased (no PUBREL). */
+  | 'inflight-overflow';
 
 /** A limit that trimmed or slowed traffic without refusing it. */
 export type AppliedLimit = 'rate' | 'retain' | 'qos';

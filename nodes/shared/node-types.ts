@@ -25,10 +25,15 @@ export interface TenantBrokerNodeDef extends NodeDef {
   defaultMaxQos: string;
   defaultAllowRetain: boolean;
   defaultMaxSubscriptions: string;
+  defaultMaxQueuedMessages: string;
+  defaultMaxQueuedBytes: string;
+  defaultMaxRetainedMessages: string;
+  defaultMaxRetainedBytes: string;
   maxPacketBytes: string;
   persistence: 'memory' | 'sqlite';
   maxOfflinePerClient: string;
   maxOfflinePerTenant: string;
+  maxQueuedBytesPerTenant: string;
   sessionExpiry: string;
 }
 

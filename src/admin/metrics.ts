@@ -75,7 +75,7 @@ export function renderMetrics(host: BrokerHost): string {
     ),
   );
 
-  out.family('tenant_broker_offline_dropped_total', 'counter', "QoS 1/2 messages not queued for a tenant's offline persistent clients: their queue was full", tenants.map(([tenant, t]) => [{ tenant }, t.offlineDropped]));
+  out.family('tenant_broker_offline_dropped_total', 'counter', "QoS 1/2 messages dropped from a tenant's full queues (offline or unacknowledged; also in denials as queue-overflow)", tenants.map(([tenant, t]) => [{ tenant }, t.offlineDropped]));
 
   out.family('tenant_broker_server_connections', 'gauge', 'Live MQTT connections, root included', [[{}, stats.connections]]);
   for (const [suffix, key, help] of TRAFFIC) {
@@ -85,8 +85,8 @@ export function renderMetrics(host: BrokerHost): string {
 
   if (stats.persistence) {
     const p = stats.persistence;
-    out.family('tenant_broker_persisted_retained', 'gauge', 'Retained messages kept in SQLite', [[{}, p.retained]]);
-    out.family('tenant_broker_persisted_subscriptions', 'gauge', 'Subscriptions of persistent sessions kept in SQLite', [[{}, p.subscriptions]]);
+    out.family('tenant_broker_persisted_retained', 'gauge', 'Retained messages kept (in SQLite, or in memory with the memory persistence)', [[{}, p.retained]]);
+    out.family('tenant_broker_persisted_subscriptions', 'gauge', 'Subscriptions of persistent sessions kept', [[{}, p.subscriptions]]);
     out.family('tenant_broker_persisted_queue_depth', 'gauge', 'QoS 1/2 messages queued for persistent sessions (offline and in flight)', [[{}, p.queued]]);
     out.family('tenant_broker_sessions_expired_total', 'counter', 'Persistent sessions dropped after the configured time offline', [[{}, p.sessionsExpired]]);
   }

@@ -23,6 +23,17 @@ const NOT_FOUND = { '404': error('No such tenant or webhook') };
 
 const count = { type: 'integer', minimum: 0 };
 const timestamp = { type: 'string', format: 'date-time' };
+/** What a limit does, where more needs saying than "0: no limit". */
+const LIMIT_DOCS: Record<string, string> = {
+  max_queued_messages:
+    'QoS 1/2 messages held for one persistent client, offline or sent and not yet acknowledged; past it the oldest is dropped (counted as `queue-overflow`). 0: no limit of its own (the broker\'s bound per client and totals per tenant still apply). The broker node gives new tenants 1000; tenants older than this limit have 0',
+  max_queued_bytes:
+    'payload and topic bytes held for one persistent client, as max_queued_messages; a message larger on its own is not queued. 0: no limit. The broker node gives new tenants 67108864 (64 MiB); tenants older than this limit have 0',
+  max_retained_messages:
+    'retained messages in the tenant\'s topics; past it a retained publish is delivered live with retain cleared and not kept (counted as `retained-quota`). Replacing or deleting a retained message is always allowed. 0: no limit. The broker node gives new tenants 10000; tenants older than this limit have 0',
+  max_retained_bytes:
+    'payload and topic bytes of the tenant\'s retained messages, as max_retained_messages; a replacement that grows past it is refused and removes the message it would have replaced. 0: no limit. The broker node gives new tenants 67108864 (64 MiB); tenants older than this limit have 0',
+};
 const limitProperties: Record<string, Schema> = Object.fromEntries(
   LIMIT_FIELDS.map(({ column, kind, choices }) => [
     column,
@@ -32,7 +43,7 @@ const limitProperties: Record<string, Schema> = Object.fromEntries(
         ? { type: 'integer', enum: [0, 1, 2] }
         : kind === 'choice'
           ? { type: 'string', enum: [...choices!], description: 'what a denied publish does: close the connection, or acknowledge and drop it' }
-          : { ...count, description: '0: no limit' },
+          : { ...count, description: LIMIT_DOCS[column] ?? '0: no limit' },
   ]),
 );
 const username = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' };
@@ -49,7 +60,7 @@ const figures: Schema = {
     bytes_in: count,
     messages_out: count,
     bytes_out: count,
-    denials: { type: 'object', additionalProperties: count, description: 'count by reason' },
+    denials: { type: 'object', additionalProperties: count, description: 'count by reason: refusals (e.g. `bad-credentials`, `outside-namespace`), limits applied (`rate-limited`, `retain-cleared`, `qos-downgraded`) and what the store dropped or did not keep (`queue-overflow`, `retained-quota`, `inflight-overflow`)' },
   },
 };
 
@@ -154,8 +165,8 @@ const operations: Record<RouteKey, Operation> = {
         persistence: {
           type: 'object',
           nullable: true,
-          description: 'SQLite persistence figures; null with in-memory persistence',
-          properties: { retained: count, subscriptions: count, queued: count, offline_dropped: count, sessions_expired: count },
+          description: 'figures of the store (SQLite or memory); null for a persistence the engine was given',
+          properties: { store: { type: 'string', enum: ['sqlite', 'memory'] }, retained: count, subscriptions: count, queued: count, offline_dropped: count, sessions_expired: count },
         },
       })),
       ...ERRORS,

@@ -65,7 +65,7 @@ export class AdminRoutes {
         const tenants = Object.fromEntries(Object.entries(stats.tenants).map(([name, t]) => [name, { ...figuresView(t), connections: t.connections, offline_dropped: t.offlineDropped }]));
         const webhooks = Object.fromEntries(Object.entries(stats.webhooks).map(([id, c]) => [id, countersView(c)]));
         const p = stats.persistence;
-        const persistence = p && { retained: p.retained, subscriptions: p.subscriptions, queued: p.queued, offline_dropped: p.offlineDropped, sessions_expired: p.sessionsExpired };
+        const persistence = p && { store: p.store, retained: p.retained, subscriptions: p.subscriptions, queued: p.queued, offline_dropped: p.offlineDropped, sessions_expired: p.sessionsExpired };
         return ok({ uptime_seconds: stats.uptimeSeconds, connections: stats.connections, total: figuresView(stats.total), tenants, webhooks, persistence });
       },
       'GET /internal/tenants': () => ok({ tenants: tenants.list() }),

@@ -19,6 +19,10 @@ export interface TenantView {
   allow_retain: boolean;
   max_subscriptions: number;
   denied_publish: string;
+  max_queued_messages: number;
+  max_queued_bytes: number;
+  max_retained_messages: number;
+  max_retained_bytes: number;
   connections: number;
   created_at: string;
   updated_at: string;
@@ -30,7 +34,7 @@ export function tenantView(tenant: Tenant, connections: number): TenantView {
     username: tenant.username,
     isolation: tenant.isolation,
     enabled: tenant.enabled,
-    ...(limits as Pick<TenantView, 'max_connections' | 'max_msgs_per_sec' | 'max_tenant_msgs_per_sec' | 'max_payload_bytes' | 'max_qos' | 'allow_retain' | 'max_subscriptions' | 'denied_publish'>),
+    ...(limits as Omit<TenantView, 'username' | 'isolation' | 'enabled' | 'connections' | 'created_at' | 'updated_at'>),
     connections,
     created_at: new Date(tenant.createdAt).toISOString(),
     updated_at: new Date(tenant.updatedAt).toISOString(),

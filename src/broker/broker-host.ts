@@ -45,6 +45,12 @@ export interface BrokerHostOptions extends FabricOptions {
   /** Largest MQTT packet accepted from an authenticated client; a larger one closes its connection. Default 16 MiB. */
   maxPacketBytes?: number;
   /**
+   * Inbound QoS 2 messages one client may hold unreleased (PUBREC sent, no
+   * PUBREL yet; each is kept whole until then). Past it the client is
+   * disconnected and counted as `inflight-overflow`. Default 100; 0: no limit.
+   */
+  maxInflightInbound?: number;
+  /**
    * Notice commits other processes make to the registry file (the sqlite3
    * shell) and apply them within a poll interval, with no request: true
    * (default, every second), `{ intervalMs }`, or false. Only for a registry this host opens;
@@ -82,8 +88,8 @@ export interface BrokerStats {
   total: TrafficFigures;
   tenants: Record<string, TrafficFigures & { connections: number; offlineDropped: number }>;
   webhooks: Record<string, WebhookCounters>;
-  /** The SQLite persistence's figures; null with in-memory persistence. */
-  persistence: { retained: number; subscriptions: number; queued: number; offlineDropped: number; sessionsExpired: number } | null;
+  /** The store's figures (memory or SQLite); null for a persistence passed in. */
+  persistence: { store: 'sqlite' | 'memory'; retained: number; subscriptions: number; queued: number; offlineDropped: number; sessionsExpired: number } | null;
 }
 
 /**
@@ -150,7 +156,7 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
 
   /** Counters since start, per tenant and in total, with live connections and webhook counters. */
   stats(): BrokerStats {
-    const persisted = this.fabric?.sqlite?.stats() ?? null;
+    const persisted = this.fabric?.store?.stats() ?? null;
     const tenants: BrokerStats['tenants'] = {};
     for (const tenant of this.registry.listTenants()) {
       tenants[tenant.username] = {
@@ -166,6 +172,7 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
       tenants,
       webhooks: this.webhooks.allCounters(),
       persistence: persisted && {
+        store: this.fabric!.durable ? 'sqlite' : 'memory',
         retained: persisted.retained,
         subscriptions: persisted.subscriptions,
         queued: persisted.queued,
@@ -249,8 +256,7 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
       tenantBuckets: this.tenantBuckets,
       maxPacketBytes: this.options.maxPacketBytes ?? BROKER_DEFAULTS.maxPacketBytes,
     });
-    this.fabric = createFabric(this.options, this.registry);
-    this.fabric.sqlite?.on('flushError', (error: Error) => this.emit('engine-error', error));
+    this.fabric = createFabric(this.options, this.registry, this);
     const aedes = await Aedes.createBroker({
       ...hooks,
       persistence: this.fabric.persistence,
@@ -260,10 +266,13 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
       // a slow consumer is dropped instead of holding messages for everyone
       drainTimeout: 30_000,
       maxTopicLevels: MAX_TOPIC_LEVELS,
+      // each unreleased inbound QoS 2 message is kept whole until its PUBREL
+      maxInflightInbound: this.options.maxInflightInbound ?? BROKER_DEFAULTS.maxInflightInbound,
       concurrency: this.fabric.concurrency,
     });
     this.aedes = aedes;
     storeOnlyGranted(aedes, refused);
+    this.reactions.attach(this.fabric.store);
     this.accepting = (stream, info) => {
       const client = aedes.handle(stream, info.req);
       this.sessions.set(client, newSession(info));
@@ -320,6 +329,7 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
   private async shut(final: boolean): Promise<void> {
     this.wills.reset();
     this.accepting = null;
+    this.reactions.attach(null);
     const aedes = this.aedes;
     const closingListeners = this.servers.splice(0).map((listener) => listener.close());
     if (aedes) {

@@ -1,20 +1,25 @@
 import type { EventEmitter } from 'node:events';
 import type { EngineEvents } from '../events';
+import type { MemoryPersistence } from '../persistence/memory-store';
 import type { DeviceChange, Registry, TenantChange } from '../registry/registry';
 import { connectionsAfterChange, deviceConnectionsAfterChange } from '../tenancy/policy';
+import { ROOT_USER } from '../tenancy/topics';
+import { dropWill } from '../aedes-seam';
 import type { ConnectionTracker } from './connections';
 import type { TrafficCounters } from './traffic';
 
 /**
  * What a change in the registry does to the running broker, at once: the
  * policy core says which connections a tenant's or a device's change ends,
- * this carries it out (and forgets a removed tenant's counters, and has flows'
- * subscriptions follow a tenant's namespace). A role change needs nothing
- * here: rules are looked up again on the next packet.
+ * this carries it out, forgets a removed tenant's counters, removes from the
+ * store everything it owned (a new tenant of the same name inherits nothing),
+ * and has flows' subscriptions follow a tenant's namespace. A role change
+ * needs nothing here: rules are looked up again on the next packet.
  */
 export class RegistryReactions {
   private readonly onTenantChanged = (change: TenantChange) => this.tenantChanged(change);
   private readonly onDeviceChanged = (change: DeviceChange) => this.deviceChanged(change);
+  private store: MemoryPersistence | null = null;
 
   constructor(
     private readonly registry: Registry,
@@ -27,6 +32,16 @@ export class RegistryReactions {
     registry.on('device-changed', this.onDeviceChanged);
   }
 
+  /**
+   * The store of the broker now running (null: a persistence the engine was
+   * given, which it cannot search). Sessions of users that are no longer
+   * tenants (removed while the broker was down) are dropped at once.
+   */
+  attach(store: MemoryPersistence | null): void {
+    this.store = store;
+    store?.dropOrphanSessions((user) => user === ROOT_USER || this.registry.getTenant(user) !== undefined);
+  }
+
   stop(): void {
     this.registry.off('tenant-changed', this.onTenantChanged);
     this.registry.off('device-changed', this.onDeviceChanged);
@@ -35,8 +50,16 @@ export class RegistryReactions {
   private tenantChanged(change: TenantChange): void {
     const { before, after } = change;
     if (!before || !after || before.namespace !== after.namespace) this.flowsFollow().catch((err: Error) => this.events.emit('engine-error', err));
-    if (!before) return;
-    if (!after) this.traffic.forget(change.username);
+    if (!before) {
+      // whatever a crash or an outside edit left under this name is not the new tenant's
+      if (after) this.withStore((store) => store.openTenant(change.username));
+      return;
+    }
+    if (!after) {
+      this.traffic.forget(change.username);
+      // its clients' wills would land in a namespace that no longer belongs to anyone
+      for (const client of this.connections.clients(change.username)) dropWill(client);
+    }
     const reaction = connectionsAfterChange(before, after, change.passwordChanged);
     if (reaction?.kind === 'kick') {
       this.connections.kick(change.username, !after ? 'tenant-removed' : !after.enabled ? 'tenant-disabled' : 'kick');
@@ -44,10 +67,21 @@ export class RegistryReactions {
       const count = this.connections.trim(change.username, reaction.max);
       if (count > 0) this.events.emit('clients-kicked', { tenant: change.username, count, reason: 'quota' });
     }
+    if (!after) this.withStore((store) => store.removeTenant(change.username));
   }
 
   private deviceChanged(change: DeviceChange): void {
     if (!change.before) return;
     if (deviceConnectionsAfterChange(change.before, change.after, change.passwordChanged)?.kind === 'kick') this.connections.kickDevice(change.username);
+  }
+
+  private withStore(task: (store: MemoryPersistence) => void): void {
+    if (!this.store) return;
+    try {
+      task(this.store);
+    } catch (err) {
+      // a failed commit (disk): reported; what is in memory is gone already
+      this.events.emit('engine-error', err as Error);
+    }
   }
 }

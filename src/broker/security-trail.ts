@@ -2,6 +2,7 @@ import type { EventEmitter } from 'node:events';
 import type { EngineEvents } from '../events';
 import type { Registry } from '../registry/registry';
 import type { TrafficCounters } from './traffic';
+import { isInflightOverflow } from '../aedes-seam';
 
 const LIMIT_COUNTERS = { rate: 'rate-limited', retain: 'retain-cleared', qos: 'qos-downgraded' } as const;
 
@@ -37,6 +38,10 @@ export function recordSecurityTrail(events: EventEmitter<EngineEvents>, registry
     audit.record(e.tenant, 'security', 'policy.violation', { clientId: e.clientId, login: e.username, topic: e.topic, action: e.action, policy: first.policy, reason: first.reason, detail: first.detail });
   });
   events.on('limit-applied', (e) => traffic.denied(e.tenant, LIMIT_COUNTERS[e.limit]));
+  events.on('storage-limit', (e) => traffic.denied(e.tenant, e.reason));
+  events.on('client-error', (e) => {
+    if (isInflightOverflow(e.error)) events.emit('storage-limit', { tenant: e.client?.tenant ?? null, clientId: e.client?.clientId ?? null, reason: 'inflight-overflow' });
+  });
   events.on('clients-kicked', (e) => {
     if (e.reason === 'quota') {
       traffic.denied(e.tenant, 'quota-kick');

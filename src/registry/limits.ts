@@ -16,6 +16,10 @@ export const LIMIT_FIELDS: ReadonlyArray<{ key: keyof TenantLimits; column: stri
   { key: 'maxSubscriptions', column: 'max_subscriptions', kind: 'count', fallback: 0 },
   { key: 'deniedPublish', column: 'denied_publish', kind: 'choice', fallback: 'close', choices: DENIED_PUBLISH_MODES },
   { key: 'deviceDefaultAccess', column: 'device_default_access', kind: 'choice', fallback: 'allow', choices: DEFAULT_ACCESS_MODES },
+  { key: 'maxQueuedMessages', column: 'max_queued_messages', kind: 'count', fallback: 0 },
+  { key: 'maxQueuedBytes', column: 'max_queued_bytes', kind: 'count', fallback: 0 },
+  { key: 'maxRetainedMessages', column: 'max_retained_messages', kind: 'count', fallback: 0 },
+  { key: 'maxRetainedBytes', column: 'max_retained_bytes', kind: 'count', fallback: 0 },
 ];
 
 export const NO_LIMITS: TenantLimits = Object.fromEntries(LIMIT_FIELDS.map((f) => [f.key, f.fallback])) as unknown as TenantLimits;

@@ -78,6 +78,17 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
     sql: `ALTER TABLE tenants ADD COLUMN denied_publish TEXT NOT NULL DEFAULT 'close' CHECK (denied_publish IN ('close', 'drop'));`,
   },
   {
+    version: 6,
+    name: 'queue and retained quotas',
+    // 0 (no limit) for the tenants there are: a quota they never had must not delete what they keep
+    sql: `
+      ALTER TABLE tenants ADD COLUMN max_queued_messages INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE tenants ADD COLUMN max_queued_bytes INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE tenants ADD COLUMN max_retained_messages INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE tenants ADD COLUMN max_retained_bytes INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
+  {
     version: 9,
     name: 'devices, roles, namespaces',
     sql: `

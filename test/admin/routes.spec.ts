@@ -41,7 +41,8 @@ describe('admin API routes', () => {
       assert.equal(typeof reply.json.uptime_seconds, 'number');
       assert.equal(reply.json.connections, 1);
       assert.deepEqual(reply.json.tenants.acme, { messages_in: 1, bytes_in: 5, messages_out: 0, bytes_out: 0, denials: {}, connections: 1, offline_dropped: 0 });
-      assert.deepEqual(Object.keys(reply.json.persistence).sort(), ['offline_dropped', 'queued', 'retained', 'sessions_expired', 'subscriptions']);
+      assert.deepEqual(Object.keys(reply.json.persistence).sort(), ['offline_dropped', 'queued', 'retained', 'sessions_expired', 'store', 'subscriptions']);
+      assert.equal(reply.json.persistence.store, 'sqlite');
       assert.equal(reply.json.tenants.globex.connections, 0);
       assert.equal(reply.json.total.messages_in, 1);
       assert.deepEqual(reply.json.webhooks, {});

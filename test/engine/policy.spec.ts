@@ -20,6 +20,10 @@ describe('policy core (pure verdicts)', () => {
     maxSubscriptions: 0,
     deniedPublish: 'close',
     deviceDefaultAccess: 'allow',
+    maxQueuedMessages: 0,
+    maxQueuedBytes: 0,
+    maxRetainedMessages: 0,
+    maxRetainedBytes: 0,
     ...over,
   });
   const prefix: Scope = { kind: 'tenant', tenant: 'acme', namespace: 'acme', isolation: 'prefix' };

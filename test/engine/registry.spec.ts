@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { MIGRATIONS } from '../../src/registry/schema';
 import BetterSqlite3 from 'better-sqlite3';
 import { Registry, TenantBrokerError, type TenantChange } from '../../src';
+import { MIGRATIONS } from '../../src/registry/schema';
 import { tempDir } from '../helpers/tmp';
 
 describe('registry', () => {
@@ -27,6 +27,25 @@ describe('registry', () => {
     registry.close();
     registry = new Registry({ path: tmp.file('registry.db') });
     assert.equal((registry.db.prepare('SELECT COUNT(*) AS n FROM schema_migrations').get() as { n: number }).n, MIGRATIONS.length);
+  });
+
+  it('migration 6: tenants that exist keep no queue or retained quota (0); new tenants take the defaults given', async () => {
+    registry.close();
+    const path = tmp.file('v5.db');
+    const db = new BetterSqlite3(path);
+    db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+    for (const m of MIGRATIONS.filter((m) => m.version <= 5)) {
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_migrations VALUES (?, ?, 0)').run(m.version, m.name);
+    }
+    db.prepare("INSERT INTO tenants (username, password_hash, isolation, created_at, updated_at) VALUES ('old', 'x', 'prefix', 0, 0)").run();
+    db.close();
+    const quotas = { maxQueuedMessages: 1000, maxQueuedBytes: 64 << 20, maxRetainedMessages: 10_000, maxRetainedBytes: 64 << 20 };
+    registry = new Registry({ path, defaults: quotas });
+    const old = registry.getTenant('old')!;
+    assert.deepEqual([old.maxQueuedMessages, old.maxQueuedBytes, old.maxRetainedMessages, old.maxRetainedBytes], [0, 0, 0, 0]);
+    const fresh = await registry.addTenant({ username: 'fresh', password: 'pw' });
+    assert.deepEqual([fresh.maxQueuedMessages, fresh.maxQueuedBytes, fresh.maxRetainedMessages, fresh.maxRetainedBytes], [1000, 64 << 20, 10_000, 64 << 20]);
   });
 
   it('stores salted scrypt hashes, never the password', async () => {

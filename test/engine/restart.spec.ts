@@ -94,7 +94,7 @@ describe('persistence across restarts', () => {
     assert.deepEqual(watcher.inbox.filter((m) => m.payload === 'offline').map((m) => m.topic), ['status/gone']);
   });
 
-  it('limits offline queues per client and counts what overflows', async () => {
+  it('limits offline queues per client, dropping the oldest, and counts what overflows', async () => {
     await start({ maxOfflinePerClient: 5 });
     const sub = await as('acme', { clientId: 'slow', clean: false });
     await sub.subscribe('acme/q/#', 1);
@@ -102,12 +102,14 @@ describe('persistence across restarts', () => {
     const pub = await as('acme');
     for (let i = 0; i < 8; i++) await pub.publish(`acme/q/${i}`, String(i), { qos: 1 });
     assert.equal(host!.stats().tenants.acme.offlineDropped, 3);
+    assert.equal(host!.stats().tenants.acme.denials['queue-overflow'], 3);
     assert.match(renderMetrics(host!), /^tenant_broker_offline_dropped_total\{tenant="acme"\} 3$/m);
+    assert.match(renderMetrics(host!), /^tenant_broker_denials_total\{tenant="acme",reason="queue-overflow"\} 3$/m);
     const back = await as('acme', { clientId: 'slow', clean: false });
-    await back.waitFor((m) => m.payload === '4');
+    await back.waitFor((m) => m.payload === '7');
     await host!.publish('acme', { topic: 'q/sentinel', payload: 'S' });
     await back.waitFor((m) => m.payload === 'S');
-    assert.deepEqual(back.inbox.map((m) => m.payload), ['0', '1', '2', '3', '4', 'S']);
+    assert.deepEqual(back.inbox.map((m) => m.payload), ['3', '4', '5', '6', '7', 'S']);
   });
 
   it('memory persistence forgets everything on restart (the choice is real)', async () => {

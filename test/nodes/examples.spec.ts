@@ -20,7 +20,19 @@ const examples = readdirSync(examplesDir)
   .map((file) => ({ name: file.replace(/\.json$/, ''), flow: JSON.parse(readFileSync(join(examplesDir, file), 'utf8')) as FlowNode[] }));
 
 /** What a tenant gets when it is added without limits: the broker node's defaults. */
-const DEFAULT_LIMITS = { maxConnections: 0, maxMsgsPerSec: 0, maxTenantMsgsPerSec: 0, maxPayloadBytes: 0, maxQos: 2, allowRetain: true, maxSubscriptions: 0 };
+const DEFAULT_LIMITS = {
+  maxConnections: 0,
+  maxMsgsPerSec: 0,
+  maxTenantMsgsPerSec: 0,
+  maxPayloadBytes: 0,
+  maxQos: 2,
+  allowRetain: true,
+  maxSubscriptions: 0,
+  maxQueuedMessages: 1000,
+  maxQueuedBytes: 64 * 1024 * 1024,
+  maxRetainedMessages: 10_000,
+  maxRetainedBytes: 64 * 1024 * 1024,
+};
 
 /**
  * The broker as the 0.1.0 editor saved an example's: every text field it
@@ -63,7 +75,7 @@ describe('examples as shipped, in Node-RED', function () {
     assert.equal(tenant.isolation, 'prefix');
     const listeners = (host as unknown as { servers: unknown[] }).servers;
     assert.equal(listeners.length, 2, 'MQTT over WebSocket is not listening');
-    assert.notEqual(host.stats().persistence, null, 'sessions and retained messages are not kept in SQLite');
+    assert.equal(host.stats().persistence?.store, 'sqlite', 'sessions and retained messages are not kept in SQLite');
   }
 
   it('06 Device presence: keeps the online devices of tenant2 from its lifecycle events', async () => {

@@ -114,6 +114,25 @@ describe('SqlitePersistence', () => {
     });
   });
 
+  describe('keys', () => {
+    // [MQTT-1.5.3-2] forbids U+0000 on the wire, but the store must not depend on it (issue 10, finding 13)
+    it('keeps apart subscriptions whose client id and topic hold U+0000 and would join to the same text', async () => {
+      const first = await ws.open();
+      await first.addSubscriptions({ id: 'acme:a' }, [{ topic: 'b\u0000c', qos: 1 }]);
+      await first.addSubscriptions({ id: 'acme:a\u0000b' }, [{ topic: 'c', qos: 1 }]);
+      await first.incomingStorePacket({ id: 'acme:x\u00001' }, { ...publish('up', 'one', { qos: 2 }), messageId: 2 });
+      await first.incomingStorePacket({ id: 'acme:x' }, { ...publish('up', 'two', { qos: 2 }), messageId: 12 });
+      await ws.close(first);
+
+      const second = await ws.open({}, new FakeBroker('broker-2'));
+      assert.deepEqual((await second.subscriptionsByClient({ id: 'acme:a' })).map((s) => s.topic), ['b\u0000c']);
+      assert.deepEqual((await second.subscriptionsByClient({ id: 'acme:a\u0000b' })).map((s) => s.topic), ['c']);
+      assert.equal(String((await second.incomingGetPacket({ id: 'acme:x\u00001' }, { messageId: 2 })).payload), 'one');
+      assert.equal(String((await second.incomingGetPacket({ id: 'acme:x' }, { messageId: 12 })).payload), 'two');
+      assert.equal(ws.countRows('persist_subscriptions'), 2);
+    });
+  });
+
   describe('write batching', () => {
     it('serves reads from memory before the flush, and flushes on its own', async () => {
       const p = await ws.open({ flushIntervalMs: 250 });
@@ -171,58 +190,80 @@ describe('SqlitePersistence', () => {
     });
   });
 
-  describe('bounded offline queues', () => {
-    it('drops the newest messages for a client over maxOfflinePerClient, and counts them', async () => {
+  describe('bounded queues (offline and in flight)', () => {
+    const queued = async (p: SqlitePersistence, id: string) => payloads(await collect(p.outgoingStream({ id })));
+
+    it('drops the oldest message of a client over maxOfflinePerClient, and counts it', async () => {
       const p = await ws.open({ maxOfflinePerClient: 3 });
+      const dropped: unknown[] = [];
+      p.on('queueOverflow', (e) => dropped.push(e));
       for (let i = 0; i < 5; i++) {
         await p.outgoingEnqueueCombi([{ clientId: 'acme:a' }], publish('t', `m${i}`, { brokerId: 'broker-1', brokerCounter: i + 1 }));
       }
-      assert.deepEqual(payloads(await collect(p.outgoingStream({ id: 'acme:a' }))), ['m0', 'm1', 'm2']);
+      assert.deepEqual(await queued(p, 'acme:a'), ['m2', 'm3', 'm4']);
       const stats = p.stats();
       assert.equal(stats.offlineDropped, 2);
       assert.deepEqual(stats.offlineDroppedByTenant, { acme: 2 });
       assert.equal(stats.queued, 3);
+      assert.deepEqual(dropped, [{ clientId: 'acme:a', tenant: 'acme' }, { clientId: 'acme:a', tenant: 'acme' }]);
     });
 
-    it('bounds a tenant across its clients with maxOfflinePerTenant', async () => {
+    it('bounds a tenant across its clients with maxOfflinePerTenant, dropping the tenant\'s oldest', async () => {
       const p = await ws.open({ maxOfflinePerTenant: 4 });
       const subs = [{ clientId: 'acme:a' }, { clientId: 'acme:b' }, { clientId: 'globex:c' }];
       for (let i = 0; i < 3; i++) {
         await p.outgoingEnqueueCombi(subs, publish('t', `m${i}`, { brokerId: 'broker-1', brokerCounter: i + 1 }));
       }
-      const sizes = await Promise.all(['acme:a', 'acme:b', 'globex:c'].map(async (id) => (await collect(p.outgoingStream({ id }))).length));
-      assert.deepEqual(sizes, [2, 2, 3]);
+      assert.deepEqual(await queued(p, 'acme:a'), ['m1', 'm2']);
+      assert.deepEqual(await queued(p, 'acme:b'), ['m1', 'm2']);
+      assert.deepEqual(await queued(p, 'globex:c'), ['m0', 'm1', 'm2']);
       assert.deepEqual(p.stats().offlineDroppedByTenant, { acme: 2 });
+    });
+
+    it('bounds bytes (payload and topic) per client and per tenant through queueBounds', async () => {
+      const bounds = { clientMessages: 0, clientBytes: 30, tenantMessages: 0, tenantBytes: 50 };
+      const p = await ws.open({ queueBounds: (_clientId, tenant) => (tenant === 'acme' ? bounds : { clientMessages: 0, clientBytes: 0, tenantMessages: 0, tenantBytes: 0 }) });
+      const enqueue = (id: string, payload: string, n: number) => p.outgoingEnqueue({ clientId: id }, publish('t', payload, { brokerId: 'broker-1', brokerCounter: n }));
+      await enqueue('acme:a', 'x'.repeat(9), 1); // 10 bytes with the topic
+      await enqueue('acme:a', 'y'.repeat(9), 2);
+      await enqueue('acme:a', 'z'.repeat(19), 3); // 20: a's oldest goes to stay within 30
+      assert.deepEqual(await queued(p, 'acme:a'), ['y'.repeat(9), 'z'.repeat(19)]);
+      await enqueue('acme:b', 'w'.repeat(29), 4); // 30: the tenant (50) drops its oldest, a's y
+      assert.deepEqual(await queued(p, 'acme:a'), ['z'.repeat(19)]);
+      await enqueue('acme:b', 'v'.repeat(30), 5); // 31 bytes alone: never fits a client, the new one is dropped
+      assert.deepEqual(await queued(p, 'acme:b'), ['w'.repeat(29)]);
+      await enqueue('globex:c', 'u'.repeat(100), 6); // other tenants are not bounded here
+      assert.equal((await queued(p, 'globex:c')).length, 1);
+      assert.deepEqual(p.stats().offlineDroppedByTenant, { acme: 3 });
+    });
+
+    it('bounds a connected client too: an unacknowledged delivery is dropped, and its PUBACK, PUBREC and redelivery still pass', async () => {
+      const broker = new FakeBroker('broker-1');
+      broker.connect('acme:a');
+      const p = await ws.open({ maxOfflinePerClient: 2 }, broker);
+      const client = { id: 'acme:a' };
+      const packets = [0, 1, 2, 3].map((i) => publish('t', `m${i}`, { brokerId: 'broker-1', brokerCounter: i + 1, qos: 2 }));
+      // m0 and m1 are sent (messageIds 1, 2) and never acknowledged
+      for (const [i, packet] of packets.slice(0, 2).entries()) {
+        await p.outgoingEnqueue({ clientId: client.id }, packet);
+        await p.outgoingUpdate(client, { ...packet, messageId: i + 1 });
+      }
+      await p.outgoingEnqueue({ clientId: client.id }, packets[2]);
+      await p.outgoingEnqueue({ clientId: client.id }, packets[3]);
+      assert.deepEqual(await queued(p, client.id), ['m2', 'm3']);
+      assert.equal(p.stats().offlineDropped, 2);
+      // the client's PUBREC of m0 becomes a PUBREL aedes stores; its PUBACK of m1 clears nothing
+      await p.outgoingUpdate(client, { cmd: 'pubrel', messageId: 1 });
+      assert.equal(await p.outgoingClearMessageId(client, { messageId: 2 }), undefined);
+      // a redelivery of a dropped message taken from an earlier snapshot
+      await p.outgoingUpdate(client, { ...packets[1], messageId: 7 });
+      await assert.rejects(p.outgoingUpdate(client, { ...packets[1], brokerCounter: 99, messageId: 8 }), /no such packet/);
     });
 
     it('uses tenantOf to group clients', async () => {
       const p = await ws.open({ maxOfflinePerTenant: 1, tenantOf: (id) => id.split('.')[0] ?? null });
       await p.outgoingEnqueueCombi([{ clientId: 'x.1' }, { clientId: 'x.2' }, { clientId: 'y.1' }], publish('t', 'm', { brokerId: 'broker-1', brokerCounter: 1 }));
       assert.deepEqual(p.stats().offlineDroppedByTenant, { x: 1 });
-    });
-
-    it('does not bound a connected client, whose queue holds its in-flight messages', async () => {
-      const broker = new FakeBroker('broker-1');
-      broker.connect('acme:a');
-      const p = await ws.open({ maxOfflinePerClient: 2 }, broker);
-      for (let i = 0; i < 5; i++) {
-        await p.outgoingEnqueue({ clientId: 'acme:a' }, publish('t', `m${i}`, { brokerId: 'broker-1', brokerCounter: i + 1 }));
-      }
-      assert.equal((await collect(p.outgoingStream({ id: 'acme:a' }))).length, 5);
-      assert.equal(p.stats().offlineDropped, 0);
-    });
-
-    it('lets a message dropped during a reconnect still be delivered live', async () => {
-      const p = await ws.open({ maxOfflinePerClient: 1 });
-      const client = { id: 'acme:a' };
-      const kept = publish('t', 'kept', { brokerId: 'broker-1', brokerCounter: 1 });
-      const dropped = publish('t', 'dropped', { brokerId: 'broker-1', brokerCounter: 2 });
-      await p.outgoingEnqueue({ clientId: client.id }, kept);
-      await p.outgoingEnqueue({ clientId: client.id }, dropped);
-      assert.equal(p.stats().offlineDropped, 1);
-      // aedes' live delivery calls outgoingUpdate; rejecting would disconnect the client
-      await p.outgoingUpdate(client, { ...dropped, messageId: 2 });
-      await assert.rejects(p.outgoingUpdate(client, { ...dropped, brokerCounter: 3, messageId: 3 }), /no such packet/);
     });
 
     it('restores queue sizes on reopen, so the bound still holds', async () => {
@@ -235,6 +276,103 @@ describe('SqlitePersistence', () => {
       await second.outgoingEnqueue({ clientId: 'acme:a' }, publish('t', 'm2', { brokerId: 'broker-2', brokerCounter: 1 }));
       assert.equal(second.stats().queued, 2);
       assert.equal(second.stats().offlineDropped, 1);
+      assert.deepEqual(await queued(second, 'acme:a'), ['m1', 'm2']);
+      await ws.close(second);
+      assert.equal(ws.countRows('persist_outgoing'), 2, 'the dropped message is gone from disk too');
+    });
+  });
+
+  describe('retained quota', () => {
+    const quota = { maxRetainedMessages: 2, maxRetainedBytes: 40 };
+    const retainedTopics = async (p: SqlitePersistence) => (await collect(p.createRetainedStream('#'))).map((m) => `${m.topic}=${m.payload}`).sort();
+
+    it("holds an owner to its tenant's quota: a refused publish is not kept and loses its retain flag; deletes and replacements pass", async () => {
+      const p = await ws.open({ retainedQuota: (owner) => (owner === 'acme' ? quota : undefined) });
+      const refused: unknown[] = [];
+      p.on('retainedRefused', (e) => refused.push(e));
+      await p.storeRetained(retained('acme/a', '1')); // 7 bytes with the topic
+      await p.storeRetained(retained('acme/b', '2'));
+      const third = retained('acme/c', '3');
+      await p.storeRetained(third);
+      assert.equal(third.retain, false, 'delivered live with retain cleared');
+      assert.deepEqual(refused, [{ owner: 'acme', topic: 'acme/c' }]);
+      await p.storeRetained(retained('acme/a', 'one')); // a replacement at the count
+      await p.storeRetained(retained('globex/x', 'x'.repeat(100))); // no quota for globex
+      assert.deepEqual(await retainedTopics(p), ['acme/a=one', 'acme/b=2', `globex/x=${'x'.repeat(100)}`]);
+      // growing a replacement past the bytes drops the out-of-date message instead of keeping it
+      await p.storeRetained(retained('acme/b', 'y'.repeat(40)));
+      assert.deepEqual(await retainedTopics(p), ['acme/a=one', `globex/x=${'x'.repeat(100)}`]);
+      assert.deepEqual(p.retainedUsage('acme'), { messages: 1, bytes: 9 });
+      await p.storeRetained(retained('acme/a', '')); // deleting is always allowed
+      await p.storeRetained(retained('acme/c', '3'));
+      assert.deepEqual(p.retainedUsage('acme'), { messages: 1, bytes: 7 });
+      assert.equal(refused.length, 2);
+    });
+
+    it('counts what a restart reads back', async () => {
+      const first = await ws.open();
+      await first.storeRetained(retained('acme/a', '1'));
+      await first.storeRetained(retained('acme/b', '2'));
+      await ws.close(first);
+      const second = await ws.open({ retainedQuota: () => quota });
+      assert.deepEqual(second.retainedUsage('acme'), { messages: 2, bytes: 14 });
+      const third = retained('acme/c', '3');
+      await second.storeRetained(third);
+      assert.equal(third.retain, false);
+    });
+  });
+
+  describe('removing a tenant', () => {
+    async function acmeAndGlobex(p: SqlitePersistence): Promise<void> {
+      for (const tenant of ['acme', 'globex']) {
+        const client = { id: `${tenant}:dev` };
+        await p.storeRetained(retained(`${tenant}/state`, 'on'));
+        await p.addSubscriptions(client, [{ topic: `${tenant}/cmd`, qos: 1 }]);
+        await p.outgoingEnqueue({ clientId: client.id }, publish(`${tenant}/cmd`, 'go', { brokerId: 'broker-1', brokerCounter: 1 }));
+        await p.incomingStorePacket(client, { ...publish(`${tenant}/up`, 'q2', { qos: 2 }), messageId: 1 });
+        await p.putWill(client, { topic: `${tenant}/will`, payload: Buffer.from('bye'), qos: 0, retain: false });
+      }
+    }
+
+    it('drops everything of the tenant at once and commits it, keeps other tenants, and keeps nothing more of it until a tenant of its name opens', async () => {
+      const p = await ws.open({ flushIntervalMs: 1000, sessionExpiryMs: 3_600_000 });
+      await acmeAndGlobex(p);
+      await p.flush();
+      p.removeTenant('acme');
+      assert.equal(ws.countRows('persist_retained'), 1);
+      assert.equal(ws.countRows('persist_subscriptions'), 1);
+      assert.equal(ws.countRows('persist_outgoing'), 1);
+      assert.equal(ws.countRows('persist_incoming'), 1);
+      assert.equal(ws.countRows('persist_wills'), 1);
+      assert.equal(ws.countRows('persist_clients'), 1);
+      const acme = { id: 'acme:dev' };
+      assert.deepEqual(await p.subscriptionsByClient(acme), []);
+      assert.deepEqual(await collect(p.createRetainedStream('acme/#')), []);
+      assert.equal((await p.subscriptionsByClient({ id: 'globex:dev' })).length, 1);
+
+      // what its kicked clients still had on the way is not kept
+      const late = retained('acme/late', 'x');
+      await p.storeRetained(late);
+      assert.equal(late.retain, false);
+      await p.addSubscriptions(acme, [{ topic: 'acme/#', qos: 1 }]);
+      await p.putWill(acme, { topic: 'acme/will', payload: Buffer.from('bye'), qos: 0, retain: false });
+      assert.deepEqual(await p.subscriptionsByClient(acme), []);
+      assert.equal(await p.getWill(acme), undefined);
+
+      p.openTenant('acme');
+      await p.addSubscriptions(acme, [{ topic: 'acme/#', qos: 1 }]);
+      assert.equal((await p.subscriptionsByClient(acme)).length, 1);
+    });
+
+    it('opening a tenant drops what was left under its name; dropOrphanSessions drops sessions of users that are no more', async () => {
+      const p = await ws.open();
+      await acmeAndGlobex(p);
+      assert.equal(p.dropOrphanSessions((user) => user === 'globex'), 1);
+      assert.deepEqual(await p.subscriptionsByClient({ id: 'acme:dev' }), []);
+      assert.equal((await collect(p.createRetainedStream('acme/#'))).length, 1, 'a retained message has no user to tell whose it is');
+      p.openTenant('acme');
+      assert.deepEqual(await collect(p.createRetainedStream('acme/#')), []);
+      assert.equal((await collect(p.createRetainedStream('globex/#'))).length, 1);
     });
   });
 
