@@ -127,6 +127,21 @@ const schemas: Record<string, Schema> = {
     },
   },
   WebhookId: { type: 'object', required: ['id'], additionalProperties: false, properties: { id: { type: 'integer', minimum: 1 } } },
+  PolicyFields: {
+    type: 'object',
+    properties: {
+      topic_filter: { type: 'string', description: "in the tenant's own view (without its namespace), as tenant-in topics" },
+      json_schema: { type: 'object', description: 'JSON schema, draft 2020-12; a payload that is not JSON violates it' },
+      inspect: { type: 'array', items: { type: 'string', enum: ['sql-injection', 'command-injection', 'xss', 'path-traversal'] } },
+      patterns: { type: 'array', items: { type: 'string' }, description: 'RE2 syntax (linear time): no backreferences or lookaround' },
+      max_payload_bytes: { type: 'integer', minimum: 1 },
+      action: { type: 'string', enum: ['drop', 'close', 'detect'], description: 'drop: acknowledged and discarded; close: the connection is closed; detect: delivered and recorded. The strongest of the failed policies wins.' },
+    },
+  },
+  Policy: { allOf: [ref('PolicyFields'), { type: 'object', properties: { id: { type: 'integer' }, tenant: username } }] },
+  NewPolicy: { allOf: [ref('PolicyFields'), { type: 'object', required: ['tenant', 'topic_filter', 'action'], properties: { tenant: username } }] },
+  PolicyPatch: { allOf: [ref('PolicyFields'), { type: 'object', required: ['id'], properties: { id: { type: 'integer', minimum: 1 } } }] },
+  PolicyId: { type: 'object', required: ['id'], additionalProperties: false, properties: { id: { type: 'integer', minimum: 1 } } },
   AuditEvent: {
     type: 'object',
     properties: {
@@ -214,6 +229,26 @@ const operations: Record<RouteKey, Operation> = {
   'POST /internal/webhook/remove': {
     summary: 'Removes a webhook; messages still queued for it are dropped',
     requestBody: body('WebhookId'),
+    responses: { '200': reply('Removed', okWith({})), ...ERRORS, ...NOT_FOUND },
+  },
+  'GET /internal/policies': {
+    summary: "A tenant's message policies",
+    parameters: [{ name: 'tenant', in: 'query', required: true, schema: username }],
+    responses: { '200': reply('The policies', okWith({ policies: { type: 'array', items: ref('Policy') } }, ['policies'])), ...ERRORS, ...NOT_FOUND },
+  },
+  'POST /internal/policy/add': {
+    summary: 'Adds a message policy to a tenant: its schema and patterns are compiled now, and refused (400) when they cannot be',
+    requestBody: body('NewPolicy'),
+    responses: { '201': reply('Added', okWith({ id: { type: 'integer' }, policy: ref('Policy') }, ['id'])), ...ERRORS, ...NOT_FOUND },
+  },
+  'POST /internal/policy/update': {
+    summary: 'Changes a message policy',
+    requestBody: body('PolicyPatch'),
+    responses: { '200': reply('Updated', okWith({ policy: ref('Policy') }, ['policy'])), ...ERRORS, ...NOT_FOUND },
+  },
+  'POST /internal/policy/remove': {
+    summary: 'Removes a message policy',
+    requestBody: body('PolicyId'),
     responses: { '200': reply('Removed', okWith({})), ...ERRORS, ...NOT_FOUND },
   },
   'GET /internal/topics': {

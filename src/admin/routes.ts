@@ -7,6 +7,7 @@ import { openApiDocument } from './openapi';
 import { ROUTE_KEYS, type RouteKey } from './route-keys';
 import { asObject, errorResponse, onlyFields, requireUsername } from './tenant-api';
 import { TenantService } from './tenant-service';
+import { PolicyService } from './policy-service';
 import { countersView, parseNewWebhook, parseWebhookId, parseWebhookPatch, webhookView } from './webhook-api';
 
 export { ROUTE_KEYS, type RouteKey };
@@ -59,6 +60,7 @@ export class AdminRoutes {
   constructor(private readonly host: BrokerHost) {
     const registry = host.registry;
     const tenants = new TenantService(host);
+    const policies = new PolicyService(registry);
     this.handlers = {
       'GET /internal/stats': () => {
         const stats = host.stats();
@@ -93,6 +95,16 @@ export class AdminRoutes {
         const object = asObject(body);
         onlyFields(object, ['id']);
         registry.removeWebhook(parseWebhookId(object.id));
+        return ok();
+      },
+      'GET /internal/policies': ({ query }) => ok({ policies: policies.list(this.queryTenant(query, true, 'tenant')!) }),
+      'POST /internal/policy/add': ({ body }) => {
+        const policy = policies.add(body);
+        return ok({ id: policy.id, policy }, 201);
+      },
+      'POST /internal/policy/update': ({ body }) => ok({ policy: policies.update(body) }),
+      'POST /internal/policy/remove': ({ body }) => {
+        policies.remove(body);
         return ok();
       },
       'GET /internal/topics': ({ query }) => {
@@ -148,10 +160,10 @@ export class AdminRoutes {
   }
 
   /** `?username=`: a tenant that exists (404 otherwise); absent only where it is optional. */
-  private queryTenant(query: URLSearchParams, needed: boolean): string | undefined {
-    const username = query.get('username');
+  private queryTenant(query: URLSearchParams, needed: boolean, name = 'username'): string | undefined {
+    const username = query.get(name);
     if (username === null && !needed) return undefined;
-    if (!username) throw invalid('the query parameter username is required', 'errors.bad-field', { field: 'username' });
+    if (!username) throw invalid(`the query parameter ${name} is required`, 'errors.bad-field', { field: name });
     return this.host.registry.requireTenant(username).username;
   }
 
