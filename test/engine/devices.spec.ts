@@ -341,6 +341,28 @@ describe('devices and roles', () => {
       w.client.publish('$meta/b', 'no rule covers it', { qos: 1 });
       await gone;
     });
+
+    it('counts every denial for the tenant and audits it with the device\'s name', async () => {
+      const { host } = fixture.engine;
+      registry().devices.setRole('globex', 'narrow', [{ permission: 'allow', action: 'all', topic: 'mine/#' }, { permission: 'deny', action: 'all', topic: '#' }], 'add');
+      await registry().devices.add({ tenant: 'globex', username: 'narrow', password: 'narrow-pw', roles: ['narrow'] });
+      const before = host.stats().tenants.globex.denials;
+      assert.equal(await code({ username: 'narrow', password: 'narrow-pw', clientId: 'w', will: { topic: 'elsewhere', payload: 'x', qos: 0, retain: false } }), 5);
+      const d = await device('narrow', undefined, { clientId: 'n' });
+      assert.deepEqual(await d.subscribe('elsewhere', 1), [128]);
+      const gone = closed(d.client);
+      d.client.publish('elsewhere', 'x', { qos: 1 });
+      await gone;
+      const after = host.stats().tenants.globex.denials;
+      const grew = (reason: string) => (after[reason] ?? 0) - (before[reason] ?? 0);
+      assert.deepEqual([grew('will-denied'), grew('rule-denied')], [1, 2]);
+      const audit = registry().audit.list({ tenant: 'globex', limit: 10 });
+      for (const action of ['connect.refused', 'subscribe.denied', 'publish.denied']) {
+        const entry = audit.find((e) => e.action === action);
+        assert.ok(entry, `no ${action} entry for globex: ${JSON.stringify(audit)}`);
+        assert.equal(entry.detail.username, 'narrow', action);
+      }
+    });
   });
 
   describe('namespaces', () => {
