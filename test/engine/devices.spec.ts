@@ -84,6 +84,36 @@ describe('devices and roles', () => {
       assert.equal(tenantLogin.inbox.some((m) => m.payload === 'queued for sensor-1'), false);
     });
 
+    it('two devices of one tenant with one client id: no takeover and no resumed session between them; the same device takes over', async () => {
+      const r = fixture.engine.host.registry;
+      await r.devices.add({ tenant: 'globex', username: 'sensor-2', password: 'sensor-2-pw' });
+      const first = await device('sensor-1', undefined, { clientId: 'same', clean: false });
+      await first.subscribe('mine/+', 1);
+      let firstClosed = false;
+      first.client.on('close', () => (firstClosed = true));
+      const other = await device('sensor-2', undefined, { clientId: 'same', clean: false });
+      assert.equal(other.sessionPresent, false);
+      await other.subscribe('theirs/+', 1);
+      await sentinel(first, 'globex', 'mine/1');
+      await sentinel(other, 'globex', 'theirs/1');
+      assert.equal(firstClosed, false);
+      await first.end();
+      await fixture.engine.host.publish('globex', { topic: 'mine/2', payload: 'queued for sensor-1', qos: 1 });
+      await other.end();
+      const again = await device('sensor-2', undefined, { clientId: 'same', clean: false });
+      assert.equal(again.sessionPresent, true);
+      await sentinel(again, 'globex', 'theirs/2');
+      assert.equal(again.inbox.some((m) => m.payload === 'queued for sensor-1'), false);
+      const owner = await device('sensor-1', undefined, { clientId: 'same', clean: false });
+      assert.equal(owner.sessionPresent, true);
+      await owner.waitFor((m) => m.payload === 'queued for sensor-1');
+      // [MQTT-3.1.4-2] within one login the same identifier takes the connection and the session over
+      const gone = closed(owner.client);
+      const taker = await device('sensor-1', undefined, { clientId: 'same', clean: false });
+      await gone;
+      assert.equal(taker.sessionPresent, true);
+    });
+
     it('disconnects a device that is disabled, removed or given a new password, and only that device', async () => {
       const r = fixture.engine.host.registry;
       await r.devices.add({ tenant: 'globex', username: 'sensor-2', password: 'sensor-2-pw' });
