@@ -17,19 +17,19 @@ export function recordSecurityTrail(events: EventEmitter<EngineEvents>, registry
   audit.on('flush-error', (err) => events.emit('engine-error', err));
   registry.on('watch-error', (err) => events.emit('engine-error', err));
   registry.stats.onError = (err) => events.emit('engine-error', err);
-  // a refused login names whatever username it claimed: count it for a tenant only when one of that name exists
-  const known = (username: string | null) => (username && registry.getTenant(username) ? username : null);
+  // a refused login names whatever username it claimed: count it for a tenant only when that is a login of one (its own or a device's)
+  const known = (username: string | null) => (username ? (registry.login(username)?.tenant.username ?? null) : null);
   events.on('connection-refused', (e) => {
     traffic.denied(known(e.username), e.reason);
     audit.record(known(e.username), 'security', e.reason === 'bad-credentials' ? 'login.failed' : 'connect.refused', { ...e });
   });
   events.on('publish-denied', (e) => {
     traffic.denied(e.tenant, e.reason);
-    audit.record(e.tenant, 'security', 'publish.denied', { clientId: e.clientId, topic: e.topic, reason: e.reason, remoteAddress: e.remoteAddress });
+    audit.record(e.tenant, 'security', 'publish.denied', { username: e.username, clientId: e.clientId, topic: e.topic, reason: e.reason, remoteAddress: e.remoteAddress });
   });
   events.on('subscribe-denied', (e) => {
     traffic.denied(e.tenant, e.reason);
-    audit.record(e.tenant, 'security', 'subscribe.denied', { clientId: e.clientId, filter: e.filter, reason: e.reason, remoteAddress: e.remoteAddress });
+    audit.record(e.tenant, 'security', 'subscribe.denied', { username: e.username, clientId: e.clientId, filter: e.filter, reason: e.reason, remoteAddress: e.remoteAddress });
   });
   events.on('policy-violated', (e) => {
     for (const v of e.violations) traffic.violated(e.tenant, v.policy, v.reason);

@@ -84,6 +84,36 @@ describe('devices and roles', () => {
       assert.equal(tenantLogin.inbox.some((m) => m.payload === 'queued for sensor-1'), false);
     });
 
+    it('two devices of one tenant with one client id: no takeover and no resumed session between them; the same device takes over', async () => {
+      const r = fixture.engine.host.registry;
+      await r.devices.add({ tenant: 'globex', username: 'sensor-2', password: 'sensor-2-pw' });
+      const first = await device('sensor-1', undefined, { clientId: 'same', clean: false });
+      await first.subscribe('mine/+', 1);
+      let firstClosed = false;
+      first.client.on('close', () => (firstClosed = true));
+      const other = await device('sensor-2', undefined, { clientId: 'same', clean: false });
+      assert.equal(other.sessionPresent, false);
+      await other.subscribe('theirs/+', 1);
+      await sentinel(first, 'globex', 'mine/1');
+      await sentinel(other, 'globex', 'theirs/1');
+      assert.equal(firstClosed, false);
+      await first.end();
+      await fixture.engine.host.publish('globex', { topic: 'mine/2', payload: 'queued for sensor-1', qos: 1 });
+      await other.end();
+      const again = await device('sensor-2', undefined, { clientId: 'same', clean: false });
+      assert.equal(again.sessionPresent, true);
+      await sentinel(again, 'globex', 'theirs/2');
+      assert.equal(again.inbox.some((m) => m.payload === 'queued for sensor-1'), false);
+      const owner = await device('sensor-1', undefined, { clientId: 'same', clean: false });
+      assert.equal(owner.sessionPresent, true);
+      await owner.waitFor((m) => m.payload === 'queued for sensor-1');
+      // [MQTT-3.1.4-2] within one login the same identifier takes the connection and the session over
+      const gone = closed(owner.client);
+      const taker = await device('sensor-1', undefined, { clientId: 'same', clean: false });
+      await gone;
+      assert.equal(taker.sessionPresent, true);
+    });
+
     it('disconnects a device that is disabled, removed or given a new password, and only that device', async () => {
       const r = fixture.engine.host.registry;
       await r.devices.add({ tenant: 'globex', username: 'sensor-2', password: 'sensor-2-pw' });
@@ -206,6 +236,162 @@ describe('devices and roles', () => {
       assert.throws(() => r.devices.setRole('globex', 'bad', [{ permission: 'allow', action: 'all', topic: '#' }, { permission: 'maybe', action: 'all', topic: '#' }], 'add'), /rule 2: permission/);
       assert.throws(() => r.devices.setRole('globex', 'bad', [{ permission: 'allow', action: 'all', topic: 'a/%ux' }], 'add'), /whole levels/);
       assert.throws(() => r.devices.setRole('globex', 'sensor', [], 'add'), /exists already/);
+    });
+  });
+
+  describe('rules: order across roles, placeholders, revocation, max_qos, binding, read-only and $-topics', () => {
+    const registry = () => fixture.engine.host.registry;
+    const publish = (topic: string, payload: string, qos: 0 | 1 | 2 = 1, retain = false) => fixture.engine.host.publish('globex', { topic, payload, qos, retain });
+
+    it('evaluates roles in the device\'s order; a new order applies to the next packet and to held subscriptions', async () => {
+      registry().devices.setRole('globex', 'no-news', [{ permission: 'deny', action: 'subscribe', topic: 'news/#' }], 'add');
+      registry().devices.setRole('globex', 'open', [{ permission: 'allow', action: 'all', topic: '#' }], 'add');
+      await registry().devices.add({ tenant: 'globex', username: 'reader', password: 'reader-pw', roles: ['no-news', 'open'] });
+      const d = await device('reader');
+      assert.deepEqual(await d.subscribe(['news/1', 'weather/1'], 1), [128, 1]);
+      await registry().devices.update('reader', { roles: ['open', 'no-news'] });
+      assert.equal(d.client.connected, true);
+      assert.deepEqual(await d.subscribe('news/1', 1), [1]);
+      await publish('news/1', 'news now');
+      await d.waitFor((m) => m.payload === 'news now');
+      await registry().devices.update('reader', { roles: ['no-news', 'open'] });
+      await publish('news/1', 'revoked by the order');
+      await sentinel(d, 'globex', 'weather/1');
+      assert.equal(d.inbox.some((m) => m.payload === 'revoked by the order'), false);
+    });
+
+    it('%u and %c stand for one whole level, never for a wildcard or two levels, whatever the client id holds', async () => {
+      registry().devices.setRole('globex', 'own', [
+        { permission: 'allow', action: 'subscribe', topic: 'cmd/%c' },
+        { permission: 'allow', action: 'subscribe', topic: 'users/%u/#' },
+        { permission: 'allow', action: 'publish', topic: 'up/%u/%c' },
+        { permission: 'deny', action: 'all', topic: '#' },
+      ], 'add');
+      await registry().devices.add({ tenant: 'globex', username: 'dev-p', password: 'dev-p-pw', roles: ['own'] });
+      const plain = await device('dev-p', undefined, { clientId: 'c1' });
+      const filters = ['cmd/c1', 'cmd/c2', 'cmd/+', 'cmd/#', 'users/dev-p/#', 'users/dev-p/a', 'users/other/#', 'users/+/#', 'users/#'];
+      assert.deepEqual(await plain.subscribe(filters, 1), [1, 128, 128, 128, 1, 1, 128, 128, 128]);
+      await plain.publish('up/dev-p/c1', 'mine', { qos: 1 });
+      await publish('cmd/c1', 'for c1');
+      await plain.waitFor((m) => m.payload === 'for c1');
+      for (const clientId of ['+', '#', 'a/b']) {
+        const odd = await device('dev-p', undefined, { clientId });
+        assert.deepEqual(await odd.subscribe(['cmd/+', 'cmd/#', 'cmd/a/b', 'cmd/a', 'cmd/b'], 1), [128, 128, 128, 128, 128], `client id ${clientId}`);
+      }
+      const twoLevels = await device('dev-p', undefined, { clientId: 'a/b' });
+      const gone = closed(twoLevels.client);
+      twoLevels.client.publish('up/dev-p/a/b', 'spans two levels', { qos: 1 });
+      await gone;
+    });
+
+    it('a read right revoked while a persistent session is offline: its queued messages and its restored subscription deliver nothing', async () => {
+      registry().devices.setRole('globex', 'feed', [{ permission: 'allow', action: 'all', topic: '#' }], 'add');
+      await registry().devices.add({ tenant: 'globex', username: 'away', password: 'away-pw', roles: ['feed'] });
+      const d = await device('away', undefined, { clientId: 'away-1', clean: false });
+      assert.deepEqual(await d.subscribe(['news/#', 'ping'], 1), [1, 1]);
+      await d.end();
+      await publish('news/1', 'queued before the change');
+      registry().devices.setRole('globex', 'feed', [{ permission: 'deny', action: 'subscribe', topic: 'news/#' }, { permission: 'allow', action: 'all', topic: '#' }], 'update');
+      await publish('news/2', 'queued after the change');
+      await publish('ping', 'queued and allowed');
+      const back = await device('away', undefined, { clientId: 'away-1', clean: false });
+      assert.equal(back.sessionPresent, true);
+      // queued messages go out in order: the allowed one last
+      await back.waitFor((m) => m.payload === 'queued and allowed');
+      await publish('news/3', 'live after the change');
+      await sentinel(back, 'globex', 'ping');
+      assert.deepEqual(back.inbox.filter((m) => m.topic.startsWith('news')), []);
+    });
+
+    it('a max_qos on a narrower allow rule caps each delivery it matches under a broader subscription: retained, live and queued', async () => {
+      registry().devices.setRole('globex', 'capped', [
+        { permission: 'allow', action: 'subscribe', topic: 'slow/#', max_qos: 0 },
+        { permission: 'allow', action: 'subscribe', topic: 'mid/#', max_qos: 1 },
+        { permission: 'allow', action: 'all', topic: '#' },
+      ], 'add');
+      await registry().devices.add({ tenant: 'globex', username: 'capped', password: 'capped-pw', roles: ['capped'] });
+      await publish('slow/kept', 'retained slow', 2, true);
+      const d = await device('capped', undefined, { clientId: 'cap-1', clean: false });
+      assert.deepEqual(await d.subscribe('#', 2), [2]);
+      assert.equal((await d.waitFor((m) => m.payload === 'retained slow')).qos, 0);
+      for (const [topic, qos] of [['slow/1', 0], ['mid/1', 1], ['fast/1', 2]] as const) {
+        await publish(topic, `live ${topic}`, 2);
+        assert.equal((await d.waitFor((m) => m.payload === `live ${topic}`)).qos, qos, topic);
+      }
+      await d.end();
+      await publish('mid/2', 'queued mid', 2);
+      await publish('fast/2', 'queued fast', 2);
+      const back = await device('capped', undefined, { clientId: 'cap-1', clean: false });
+      assert.equal((await back.waitFor((m) => m.payload === 'queued mid')).qos, 1);
+      assert.equal((await back.waitFor((m) => m.payload === 'queued fast')).qos, 2);
+      await back.end();
+      // acknowledged at the QoS they were sent with: nothing comes again on the next resume
+      const again = await device('capped', undefined, { clientId: 'cap-1', clean: false });
+      await sentinel(again, 'globex', 'fast/3');
+      assert.deepEqual(again.inbox.filter((m) => m.payload.startsWith('queued')), []);
+    });
+
+    it('a bound device cannot get round its client id with an empty one; binding it to another disconnects it', async () => {
+      await registry().devices.add({ tenant: 'globex', username: 'pinned', password: 'pinned-pw', clientId: 'pin-1' });
+      assert.equal(await code({ username: 'pinned', password: 'pinned-pw', clientId: '' }), 2);
+      const d = await device('pinned', undefined, { clientId: 'pin-1' });
+      const gone = closed(d.client);
+      await registry().devices.update('pinned', { clientId: 'pin-2' });
+      await gone;
+      assert.equal(await code({ username: 'pinned', password: 'pinned-pw', clientId: 'pin-1' }), 2);
+      assert.equal(await code({ username: 'pinned', password: 'pinned-pw', clientId: 'pin-2' }), 0);
+    });
+
+    it('a read-only service: its role only subscribes, so a publish and a will are refused', async () => {
+      registry().devices.setRole('globex', 'ingest', [{ permission: 'allow', action: 'subscribe', topic: '#' }, { permission: 'deny', action: 'all', topic: '#' }], 'add');
+      await registry().devices.add({ tenant: 'globex', username: 'ingest', password: 'ingest-pw', roles: ['ingest'] });
+      const d = await device('ingest');
+      assert.deepEqual(await d.subscribe('#', 1), [1]);
+      await publish('data/1', 'reading');
+      await d.waitFor((m) => m.payload === 'reading');
+      assert.equal(await code({ username: 'ingest', password: 'ingest-pw', will: { topic: 'status', payload: 'x', qos: 0, retain: false } }), 5);
+      const gone = closed(d.client);
+      d.client.publish('data/2', 'not for a reader', { qos: 1 });
+      await gone;
+    });
+
+    it('a rule starting with a wildcard covers no $-topic of the view; a rule naming the $ level does [MQTT-4.7.2-1]', async () => {
+      await registry().updateTenant('globex', { deviceDefaultAccess: 'deny' });
+      registry().devices.setRole('globex', 'wild', [{ permission: 'allow', action: 'all', topic: '#' }], 'add');
+      registry().devices.setRole('globex', 'meta', [{ permission: 'allow', action: 'all', topic: '$meta/#' }], 'add');
+      await registry().devices.add({ tenant: 'globex', username: 'wild', password: 'wild-pw', roles: ['wild'] });
+      await registry().devices.add({ tenant: 'globex', username: 'meta', password: 'meta-pw', roles: ['wild', 'meta'] });
+      const m = await device('meta');
+      assert.deepEqual(await m.subscribe(['$meta/#', 'x'], 1), [1, 1]);
+      await m.publish('$meta/a', 'dollar', { qos: 1 });
+      await m.waitFor((msg) => msg.payload === 'dollar');
+      const w = await device('wild');
+      assert.deepEqual(await w.subscribe(['$meta/#', 'x'], 1), [128, 1]);
+      const gone = closed(w.client);
+      w.client.publish('$meta/b', 'no rule covers it', { qos: 1 });
+      await gone;
+    });
+
+    it('counts every denial for the tenant and audits it with the device\'s name', async () => {
+      const { host } = fixture.engine;
+      registry().devices.setRole('globex', 'narrow', [{ permission: 'allow', action: 'all', topic: 'mine/#' }, { permission: 'deny', action: 'all', topic: '#' }], 'add');
+      await registry().devices.add({ tenant: 'globex', username: 'narrow', password: 'narrow-pw', roles: ['narrow'] });
+      const before = host.stats().tenants.globex.denials;
+      assert.equal(await code({ username: 'narrow', password: 'narrow-pw', clientId: 'w', will: { topic: 'elsewhere', payload: 'x', qos: 0, retain: false } }), 5);
+      const d = await device('narrow', undefined, { clientId: 'n' });
+      assert.deepEqual(await d.subscribe('elsewhere', 1), [128]);
+      const gone = closed(d.client);
+      d.client.publish('elsewhere', 'x', { qos: 1 });
+      await gone;
+      const after = host.stats().tenants.globex.denials;
+      const grew = (reason: string) => (after[reason] ?? 0) - (before[reason] ?? 0);
+      assert.deepEqual([grew('will-denied'), grew('rule-denied')], [1, 2]);
+      const audit = registry().audit.list({ tenant: 'globex', limit: 10 });
+      for (const action of ['connect.refused', 'subscribe.denied', 'publish.denied']) {
+        const entry = audit.find((e) => e.action === action);
+        assert.ok(entry, `no ${action} entry for globex: ${JSON.stringify(audit)}`);
+        assert.equal(entry.detail.username, 'narrow', action);
+      }
     });
   });
 
