@@ -109,6 +109,9 @@ describe('tenant isolation with devices (every pairing of device and login, styl
     });
     assert.deepEqual(foreign, [], `${what} (${party.label}) received another tenant's messages`);
     assert.deepEqual(client.inbox.filter((m) => m.topic.startsWith('$SYS')), [], `${what} received $SYS`);
+    // lifecycle events name their tenant: only the party's own
+    const events = client.inbox.filter((m) => m.topic.startsWith('$events')).map((m) => (JSON.parse(m.payload) as { tenant: string }).tenant);
+    assert.deepEqual(events.filter((t) => t !== party.tenant.name), [], `${what} received another tenant's lifecycle events`);
   }
 
   const byName = (name: string) => TENANTS.find((t) => t.name === name)!;
@@ -151,6 +154,8 @@ describe('tenant isolation with devices (every pairing of device and login, styl
             `$share/g/${V.tenant.namespace}/#`,
             '$share/g/#',
             '$events/#',
+            `$events/${V.tenant.namespace}/#`,
+            '$events/+/#',
             '$tenant-broker/#',
             A.own('own/#'),
           ])];
@@ -162,7 +167,9 @@ describe('tenant isolation with devices (every pairing of device and login, styl
           const attacker = await as(A);
           const granted = await attacker.subscribe(filters, 1);
           filters.forEach((filter, i) => {
-            // the reserved trees are refused outright; a prefix login gets nothing outside its namespace
+            // the reserved trees are refused outright; a prefix login gets nothing outside its namespace;
+            // $events/... of a mountpoint view is its own events subtree (mounted after $events/<its namespace>)
+            if (A.tenant.isolation === 'mountpoint' && filter.startsWith('$events/')) return;
             if (/^\$(SYS|share|events)\//.test(filter) || (A.tenant.isolation === 'prefix' && !filter.startsWith(`${A.tenant.namespace}/`))) assert.equal(granted[i], 128, filter);
           });
           const victim = await as(V);
