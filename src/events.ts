@@ -27,6 +27,16 @@ export interface LimitApplied extends ClientInfo {
   limit: AppliedLimit;
 }
 
+/** A will not published: over a limit of its tenant when its client was gone. */
+export interface WillDropped {
+  tenant: string | null;
+  /** The will's client identifier as its client knew it. */
+  clientId: string;
+  /** The will's full topic. */
+  topic: string;
+  reason: DenialReason;
+}
+
 export interface ClientFailure {
   client: ClientInfo | null;
   error: Error;
@@ -40,6 +50,7 @@ export interface EngineEvents {
   'publish-denied': [PublishDenied];
   'subscribe-denied': [SubscribeDenied];
   'limit-applied': [LimitApplied];
+  'will-dropped': [WillDropped];
   /** Clients disconnected by an operator or because a tenant's quota was lowered. */
   'clients-kicked': [{ tenant: string; count: number; reason: 'kick' | 'quota' }];
   /** Emitted for every message published into a tenant's namespace. */

@@ -84,6 +84,8 @@ export type RefusalReason =
   | 'over-quota'
   | 'identifier-rejected'
   | 'will-denied'
+  /** The will's payload is over the tenant's max_payload_bytes. */
+  | 'will-too-large'
   /** The broker failed while deciding (a bug, reported as engine-error). */
   | 'server-unavailable';
 
@@ -96,6 +98,7 @@ export const REFUSAL_RETURN_CODES: Record<RefusalReason, 2 | 3 | 4 | 5> = {
   'tenant-disabled': 5,
   'over-quota': 5,
   'will-denied': 5,
+  'will-too-large': 5,
 };
 
 /** Why a PUBLISH, SUBSCRIBE or delivery was refused. */

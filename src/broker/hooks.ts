@@ -13,13 +13,14 @@ import {
   decideSubscribe,
   decideUnsubscribe,
   decideWill,
+  decideWillPublish,
   holdFilter,
   holdRestored,
   identifierProblem,
   messageOwner,
+  newClientPolicyState,
   ownerOf,
   releaseFilter,
-  storedWillAllowed,
 } from '../tenancy/policy';
 import type { TenantBuckets } from '../tenancy/rate';
 import { ROOT_USER, topicMatches } from '../tenancy/topics';
@@ -145,6 +146,10 @@ function grantedQos(client: Client, topic: string): 0 | 1 | 2 {
   return best < 0 ? 2 : (best as 0 | 1 | 2);
 }
 
+function byteLength(payload: Buffer | string): number {
+  return typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+}
+
 function buildHooks(ctx: HookContext) {
   const { registry, sessions, connections, events, traffic, tenantBuckets } = ctx;
   // SUBSCRIBE filters decided as the packet was dispatched; authorizeSubscribe carries the verdict out
@@ -195,6 +200,30 @@ function buildHooks(ctx: HookContext) {
     void client;
   }
 
+  /**
+   * A will about to be published: its client's own (the client holds its rate
+   * state), or one kept across a restart (no client: persistence marks it with
+   * the owner's internal id). Mounted at CONNECT; the core decides it again
+   * with the limits of now. A will dropped for a limit goes nowhere.
+   */
+  function authorizeWill(client: Client | null, stored: string | undefined, packet: PublishPacket, callback: (error?: Error | null) => void): void {
+    const session = client ? sessions.get(client) : undefined;
+    const storedOwner = stored ? splitInternalClientId(stored) : null;
+    const owner = client ? (session?.scope ?? null) : storedOwner ? scopeOfUser(storedOwner.username) : null;
+    const will = { topic: packet.topic, payloadBytes: byteLength(packet.payload), retain: packet.retain };
+    const verdict = decideWillPublish(owner, will, owner ? tenantOf(owner) : undefined, { client: session ?? newClientPolicyState(), tenants: tenantBuckets });
+    if (verdict.kind === 'allow') {
+      packet.retain = verdict.retain;
+      if (session) applied(session, verdict.applied);
+      return callback(null);
+    }
+    if (verdict.reason === 'outside-namespace') return callback(new Error('will outside its owner namespace'));
+    const tenant = owner?.kind === 'tenant' ? owner.tenant : null;
+    events.emit('will-dropped', { tenant, clientId: session?.clientId ?? storedOwner?.clientId ?? '', topic: packet.topic, reason: verdict.reason });
+    discard(packet);
+    callback(null);
+  }
+
   const wire = {
     maxPacketBytes: (client: Client) => (sessions.get(client)?.scope ? ctx.maxPacketBytes : MAX_UNAUTHENTICATED_PACKET_BYTES),
     isAccepted: (client: Client) => Boolean(sessions.get(client)?.scope),
@@ -243,16 +272,20 @@ function buildHooks(ctx: HookContext) {
             });
             if (verdict.kind === 'refuse') return refuse(session, verdict.reason, done);
             const will = pendingWillOf(client);
+            let willLimits: AppliedLimit[] = [];
             if (will) {
-              // mounted once, here: the will is stored (and may be persisted) under its full topic
-              const target = decideWill(verdict.scope, will.topic);
+              // mounted and limited once, here: the will is stored (and may be persisted) as it will be published
+              const target = decideWill(verdict.scope, { topic: will.topic, payloadBytes: byteLength(will.payload), retain: will.retain }, tenantOf(verdict.scope));
               if (target.kind === 'refuse') return refuse(session, target.reason, done);
               will.topic = target.topic;
+              will.retain = target.retain;
+              willLimits = target.applied;
             }
             if (client.closed) return done(refusal('bad-credentials'), null);
             session.scope = verdict.scope;
             session.connectedAt = Date.now();
             connections.add(ownerOf(verdict.scope), client);
+            applied(session, willLimits);
             done(null, true);
           },
           (err: Error) => {
@@ -271,10 +304,7 @@ function buildHooks(ctx: HookContext) {
       // A will (stale, from persistence: no client; or this client's own) was
       // mounted at CONNECT; persistence marks it with the owner's internal id.
       const stored = publisherIdOf(packet);
-      if (client === null || stored !== undefined || isOwnWill(client, packet)) {
-        const owner = client ? (sessions.get(client)?.scope ?? null) : stored ? scopeOfUser(splitInternalClientId(stored)?.username ?? '') : null;
-        return callback(storedWillAllowed(owner, packet.topic) ? null : new Error('will outside its owner namespace'));
-      }
+      if (client === null || stored !== undefined || isOwnWill(client, packet)) return authorizeWill(client, stored, packet, callback);
       const session = sessions.get(client);
       if (!session?.scope) return callback(new Error('not authenticated'));
       const view = packet.topic;

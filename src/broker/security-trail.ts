@@ -30,6 +30,10 @@ export function recordSecurityTrail(events: EventEmitter<EngineEvents>, registry
     traffic.denied(e.tenant, e.reason);
     audit.record(e.tenant, 'security', 'subscribe.denied', { clientId: e.clientId, filter: e.filter, reason: e.reason, remoteAddress: e.remoteAddress });
   });
+  events.on('will-dropped', (e) => {
+    traffic.denied(e.tenant, `will-${e.reason}`);
+    audit.record(e.tenant, 'security', 'will.dropped', { clientId: e.clientId, topic: e.topic, reason: e.reason });
+  });
   events.on('limit-applied', (e) => traffic.denied(e.tenant, LIMIT_COUNTERS[e.limit]));
   events.on('clients-kicked', (e) => {
     if (e.reason === 'quota') {

@@ -83,10 +83,28 @@ export function admit(facts: LoginFacts): ConnectVerdict {
   return { kind: 'allow', scope: { kind: 'tenant', tenant: tenant.username, isolation: tenant.isolation } };
 }
 
-/** The full topic of a will given at CONNECT, mounted once (it may be stored and published after a restart). */
-export function decideWill(scope: Scope, topic: string): { kind: 'allow'; topic: string } | { kind: 'refuse'; reason: RefusalReason } {
-  const target = mountTopic(scope, topic);
-  return target.ok ? { kind: 'allow', topic: target.topic } : { kind: 'refuse', reason: 'will-denied' };
+/** A will as CONNECT gives it (topic in the client's view) or as it is published (full topic). */
+export interface WillRequest {
+  topic: string;
+  payloadBytes: number;
+  retain: boolean;
+}
+
+export type WillVerdict = { kind: 'allow'; topic: string; retain: boolean; applied: AppliedLimit[] } | { kind: 'refuse'; reason: RefusalReason };
+
+/**
+ * A will given at CONNECT: mounted once (it may be stored and published after
+ * a restart), inside the namespace, within the tenant's max_payload_bytes
+ * (else CONNACK 5), and retained only where the tenant allows retain (else the
+ * flag is cleared), as a publish of the same message would be.
+ */
+export function decideWill(scope: Scope, will: WillRequest, tenant: TenantPolicy | undefined): WillVerdict {
+  const target = mountTopic(scope, will.topic);
+  if (!target.ok) return { kind: 'refuse', reason: 'will-denied' };
+  if (scope.kind === 'root' || !tenant) return { kind: 'allow', topic: target.topic, retain: will.retain, applied: [] };
+  if (tenant.maxPayloadBytes > 0 && will.payloadBytes > tenant.maxPayloadBytes) return { kind: 'refuse', reason: 'will-too-large' };
+  if (will.retain && !tenant.allowRetain) return { kind: 'allow', topic: target.topic, retain: false, applied: ['retain'] };
+  return { kind: 'allow', topic: target.topic, retain: will.retain, applied: [] };
 }
 
 /** A will about to be published (already mounted at CONNECT, perhaps stored across a restart): still inside its owner's namespace. */
@@ -94,6 +112,28 @@ export function storedWillAllowed(owner: Scope | null, fullTopic: string): boole
   if (!owner) return false;
   if (owner.kind === 'root') return !fullTopic.startsWith('$SYS/');
   return isInsideTenant(fullTopic, owner.tenant);
+}
+
+/**
+ * A will about to be published, its own client's (gone without DISCONNECT) or
+ * one kept across a restart (`rate.client` is then a fresh state): inside its
+ * owner's namespace, and within the tenant's limits as they are now (they may
+ * have changed since CONNECT). A will cannot wait for its rate as a client's
+ * publish does: over the client's or the tenant's rate it is dropped.
+ */
+export function decideWillPublish(owner: Scope | null, will: WillRequest, tenant: TenantPolicy | undefined, rate: RateState): PublishVerdict {
+  if (!owner || !storedWillAllowed(owner, will.topic)) return refuse('outside-namespace');
+  if (owner.kind === 'root') return { kind: 'allow', topic: will.topic, retain: will.retain, wait: 0, applied: [] };
+  if (!tenant || !tenant.enabled) return refuse('outside-namespace');
+  if (tenant.maxPayloadBytes > 0 && will.payloadBytes > tenant.maxPayloadBytes) return refuse('payload-too-large');
+  if (tenant.maxMsgsPerSec > 0) {
+    const client = rate.client;
+    if (!client.bucket || client.bucket.rate !== tenant.maxMsgsPerSec) client.bucket = new TokenBucket(tenant.maxMsgsPerSec);
+    if (!client.bucket.tryTake()) return refuse('rate-limit');
+  }
+  if (!rate.tenants.tryTake(tenant.username, tenant.maxTenantMsgsPerSec)) return refuse('rate-limit');
+  const retain = will.retain && tenant.allowRetain;
+  return { kind: 'allow', topic: will.topic, retain, wait: 0, applied: retain === will.retain ? [] : ['retain'] };
 }
 
 /** The owner (tenant or root) of an authenticated scope, as connection counts and kicks know it. */
