@@ -15,6 +15,22 @@ export const BROKER_DEFAULTS = {
   maxOfflinePerTenant: 0,
   sessionExpirySeconds: 7 * 24 * 3600,
   database: 'tenant-broker.db',
+  /**
+   * Failed logins: after `failuresPerUsername` of one username, or
+   * `failuresPerAddress` from one address, within `windowMs`, logins of it are
+   * refused without hashing for `lockMs` (a password verified before still
+   * logs in). Password hashing (scrypt) runs `hashConcurrency` at a time, fair
+   * between usernames, each with at most `hashQueuePerUsername` waiting.
+   */
+  login: {
+    failuresPerUsername: 10,
+    failuresPerAddress: 50,
+    windowMs: 60_000,
+    lockMs: 60_000,
+    maxTracked: 10_000,
+    hashConcurrency: 2,
+    hashQueuePerUsername: 4,
+  },
 } as const;
 
 export const WEBHOOK_DEFAULTS = {

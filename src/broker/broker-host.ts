@@ -8,6 +8,7 @@ import type { ClientInfo } from '../model';
 import { Registry, type TenantDefaults } from '../registry/registry';
 import type { WatchRegistry } from '../registry/reload';
 import { newClientPolicyState } from '../tenancy/policy';
+import { LoginFailures } from '../tenancy/login';
 import { TenantBuckets } from '../tenancy/rate';
 import { MAX_TOPIC_LEVELS } from '../tenancy/topics';
 import { WebhookDispatcher } from '../webhooks/dispatcher';
@@ -59,7 +60,15 @@ export interface BrokerHostOptions extends FabricOptions {
    * before that will is published. Default 30 s.
    */
   willGraceMs?: number;
+  /**
+   * Failed-login throttle and password hashing (see BROKER_DEFAULTS.login):
+   * thresholds, window and lock, and scrypt's concurrency and queue per
+   * username (the hashing settings apply to a registry this host opens).
+   */
+  login?: Partial<LoginSettings>;
 }
+
+type LoginSettings = { -readonly [K in keyof typeof BROKER_DEFAULTS.login]: number };
 
 export interface BoundAddresses {
   mqtt?: AddressInfo;
@@ -98,6 +107,7 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
   private readonly webhookRouting: WebhookRouting;
   private readonly reactions: RegistryReactions;
   private readonly wills: KeptWills;
+  private readonly loginFailures: LoginFailures;
   private aedes: Aedes | null = null;
   private fabric: Fabric | null = null;
   private servers: Array<TcpListener | WsListener> = [];
@@ -110,8 +120,11 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
   constructor(private readonly options: BrokerHostOptions) {
     super();
     this.setRootPassword(options.rootPassword);
+    const login: LoginSettings = { ...BROKER_DEFAULTS.login, ...stripUndefined(options.login ?? {}) };
+    this.loginFailures = new LoginFailures(login);
     if (typeof options.database === 'string') {
-      this.registry = new Registry({ path: options.database, defaults: options.defaults, statsFlushIntervalMs: options.statsFlushIntervalMs, watchRegistry: options.watchRegistry });
+      const hashing = { concurrency: login.hashConcurrency, queuePerUsername: login.hashQueuePerUsername };
+      this.registry = new Registry({ path: options.database, defaults: options.defaults, statsFlushIntervalMs: options.statsFlushIntervalMs, watchRegistry: options.watchRegistry, hashing });
       this.ownsRegistry = true;
     } else {
       this.registry = options.database;
@@ -224,6 +237,7 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
       events: this,
       traffic: this.traffic,
       tenantBuckets: new TenantBuckets(),
+      loginFailures: this.loginFailures,
       maxPacketBytes: this.options.maxPacketBytes ?? BROKER_DEFAULTS.maxPacketBytes,
     });
     this.fabric = createFabric(this.options, this.registry);

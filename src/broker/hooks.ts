@@ -4,7 +4,8 @@ import type { EventEmitter } from 'node:events';
 import type { EngineEvents } from '../events';
 import { REFUSAL_RETURN_CODES, type AppliedLimit, type DenialReason, type RefusalReason, type Scope, type TenantPolicy } from '../model';
 import type { Registry } from '../registry/registry';
-import { secretsEqual } from '../registry/passwords';
+import { HashingBusy, secretsEqual } from '../registry/passwords';
+import type { LoginFailures } from '../tenancy/login';
 import {
   admit,
   decideDelivery,
@@ -36,6 +37,8 @@ export interface HookContext {
   events: EventEmitter<EngineEvents>;
   traffic: TrafficCounters;
   tenantBuckets: TenantBuckets;
+  /** Failed logins per username and address, for the throttle. */
+  loginFailures: LoginFailures;
   /** Largest packet an authenticated client may send. */
   maxPacketBytes: number;
 }
@@ -172,8 +175,9 @@ function buildHooks(ctx: HookContext) {
     return tenant ? { kind: 'tenant', tenant: tenant.username, isolation: tenant.isolation } : null;
   }
 
-  async function checkPassword(username: string, secret: string): Promise<boolean> {
-    if (username !== ROOT_USER) return registry.verifyPassword(username, secret);
+  /** Whether the password is right; while throttled, only a password known without hashing counts (root's is). */
+  async function checkPassword(username: string, secret: string, throttled: boolean): Promise<boolean> {
+    if (username !== ROOT_USER) return throttled ? registry.passwordVerifiedBefore(username, secret) : registry.verifyPassword(username, secret);
     const root = ctx.rootPassword();
     return root !== undefined && secretsEqual(secret, root);
   }
@@ -260,17 +264,23 @@ function buildHooks(ctx: HookContext) {
       const session = sessions.get(client)!;
       if (session.identifierRejected) return refuse(session, 'identifier-rejected', done);
       if (!username) return refuse(session, 'no-credentials', done);
-      checkPassword(username, password ? password.toString('utf8') : '')
+      const throttled = ctx.loginFailures.locked(username, session.remoteAddress, Date.now());
+      checkPassword(username, password ? password.toString('utf8') : '', throttled)
         .then(
           (passwordOk) => {
+            // from here to connections.add is one synchronous step: the quota counts every login admitted before
             const verdict = admit({
               username,
               passwordOk,
+              throttled,
               rootEnabled: ctx.rootPassword() !== undefined,
               tenant: registry.getTenant(username),
               liveConnections: connections.countExcept(username, client.id),
             });
-            if (verdict.kind === 'refuse') return refuse(session, verdict.reason, done);
+            if (verdict.kind === 'refuse') {
+              if (verdict.reason === 'bad-credentials') ctx.loginFailures.failed(username, session.remoteAddress, Date.now());
+              return refuse(session, verdict.reason, done);
+            }
             const will = pendingWillOf(client);
             let willLimits: AppliedLimit[] = [];
             if (will) {
@@ -289,6 +299,7 @@ function buildHooks(ctx: HookContext) {
             done(null, true);
           },
           (err: Error) => {
+            if (err instanceof HashingBusy) return refuse(session, 'login-busy', done);
             events.emit('engine-error', err);
             refuse(session, 'server-unavailable', done);
           },

@@ -5,7 +5,8 @@ import { conflict, invalid, notFound } from '../errors';
 import { ISOLATION_STYLES, type IsolationStyle } from '../model';
 import { decideWebhookFilter } from '../tenancy/policy';
 import { tenantNameProblem } from '../tenancy/topics';
-import { CredentialCache, hashPassword, verifyPasswordHash } from './passwords';
+import { BROKER_DEFAULTS } from '../defaults';
+import { CredentialCache, decoyHash, hashPassword, HashingQueue, verifyPasswordHash } from './passwords';
 import { limitsToRow, mergeLimits, NO_LIMITS, type TenantLimits } from './limits';
 import { migrate } from './schema';
 import { checkIsolation, checkPassword, checkWebhookTarget, LIMIT_COLUMNS, toTenant, toWebhook, type NewTenant, type NewWebhook, type Tenant, type TenantChange, type TenantDefaults, type TenantPatch, type TenantRow, type Webhook, type WebhookRow } from './records';
@@ -30,6 +31,8 @@ export interface RegistryOptions {
    * every second), `{ intervalMs }`, or false (outside edits wait for `reload()`).
    */
   watchRegistry?: WatchRegistry;
+  /** Password hashing for logins: how many at a time, and how many logins of one username may wait. */
+  hashing?: { concurrency?: number; queuePerUsername?: number };
 }
 
 export interface RegistryEvents {
@@ -56,6 +59,8 @@ export class Registry extends EventEmitter<RegistryEvents> {
   /** The webhook rows as last read or written here: a reload compares against them. */
   private webhookRows = '';
   private readonly credentials = new CredentialCache();
+  private readonly hashing: HashingQueue;
+  private readonly decoy = decoyHash();
   private readonly defaults: { isolation: IsolationStyle; limits: TenantLimits };
   private readonly watcher: CommitWatcher;
   private readonly watching: boolean;
@@ -71,6 +76,10 @@ export class Registry extends EventEmitter<RegistryEvents> {
     this.defaults = { isolation: checkIsolation(isolation ?? 'prefix'), limits: mergeLimits(NO_LIMITS, limits) };
     // no other process can commit to a private in-memory or temporary database
     const watchMs = options.path === ':memory:' || options.path === '' ? null : watchIntervalMs(options.watchRegistry);
+    this.hashing = new HashingQueue(
+      Math.max(1, options.hashing?.concurrency ?? BROKER_DEFAULTS.login.hashConcurrency),
+      options.hashing?.queuePerUsername ?? BROKER_DEFAULTS.login.hashQueuePerUsername,
+    );
     this.db = new BetterSqlite3(options.path);
     try {
       this.db.pragma('journal_mode = WAL');
@@ -286,19 +295,30 @@ export class Registry extends EventEmitter<RegistryEvents> {
    * Checks a tenant's password: scrypt on the first login, a cached keyed
    * digest afterwards (see CredentialCache). Unknown tenants fail the same way.
    */
+  /**
+   * Whether the password is the tenant's. An unknown username is checked
+   * against a decoy hash, with the same scrypt work, and is false; hashing
+   * waits for its username's turn (rejects with HashingBusy when too many
+   * logins of that username wait already).
+   */
   async verifyPassword(username: string, password: string): Promise<boolean> {
-    const hash = this.hashes.get(username);
-    if (hash === undefined) return false;
+    const hash = this.hashes.get(username) ?? this.decoy;
     return this.credentials.verify(
       username,
       password,
       hash,
-      () => {
-        this.scryptChecks++;
-        return verifyPasswordHash(password, hash);
-      },
+      () =>
+        this.hashing.run(username, () => {
+          this.scryptChecks++;
+          return verifyPasswordHash(password, hash);
+        }),
       () => this.hashes.get(username) === hash,
     );
+  }
+
+  /** Whether the password is the one last verified for this tenant, without hashing (for a throttled login). */
+  passwordVerifiedBefore(username: string, password: string): boolean {
+    return this.hashes.has(username) && this.credentials.matches(username, password);
   }
 
   /** Forgets every verified password, so each tenant's next login runs scrypt again (a benchmark's cold start). */

@@ -60,8 +60,13 @@ export function identifierProblem(connect: { clientId: string; clean: boolean; p
 
 export interface LoginFacts {
   username: string;
-  /** The password matched root's, or the tenant's stored hash. */
+  /**
+   * The password matched root's, or the tenant's stored hash; while the login
+   * is throttled, only whether it matched a password verified before (no hashing).
+   */
   passwordOk: boolean;
+  /** Too many failed logins of this username or from this address lately (see LoginFailures). */
+  throttled: boolean;
   /** Root has a password at all. */
   rootEnabled: boolean;
   /** The tenant of that name, if any. */
@@ -70,12 +75,23 @@ export interface LoginFacts {
   liveConnections: number;
 }
 
-/** Who a login is, or why it is refused. */
+/**
+ * Who a login is, or why it is refused. A throttled login is refused with
+ * CONNACK 5 whether its username exists or not, unless its password is one
+ * verified before: an attacker's flood of wrong passwords must not lock out a
+ * fleet whose devices log in with the right one.
+ *
+ * The connection quota is checked against the live count taken in the same
+ * synchronous step that adds the connection (hooks.ts): simultaneous first
+ * logins sharing one scrypt can never all see the same count.
+ */
 export function admit(facts: LoginFacts): ConnectVerdict {
   if (facts.username === ROOT_USER) {
     if (!facts.rootEnabled) return { kind: 'refuse', reason: 'root-disabled' };
+    if (facts.throttled && !facts.passwordOk) return { kind: 'refuse', reason: 'login-throttled' };
     return facts.passwordOk ? { kind: 'allow', scope: { kind: 'root' } } : { kind: 'refuse', reason: 'bad-credentials' };
   }
+  if (facts.throttled && !facts.passwordOk) return { kind: 'refuse', reason: 'login-throttled' };
   const tenant = facts.tenant;
   if (!facts.passwordOk || !tenant) return { kind: 'refuse', reason: 'bad-credentials' };
   if (!tenant.enabled) return { kind: 'refuse', reason: 'tenant-disabled' };

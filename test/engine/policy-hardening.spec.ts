@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import type { Scope, TenantPolicy } from '../../src/model';
 import { NO_LIMITS } from '../../src/registry/limits';
-import { decideWill, decideWillPublish, newClientPolicyState } from '../../src/tenancy/policy';
+import { FairTurns, LoginFailures } from '../../src/tenancy/login';
+import { admit, decideWill, decideWillPublish, newClientPolicyState, type LoginFacts } from '../../src/tenancy/policy';
 import { TenantBuckets, TokenBucket } from '../../src/tenancy/rate';
 
 const globex: Scope = { kind: 'tenant', tenant: 'globex', isolation: 'mountpoint' };
@@ -44,5 +45,57 @@ describe('policy core (pure): wills', () => {
     assert.equal(bucket.tryTake(499), false);
     assert.equal(bucket.tryTake(500), true);
     assert.equal(bucket.take(500), 500);
+  });
+});
+
+describe('policy core (pure): logins', () => {
+  const limits = { failuresPerUsername: 3, failuresPerAddress: 5, windowMs: 60_000, lockMs: 60_000, maxTracked: 100 };
+
+  it('locks a username after its limit of failures within the window, for the lock time', () => {
+    const failures = new LoginFailures(limits);
+    failures.failed('acme', 'a1', 0);
+    failures.failed('acme', 'a2', 30_000);
+    failures.failed('acme', 'a3', 60_001); // the first has left the window
+    assert.equal(failures.locked('acme', 'a9', 60_001), false);
+    failures.failed('acme', 'a4', 60_002);
+    assert.equal(failures.locked('acme', 'a9', 60_002), true);
+    assert.equal(failures.locked('globex', 'a9', 60_002), false);
+    assert.equal(failures.locked('acme', 'a9', 120_001), true);
+    assert.equal(failures.locked('acme', 'a9', 120_002), false);
+  });
+
+  it('locks a source address after its limit, whatever the usernames', () => {
+    const failures = new LoginFailures(limits);
+    for (let i = 0; i < 5; i++) failures.failed(`user${i}`, '10.0.0.1', i);
+    assert.equal(failures.locked('anyone', '10.0.0.1', 10), true);
+    assert.equal(failures.locked('anyone', '10.0.0.2', 10), false);
+    assert.equal(failures.locked('anyone', undefined, 10), false);
+  });
+
+  it('remembers at most maxTracked usernames and addresses each, forgetting the stalest', () => {
+    const failures = new LoginFailures({ ...limits, maxTracked: 10 });
+    for (let i = 0; i < 1000; i++) failures.failed(`user${i}`, `10.0.${i >> 8}.${i & 255}`, i);
+    assert.equal(failures.tracked, 20);
+  });
+
+  it('admit refuses a throttled login with login-throttled unless its password was verified before', () => {
+    const facts: LoginFacts = { username: 'acme', passwordOk: false, throttled: true, rootEnabled: true, tenant: tenant({ username: 'acme' }), liveConnections: 0 };
+    assert.deepEqual(admit(facts), { kind: 'refuse', reason: 'login-throttled' });
+    assert.deepEqual(admit({ ...facts, tenant: undefined }), { kind: 'refuse', reason: 'login-throttled' }, 'an unknown username reads the same');
+    assert.equal(admit({ ...facts, passwordOk: true }).kind, 'allow');
+    assert.deepEqual(admit({ ...facts, throttled: false }), { kind: 'refuse', reason: 'bad-credentials' });
+    assert.deepEqual(admit({ ...facts, username: 'root', tenant: undefined }), { kind: 'refuse', reason: 'login-throttled' });
+  });
+
+  it('FairTurns serves each key in turn and bounds every queue', () => {
+    const turns = new FairTurns<string>(2);
+    assert.deepEqual(['a1', 'a2', 'a3'].map((item) => turns.offer('a', item)), [true, true, false]);
+    turns.offer('b', 'b1');
+    turns.offer('b', 'b2');
+    turns.offer('c', 'c1');
+    const order: string[] = [];
+    for (let item = turns.next(); item !== undefined; item = turns.next()) order.push(item);
+    assert.deepEqual(order, ['a1', 'b1', 'c1', 'a2', 'b2']);
+    assert.equal(turns.waiting, 0);
   });
 });
