@@ -7,8 +7,14 @@ import { TenantBrokerError } from './errors';
 export const BROKER_DEFAULTS = {
   mqtt: { port: 1883, host: '0.0.0.0' },
   ws: { port: 4035, host: '0.0.0.0', path: '/ws' },
-  /** Largest packet of an authenticated client. */
+  /** Largest packet of an authenticated client (and WebSocket message, with its 5-byte header). */
   maxPacketBytes: 16 * 1024 * 1024,
+  /** Largest packet (and WebSocket message) before CONNACK: a CONNECT with credentials and a will fits. */
+  maxUnauthenticatedPacketBytes: 256 * 1024,
+  /** A connection that has not sent a complete CONNECT this long after it opened (TLS: after its handshake, which has as long) is closed. */
+  connectTimeoutMs: 10_000,
+  /** Memory all connections not yet accepted may hold together (estimated per connection plus the bytes they sent); past it new ones are refused. */
+  maxUnauthenticatedBytes: 64 * 1024 * 1024,
   /** After a restart, how long a client whose will was kept has to reconnect before the will is published. */
   willGraceMs: 30_000,
   maxOfflinePerClient: 1000,

@@ -1,3 +1,4 @@
+import type { ShedReason } from './tenancy/admission';
 import type { AppliedLimit, ClientInfo, DenialReason, PublishedMessage, RefusalReason, Transport } from './model';
 
 export { REFUSAL_RETURN_CODES } from './model';
@@ -37,6 +38,13 @@ export interface WillDropped {
   reason: DenialReason;
 }
 
+/** A connection closed or refused before CONNACK: over the unauthenticated memory budget, or no CONNECT in time. */
+export interface ConnectionShed {
+  transport: Transport;
+  remoteAddress: string | undefined;
+  reason: ShedReason;
+}
+
 export interface ClientFailure {
   client: ClientInfo | null;
   error: Error;
@@ -47,6 +55,7 @@ export interface EngineEvents {
   'client-connected': [ClientInfo];
   'client-disconnected': [ClientInfo];
   'connection-refused': [ConnectionRefused];
+  'connection-shed': [ConnectionShed];
   'publish-denied': [PublishDenied];
   'subscribe-denied': [SubscribeDenied];
   'limit-applied': [LimitApplied];

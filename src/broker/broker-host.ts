@@ -18,6 +18,7 @@ import { clientInfo, ConnectionTracker, type ClientSession } from './connections
 import { BROKER_DEFAULTS } from '../defaults';
 import { createFabric, type Fabric, type FabricOptions } from './fabric';
 import { createHooks } from './hooks';
+import { PendingConnections } from './pending';
 import { InProcessApi, type InProcessMessage, type InProcessSubscription, type PublishOptions, type SubscribeOptions } from './in-process';
 import { TcpListener, WsListener, type ConnectionInfo, type TlsFiles } from './listeners';
 import { RegistryReactions } from './registry-reactions';
@@ -42,6 +43,16 @@ export interface BrokerHostOptions extends FabricOptions {
   webhooks?: DispatcherOptions;
   /** Largest MQTT packet accepted from an authenticated client; a larger one closes its connection. Default 16 MiB. */
   maxPacketBytes?: number;
+  /** Largest MQTT packet (and WebSocket message) before CONNACK. Default 256 KiB. */
+  maxUnauthenticatedPacketBytes?: number;
+  /** A connection that has sent no complete CONNECT this long after it opened is closed. Default 10 s. */
+  connectTimeoutMs?: number;
+  /**
+   * Memory all connections not yet accepted may hold together (estimated per
+   * connection, plus every byte they sent); past it new connections are
+   * refused and counted (`unauthenticated-memory`). Default 64 MiB; 0: no limit.
+   */
+  maxUnauthenticatedBytes?: number;
   /**
    * Notice commits other processes make to the registry file (the sqlite3
    * shell) and apply them within a poll interval, with no request: true
@@ -82,6 +93,8 @@ export interface BrokerStats {
   total: TrafficFigures;
   tenants: Record<string, TrafficFigures & { connections: number; offlineDropped: number }>;
   webhooks: Record<string, WebhookCounters>;
+  /** Connections not yet accepted (before CONNACK) and the memory they are charged with. */
+  unauthenticated: { connections: number; bytes: number };
   /** The SQLite persistence's figures; null with in-memory persistence. */
   persistence: { retained: number; subscriptions: number; queued: number; offlineDropped: number; sessionsExpired: number } | null;
 }
@@ -110,6 +123,7 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
   private readonly loginFailures: LoginFailures;
   private aedes: Aedes | null = null;
   private fabric: Fabric | null = null;
+  private pending: PendingConnections | null = null;
   private servers: Array<TcpListener | WsListener> = [];
   private addresses: BoundAddresses = {};
   private rootPassword: string | undefined;
@@ -155,6 +169,7 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
       total: this.traffic.total(),
       tenants,
       webhooks: this.webhooks.allCounters(),
+      unauthenticated: { connections: this.pending?.memory.connections ?? 0, bytes: this.pending?.memory.bytes ?? 0 },
       persistence: persisted && {
         retained: persisted.retained,
         subscriptions: persisted.subscriptions,
@@ -229,6 +244,20 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
 
   private async open(mqtt: BrokerHostOptions['mqtt'], ws: BrokerHostOptions['ws']): Promise<BoundAddresses> {
     const { Aedes } = await import('aedes');
+    const o = this.options;
+    const maxPacketBytes = o.maxPacketBytes ?? BROKER_DEFAULTS.maxPacketBytes;
+    const maxUnauthenticatedPacketBytes = o.maxUnauthenticatedPacketBytes ?? BROKER_DEFAULTS.maxUnauthenticatedPacketBytes;
+    // a WebSocket message carries one packet: its length plus the fixed header of at most 5 bytes
+    const pending = new PendingConnections(
+      {
+        connectTimeoutMs: o.connectTimeoutMs ?? BROKER_DEFAULTS.connectTimeoutMs,
+        maxUnauthenticatedBytes: o.maxUnauthenticatedBytes ?? BROKER_DEFAULTS.maxUnauthenticatedBytes,
+        maxUnauthenticatedMessageBytes: maxUnauthenticatedPacketBytes + 5,
+        maxMessageBytes: maxPacketBytes + 5,
+      },
+      (shed) => this.emit('connection-shed', shed),
+    );
+    this.pending = pending;
     const { hooks, wire, refused } = createHooks({
       registry: this.registry,
       sessions: this.sessions,
@@ -238,7 +267,8 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
       traffic: this.traffic,
       tenantBuckets: new TenantBuckets(),
       loginFailures: this.loginFailures,
-      maxPacketBytes: this.options.maxPacketBytes ?? BROKER_DEFAULTS.maxPacketBytes,
+      maxPacketBytes,
+      maxUnauthenticatedPacketBytes,
     });
     this.fabric = createFabric(this.options, this.registry);
     this.fabric.sqlite?.on('flushError', (error: Error) => this.emit('engine-error', error));
@@ -257,10 +287,18 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
     storeOnlyGranted(aedes, refused);
     this.accepting = (stream, info) => {
       const client = aedes.handle(stream, info.req);
-      this.sessions.set(client, { ...newClientPolicyState(), username: null, clientId: '', transport: info.transport, remoteAddress: info.remoteAddress, identifierRejected: false, connectedAt: 0 });
+      const session: ClientSession = { ...newClientPolicyState(), username: null, clientId: '', transport: info.transport, remoteAddress: info.remoteAddress, identifierRejected: false, connectedAt: 0, pending: pending.of(info.socket) };
+      this.sessions.set(client, session);
       fitWire(client, wire);
     };
-    aedes.on('clientReady', (client) => this.emitClient('client-connected', client));
+    aedes.on('clientReady', (client) => {
+      const session = this.sessions.get(client);
+      if (session?.pending) {
+        session.pending.accepted();
+        session.pending = null;
+      }
+      this.emitClient('client-connected', client);
+    });
     aedes.on('clientDisconnect', (client) => this.emitClient('client-disconnected', client));
     aedes.on('clientError', (client, error) => this.emitFailure(client, error));
     aedes.on('connectionError', (client, error) => this.emitFailure(client, error));
@@ -274,12 +312,12 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
     const addresses: BoundAddresses = {};
     const accept = (stream: Duplex, info: ConnectionInfo) => this.accept(stream, info);
     if (mqtt !== false) {
-      const listener = new TcpListener({ ...BROKER_DEFAULTS.mqtt, ...stripUndefined(mqtt ?? {}) }, accept);
+      const listener = new TcpListener({ ...BROKER_DEFAULTS.mqtt, ...stripUndefined(mqtt ?? {}), pending }, accept);
       this.servers.push(listener);
       addresses.mqtt = await listener.start();
     }
     if (ws !== false) {
-      const options = { ...BROKER_DEFAULTS.ws, ...stripUndefined(ws ?? {}) };
+      const options = { ...BROKER_DEFAULTS.ws, ...stripUndefined(ws ?? {}), pending };
       const listener = new WsListener(options, accept);
       this.servers.push(listener);
       addresses.ws = { ...(await listener.start()), path: options.path };

@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { ClientInfo, Transport } from '../model';
 import { ROOT_USER } from '../tenancy/topics';
 import type { ClientPolicyState } from '../tenancy/policy';
+import type { PendingConnection } from './pending';
 import { clientOfStream } from '../aedes-seam';
 
 /** What the engine knows about one MQTT connection: the policy core's state and who it is. */
@@ -16,6 +17,8 @@ export interface ClientSession extends ClientPolicyState {
   /** Refused with CONNACK 2 once authentication runs (see identifierProblem). */
   identifierRejected: boolean;
   connectedAt: number;
+  /** Until CONNACK: its deadline for a CONNECT and what it holds of the unauthenticated budget. */
+  pending: PendingConnection | null;
 }
 
 export function clientInfo(session: ClientSession): ClientInfo {

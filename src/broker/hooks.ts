@@ -41,6 +41,8 @@ export interface HookContext {
   loginFailures: LoginFailures;
   /** Largest packet an authenticated client may send. */
   maxPacketBytes: number;
+  /** Largest packet before authentication. */
+  maxUnauthenticatedPacketBytes: number;
 }
 
 /** Who published a message through the in-process API; aedes hands the packet back to `published`. */
@@ -50,9 +52,6 @@ export interface InProcessOrigin {
   clientId?: string;
 }
 export type OriginPacket = PublishPacket & { origin?: InProcessOrigin };
-
-/** CONNECT with credentials and a will fits in this; anything larger before authentication is refused. */
-export const MAX_UNAUTHENTICATED_PACKET_BYTES = 256 * 1024;
 
 type Hooks = Required<Pick<AedesOptions, 'preConnect' | 'authenticate' | 'authorizePublish' | 'authorizeSubscribe' | 'authorizeForward' | 'published'>>;
 
@@ -229,7 +228,7 @@ function buildHooks(ctx: HookContext) {
   }
 
   const wire = {
-    maxPacketBytes: (client: Client) => (sessions.get(client)?.scope ? ctx.maxPacketBytes : MAX_UNAUTHENTICATED_PACKET_BYTES),
+    maxPacketBytes: (client: Client) => (sessions.get(client)?.scope ? ctx.maxPacketBytes : ctx.maxUnauthenticatedPacketBytes),
     isAccepted: (client: Client) => Boolean(sessions.get(client)?.scope),
     decide(client: Client, packet: ParsedPacket): void {
       const session = sessions.get(client);
@@ -246,6 +245,7 @@ function buildHooks(ctx: HookContext) {
     preConnect(client, packet, callback) {
       const session = sessions.get(client);
       if (!session) return callback(new Error('connection not accepted through a listener'), false);
+      session.pending?.connectArrived();
       session.username = packet.username ?? null;
       session.identifierRejected = identifierProblem({ clientId: packet.clientId, clean: packet.clean !== false, protocolVersion: packet.protocolVersion ?? 4 }) !== null;
       // [MQTT-3.1.3-6] an empty identifier with clean session gets one assigned

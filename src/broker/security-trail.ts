@@ -22,6 +22,8 @@ export function recordSecurityTrail(events: EventEmitter<EngineEvents>, registry
     traffic.denied(known(e.username), e.reason);
     audit.record(known(e.username), 'security', e.reason === 'bad-credentials' ? 'login.failed' : 'connect.refused', { ...e });
   });
+  // no tenant yet and no audit entry: a flood of them must not fill the trail
+  events.on('connection-shed', (e) => traffic.denied(null, e.reason));
   events.on('publish-denied', (e) => {
     traffic.denied(e.tenant, e.reason);
     audit.record(e.tenant, 'security', 'publish.denied', { clientId: e.clientId, topic: e.topic, reason: e.reason, remoteAddress: e.remoteAddress });

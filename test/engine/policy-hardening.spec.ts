@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import type { Scope, TenantPolicy } from '../../src/model';
 import { NO_LIMITS } from '../../src/registry/limits';
+import { UNAUTHENTICATED_BASE_BYTES, UnauthenticatedMemory } from '../../src/tenancy/admission';
 import { FairTurns, LoginFailures } from '../../src/tenancy/login';
 import { admit, decideWill, decideWillPublish, newClientPolicyState, type LoginFacts } from '../../src/tenancy/policy';
 import { TenantBuckets, TokenBucket } from '../../src/tenancy/rate';
@@ -97,5 +98,24 @@ describe('policy core (pure): logins', () => {
     for (let item = turns.next(); item !== undefined; item = turns.next()) order.push(item);
     assert.deepEqual(order, ['a1', 'b1', 'c1', 'a2', 'b2']);
     assert.equal(turns.waiting, 0);
+  });
+});
+
+describe('policy core (pure): connections before CONNACK', () => {
+  it('UnauthenticatedMemory admits while the base cost fits, refuses growth past the limit, and frees on release', () => {
+    const memory = new UnauthenticatedMemory(100);
+    assert.deepEqual([memory.admit(40), memory.admit(40), memory.admit(40)], [true, true, false]);
+    assert.equal(memory.grow(20), true);
+    assert.equal(memory.grow(1), false, 'past the limit: the connection that grows is closed');
+    assert.deepEqual([memory.connections, memory.bytes], [2, 100]);
+    memory.release(60);
+    assert.deepEqual([memory.connections, memory.bytes], [1, 40]);
+    assert.equal(memory.admit(40), true);
+  });
+
+  it('a limit of 0 is no limit, and every transport has a base cost', () => {
+    const memory = new UnauthenticatedMemory(0);
+    for (let i = 0; i < 1000; i++) assert.equal(memory.admit(1 << 20), true);
+    for (const transport of ['tcp', 'tls', 'ws', 'wss'] as const) assert.ok(UNAUTHENTICATED_BASE_BYTES[transport] > 0);
   });
 });

@@ -1,0 +1,143 @@
+import type net from 'node:net';
+import type { WebSocket } from 'ws';
+import type { Transport } from '../model';
+import { UNAUTHENTICATED_BASE_BYTES, UnauthenticatedMemory, type ShedReason } from '../tenancy/admission';
+import { capWebSocketMessages } from '../aedes-seam';
+
+export interface PendingOptions {
+  /** A connection without a complete CONNECT this long after it opened is closed. */
+  connectTimeoutMs: number;
+  /** Memory all connections not yet accepted may hold together (0: no limit). */
+  maxUnauthenticatedBytes: number;
+  /** Largest WebSocket message before CONNACK (the largest packet then, plus its 5-byte header). */
+  maxUnauthenticatedMessageBytes: number;
+  /** Largest WebSocket message after CONNACK. */
+  maxMessageBytes: number;
+}
+
+/** A connection closed or refused before it was accepted. */
+export interface ShedConnection {
+  transport: Transport;
+  remoteAddress: string | undefined;
+  reason: ShedReason;
+}
+
+const pendingOf = new WeakMap<net.Socket, PendingConnection>();
+
+// one handler of each kind for every socket (`this` is the socket): no closure per connection
+function meter(this: net.Socket, chunk: Buffer | string): void {
+  pendingOf.get(this)?.received(chunk.length);
+}
+
+function closed(this: net.Socket): void {
+  pendingOf.get(this)?.settle();
+}
+
+/**
+ * One connection from its arrival (TCP: accept; TLS: handshake done) until
+ * CONNACK: its deadline for a complete CONNECT, what it is charged against the
+ * memory budget, and, for WebSocket, its lower message cap.
+ */
+export class PendingConnection {
+  private charged: number;
+  private timer: NodeJS.Timeout | null;
+  private websocket: WebSocket | null = null;
+  private done = false;
+
+  constructor(
+    private readonly owner: PendingConnections,
+    readonly socket: net.Socket,
+    readonly transport: Transport,
+    base: number,
+  ) {
+    this.charged = base;
+    this.timer = setTimeout(() => owner.shed(this, 'connect-timeout'), owner.options.connectTimeoutMs);
+    this.timer.unref();
+  }
+
+  /** The WebSocket of this connection, upgraded: its messages are capped as the packets before CONNACK are. */
+  upgraded(websocket: WebSocket): boolean {
+    this.websocket = websocket;
+    return capWebSocketMessages(websocket, this.owner.options.maxUnauthenticatedMessageBytes);
+  }
+
+  /** Bytes arrived: charged, or the connection is closed when they would pass the budget. */
+  received(bytes: number): void {
+    if (this.done) return;
+    if (this.owner.memory.grow(bytes)) this.charged += bytes;
+    else this.owner.shed(this, 'unauthenticated-memory');
+  }
+
+  /** A complete CONNECT arrived: the deadline is off (authentication may take its time). */
+  connectArrived(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  /** CONNACK accepted the connection: it is no longer charged, and a WebSocket may send packets of full size. */
+  accepted(): void {
+    if (this.done) return;
+    if (this.websocket) capWebSocketMessages(this.websocket, this.owner.options.maxMessageBytes);
+    this.settle();
+  }
+
+  /** Accepted or closed: everything it was charged is free, its timer and meter gone. */
+  settle(): void {
+    if (this.done) return;
+    this.done = true;
+    this.connectArrived();
+    this.owner.memory.release(this.charged);
+    this.socket.off('data', meter);
+    this.socket.off('close', closed);
+    pendingOf.delete(this.socket);
+  }
+}
+
+/**
+ * Every connection not yet accepted, for the listeners: refused at arrival
+ * past the memory budget, closed when it sends past it or sends no complete
+ * CONNECT in time. The rules are the policy core's (tenancy/admission.ts).
+ */
+export class PendingConnections {
+  readonly memory: UnauthenticatedMemory;
+
+  constructor(
+    readonly options: PendingOptions,
+    private readonly onShed: (shed: ShedConnection) => void,
+  ) {
+    this.memory = new UnauthenticatedMemory(options.maxUnauthenticatedBytes);
+  }
+
+  /** A socket arrived: false when it must be refused (the caller destroys it). */
+  open(socket: net.Socket, transport: Transport): boolean {
+    const base = UNAUTHENTICATED_BASE_BYTES[transport];
+    if (!this.memory.admit(base)) {
+      this.onShed({ transport, remoteAddress: socket.remoteAddress, reason: 'unauthenticated-memory' });
+      return false;
+    }
+    pendingOf.set(socket, new PendingConnection(this, socket, transport, base));
+    socket.once('close', closed);
+    return true;
+  }
+
+  /**
+   * Counts the bytes the socket delivers from now on. A TCP or TLS socket is
+   * read by aedes (`readable` and `read()`), so this is attached after aedes
+   * took it: a `data` listener on a stream nobody reads yet would start it
+   * flowing. An HTTP server's sockets flow already.
+   */
+  meter(socket: net.Socket): void {
+    if (pendingOf.has(socket)) socket.on('data', meter);
+  }
+
+  /** The pending connection of a socket, until it is accepted or closed. */
+  of(socket: net.Socket): PendingConnection | null {
+    return pendingOf.get(socket) ?? null;
+  }
+
+  shed(pending: PendingConnection, reason: ShedReason): void {
+    pending.settle();
+    this.onShed({ transport: pending.transport, remoteAddress: pending.socket.remoteAddress, reason });
+    pending.socket.destroy();
+  }
+}
