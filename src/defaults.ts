@@ -39,6 +39,8 @@ export const BROKER_DEFAULTS = {
   },
 } as const;
 
+export type LoginSettings = { -readonly [K in keyof typeof BROKER_DEFAULTS.login]: number };
+
 export const WEBHOOK_DEFAULTS = {
   timeoutMs: 5000,
   retries: 3,

@@ -15,10 +15,10 @@ import { WebhookDispatcher } from '../webhooks/dispatcher';
 import type { DeliveryResult, DispatcherOptions, WebhookCounters, WebhookSpec } from '../webhooks/types';
 import { fitWire, keepWillsStored, onBrokerError, persistenceOf, storeOnlyGranted } from '../aedes-seam';
 import { clientInfo, ConnectionTracker, type ClientSession } from './connections';
-import { BROKER_DEFAULTS } from '../defaults';
+import { BROKER_DEFAULTS, type LoginSettings } from '../defaults';
 import { createFabric, type Fabric, type FabricOptions } from './fabric';
 import { createHooks } from './hooks';
-import { PendingConnections } from './pending';
+import { acceptAfterConnack, PendingConnections, type ConnectionLimitOptions } from './pending';
 import { InProcessApi, type InProcessMessage, type InProcessSubscription, type PublishOptions, type SubscribeOptions } from './in-process';
 import { TcpListener, WsListener, type ConnectionInfo, type TlsFiles } from './listeners';
 import { RegistryReactions } from './registry-reactions';
@@ -27,7 +27,7 @@ import { TrafficCounters, type TrafficFigures } from './traffic';
 import { WebhookRouting, type FlowWebhookSpec } from './webhook-routing';
 import { KeptWills } from './wills';
 
-export interface BrokerHostOptions extends FabricOptions {
+export interface BrokerHostOptions extends FabricOptions, ConnectionLimitOptions {
   /** MQTT over TCP (or TLS); `false` disables it. Defaults: port 1883 on 0.0.0.0. */
   mqtt?: { port?: number; host?: string; tls?: TlsFiles } | false;
   /** MQTT over WebSocket; `false` disables it. Defaults: port 4035 on 0.0.0.0, path /ws. */
@@ -41,18 +41,6 @@ export interface BrokerHostOptions extends FabricOptions {
   statsFlushIntervalMs?: number;
   /** Options of the webhook dispatcher (backoff, TLS trust for https targets). */
   webhooks?: DispatcherOptions;
-  /** Largest MQTT packet accepted from an authenticated client; a larger one closes its connection. Default 16 MiB. */
-  maxPacketBytes?: number;
-  /** Largest MQTT packet (and WebSocket message) before CONNACK. Default 256 KiB. */
-  maxUnauthenticatedPacketBytes?: number;
-  /** A connection that has sent no complete CONNECT this long after it opened is closed. Default 10 s. */
-  connectTimeoutMs?: number;
-  /**
-   * Memory all connections not yet accepted may hold together (estimated per
-   * connection, plus every byte they sent); past it new connections are
-   * refused and counted (`unauthenticated-memory`). Default 64 MiB; 0: no limit.
-   */
-  maxUnauthenticatedBytes?: number;
   /**
    * Notice commits other processes make to the registry file (the sqlite3
    * shell) and apply them within a poll interval, with no request: true
@@ -71,15 +59,9 @@ export interface BrokerHostOptions extends FabricOptions {
    * before that will is published. Default 30 s.
    */
   willGraceMs?: number;
-  /**
-   * Failed-login throttle and password hashing (see BROKER_DEFAULTS.login):
-   * thresholds, window and lock, and scrypt's concurrency and queue per
-   * username (the hashing settings apply to a registry this host opens).
-   */
+  /** Failed-login throttle and password hashing (BROKER_DEFAULTS.login; hashing only for a registry this host opens). */
   login?: Partial<LoginSettings>;
 }
-
-type LoginSettings = { -readonly [K in keyof typeof BROKER_DEFAULTS.login]: number };
 
 export interface BoundAddresses {
   mqtt?: AddressInfo;
@@ -244,20 +226,7 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
 
   private async open(mqtt: BrokerHostOptions['mqtt'], ws: BrokerHostOptions['ws']): Promise<BoundAddresses> {
     const { Aedes } = await import('aedes');
-    const o = this.options;
-    const maxPacketBytes = o.maxPacketBytes ?? BROKER_DEFAULTS.maxPacketBytes;
-    const maxUnauthenticatedPacketBytes = o.maxUnauthenticatedPacketBytes ?? BROKER_DEFAULTS.maxUnauthenticatedPacketBytes;
-    // a WebSocket message carries one packet: its length plus the fixed header of at most 5 bytes
-    const pending = new PendingConnections(
-      {
-        connectTimeoutMs: o.connectTimeoutMs ?? BROKER_DEFAULTS.connectTimeoutMs,
-        maxUnauthenticatedBytes: o.maxUnauthenticatedBytes ?? BROKER_DEFAULTS.maxUnauthenticatedBytes,
-        maxUnauthenticatedMessageBytes: maxUnauthenticatedPacketBytes + 5,
-        maxMessageBytes: maxPacketBytes + 5,
-      },
-      (shed) => this.emit('connection-shed', shed),
-    );
-    this.pending = pending;
+    const pending = (this.pending = new PendingConnections(this.options, (shed) => this.emit('connection-shed', shed)));
     const { hooks, wire, refused } = createHooks({
       registry: this.registry,
       sessions: this.sessions,
@@ -267,8 +236,8 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
       traffic: this.traffic,
       tenantBuckets: new TenantBuckets(),
       loginFailures: this.loginFailures,
-      maxPacketBytes,
-      maxUnauthenticatedPacketBytes,
+      maxPacketBytes: pending.options.maxPacketBytes,
+      maxUnauthenticatedPacketBytes: pending.options.maxUnauthenticatedPacketBytes,
     });
     this.fabric = createFabric(this.options, this.registry);
     this.fabric.sqlite?.on('flushError', (error: Error) => this.emit('engine-error', error));
@@ -287,16 +256,11 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
     storeOnlyGranted(aedes, refused);
     this.accepting = (stream, info) => {
       const client = aedes.handle(stream, info.req);
-      const session: ClientSession = { ...newClientPolicyState(), username: null, clientId: '', transport: info.transport, remoteAddress: info.remoteAddress, identifierRejected: false, connectedAt: 0, pending: pending.of(info.socket) };
-      this.sessions.set(client, session);
+      this.sessions.set(client, { ...newClientPolicyState(), username: null, clientId: '', transport: info.transport, remoteAddress: info.remoteAddress, identifierRejected: false, connectedAt: 0, pending: pending.of(info.socket) });
       fitWire(client, wire);
     };
     aedes.on('clientReady', (client) => {
-      const session = this.sessions.get(client);
-      if (session?.pending) {
-        session.pending.accepted();
-        session.pending = null;
-      }
+      acceptAfterConnack(this.sessions.get(client));
       this.emitClient('client-connected', client);
     });
     aedes.on('clientDisconnect', (client) => this.emitClient('client-disconnected', client));

@@ -161,7 +161,7 @@ export class WsListener {
       else socket.destroy();
     });
     // a message is at most one packet of the largest size after CONNACK; lower before it (PendingConnection.upgraded)
-    this.wss = new WebSocketServer({ server: this.server, path: options.path, maxPayload: pending.options.maxMessageBytes, perMessageDeflate: false });
+    this.wss = new WebSocketServer({ server: this.server, path: options.path, maxPayload: pending.maxMessageBytes, perMessageDeflate: false });
     this.wss.on('connection', (ws, req) => {
       const socket = req.socket;
       // ws no longer lets a connection's cap be lowered: refuse rather than buffer messages of any size

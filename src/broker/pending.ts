@@ -1,19 +1,30 @@
 import type net from 'node:net';
 import type { WebSocket } from 'ws';
+import { BROKER_DEFAULTS } from '../defaults';
 import type { Transport } from '../model';
 import { UNAUTHENTICATED_BASE_BYTES, UnauthenticatedMemory, type ShedReason } from '../tenancy/admission';
 import { capWebSocketMessages } from '../aedes-seam';
 
-export interface PendingOptions {
-  /** A connection without a complete CONNECT this long after it opened is closed. */
-  connectTimeoutMs: number;
-  /** Memory all connections not yet accepted may hold together (0: no limit). */
-  maxUnauthenticatedBytes: number;
-  /** Largest WebSocket message before CONNACK (the largest packet then, plus its 5-byte header). */
-  maxUnauthenticatedMessageBytes: number;
-  /** Largest WebSocket message after CONNACK. */
-  maxMessageBytes: number;
+/** The engine options (BrokerHostOptions) for connections before CONNACK; defaults in BROKER_DEFAULTS. */
+export interface ConnectionLimitOptions {
+  /** Largest MQTT packet accepted from an authenticated client; a larger one closes its connection. Default 16 MiB. */
+  maxPacketBytes?: number;
+  /** Largest MQTT packet (and WebSocket message) before CONNACK. Default 256 KiB. */
+  maxUnauthenticatedPacketBytes?: number;
+  /** A connection that has sent no complete CONNECT this long after it opened is closed. Default 10 s. */
+  connectTimeoutMs?: number;
+  /**
+   * Memory all connections not yet accepted may hold together (estimated per
+   * connection, plus every byte they sent); past it new connections are
+   * refused and counted (`unauthenticated-memory`). Default 64 MiB; 0: no limit.
+   */
+  maxUnauthenticatedBytes?: number;
 }
+
+export type PendingOptions = Required<ConnectionLimitOptions>;
+
+// a WebSocket message carries one packet: its length plus the fixed header of at most 5 bytes
+const WS_HEADER_BYTES = 5;
 
 /** A connection closed or refused before it was accepted. */
 export interface ShedConnection {
@@ -58,7 +69,7 @@ export class PendingConnection {
   /** The WebSocket of this connection, upgraded: its messages are capped as the packets before CONNACK are. */
   upgraded(websocket: WebSocket): boolean {
     this.websocket = websocket;
-    return capWebSocketMessages(websocket, this.owner.options.maxUnauthenticatedMessageBytes);
+    return capWebSocketMessages(websocket, this.owner.options.maxUnauthenticatedPacketBytes + WS_HEADER_BYTES);
   }
 
   /** Bytes arrived: charged, or the connection is closed when they would pass the budget. */
@@ -77,7 +88,7 @@ export class PendingConnection {
   /** CONNACK accepted the connection: it is no longer charged, and a WebSocket may send packets of full size. */
   accepted(): void {
     if (this.done) return;
-    if (this.websocket) capWebSocketMessages(this.websocket, this.owner.options.maxMessageBytes);
+    if (this.websocket) capWebSocketMessages(this.websocket, this.owner.options.maxPacketBytes + WS_HEADER_BYTES);
     this.settle();
   }
 
@@ -100,12 +111,25 @@ export class PendingConnection {
  */
 export class PendingConnections {
   readonly memory: UnauthenticatedMemory;
+  readonly options: PendingOptions;
 
   constructor(
-    readonly options: PendingOptions,
+    options: ConnectionLimitOptions,
     private readonly onShed: (shed: ShedConnection) => void,
   ) {
-    this.memory = new UnauthenticatedMemory(options.maxUnauthenticatedBytes);
+    const d = BROKER_DEFAULTS;
+    this.options = {
+      maxPacketBytes: options.maxPacketBytes ?? d.maxPacketBytes,
+      maxUnauthenticatedPacketBytes: options.maxUnauthenticatedPacketBytes ?? d.maxUnauthenticatedPacketBytes,
+      connectTimeoutMs: options.connectTimeoutMs ?? d.connectTimeoutMs,
+      maxUnauthenticatedBytes: options.maxUnauthenticatedBytes ?? d.maxUnauthenticatedBytes,
+    };
+    this.memory = new UnauthenticatedMemory(this.options.maxUnauthenticatedBytes);
+  }
+
+  /** The largest WebSocket message after CONNACK (ws' maxPayload of the server). */
+  get maxMessageBytes(): number {
+    return this.options.maxPacketBytes + WS_HEADER_BYTES;
   }
 
   /** A socket arrived: false when it must be refused (the caller destroys it). */
@@ -140,4 +164,11 @@ export class PendingConnections {
     this.onShed({ transport: pending.transport, remoteAddress: pending.socket.remoteAddress, reason });
     pending.socket.destroy();
   }
+}
+
+/** CONNACK accepted the session's connection: it is no longer pending. */
+export function acceptAfterConnack(session: { pending: PendingConnection | null } | undefined): void {
+  if (!session?.pending) return;
+  session.pending.accepted();
+  session.pending = null;
 }
