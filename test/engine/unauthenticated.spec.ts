@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import WebSocket from 'ws';
 import type { ConnectionShed } from '../../src';
+import { renderMetrics } from '../../src/admin/metrics';
 import { startEngine, type RunningEngine } from '../helpers/engine';
 import { connect } from '../helpers/mqtt';
 import { connectPacket } from '../helpers/raw-mqtt';
@@ -154,6 +155,9 @@ describe('connections before CONNACK', function () {
       assert.equal(held().connections, 1 + 8 - refused);
       assert.ok(refused >= 3, `${refused} refused`);
       assert.equal(shedCount('unauthenticated-memory'), refused);
+      const metrics = renderMetrics(engine.host);
+      assert.match(metrics, new RegExp(`^tenant_broker_server_unauthenticated_connections ${held().connections}$`, 'm'));
+      assert.match(metrics, new RegExp(`^tenant_broker_server_denials_total\\{reason="unauthenticated-memory"\\} ${refused}$`, 'm'));
       // more bytes of the slow one would pass the budget: it is closed, not the others
       slow.write(Buffer.alloc(50 * KiB));
       await until('the slow one is closed', () => slow.gone);
