@@ -1,5 +1,5 @@
 /**
- * Every touch of aedes' and mqtt-packet's private state, in one place. aedes'
+ * Every touch of aedes', mqtt-packet's and ws' private state, in one place. aedes'
  * public face (hooks, `handle`, `publish`, `subscribe`, events) does not reach
  * far enough for tenancy: a will before CONNACK, the parser's length and
  * strings, the stored subscriptions of a SUBSCRIBE, the persistence behind the
@@ -12,6 +12,7 @@ import type { Aedes, AedesPublishPacket, Client, PublishPacket, Subscription } f
 import { isUtf8 } from 'node:buffer';
 import type { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
+import type { WebSocket } from 'ws';
 import { DISCARD_TOPIC } from './tenancy/views';
 
 // ------------------------------------------------------------------ client
@@ -283,4 +284,22 @@ export function fitWire(client: Client, wire: Wire): void {
   parser._parseLength = guardedParseLength;
   parser._parseString = guardedParseString;
   parser.prependListener('packet', decideOnParse);
+}
+
+// ------------------------------------------------------------------ ws
+
+/**
+ * Caps the messages one WebSocket connection may send from now on (ws takes
+ * `maxPayload` once per server, and a connection needs a lower cap before
+ * CONNACK than after). ws 8 keeps it in the receiver's `_maxPayload` and checks
+ * each frame's length against it as the frame header is read, before the
+ * payload is buffered, closing with 1009. Our servers turn permessage-deflate
+ * off, so no inflated size needs a cap of its own. False when ws no longer
+ * looks like that: the caller must then not trust the connection.
+ */
+export function capWebSocketMessages(socket: WebSocket, bytes: number): boolean {
+  const receiver = (socket as unknown as { _receiver?: { _maxPayload?: unknown } | null })._receiver;
+  if (!receiver || typeof receiver._maxPayload !== 'number') return false;
+  receiver._maxPayload = bytes;
+  return true;
 }

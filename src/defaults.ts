@@ -7,8 +7,14 @@ import { TenantBrokerError } from './errors';
 export const BROKER_DEFAULTS = {
   mqtt: { port: 1883, host: '0.0.0.0' },
   ws: { port: 4035, host: '0.0.0.0', path: '/ws' },
-  /** Largest packet of an authenticated client. */
+  /** Largest packet of an authenticated client (and WebSocket message, with its 5-byte header). */
   maxPacketBytes: 16 * 1024 * 1024,
+  /** Largest packet (and WebSocket message) before CONNACK: a CONNECT with credentials and a will fits. */
+  maxUnauthenticatedPacketBytes: 256 * 1024,
+  /** A connection that has not sent a complete CONNECT this long after it opened (TLS: after its handshake, which has as long) is closed. */
+  connectTimeoutMs: 10_000,
+  /** Memory all connections not yet accepted may hold together (estimated per connection plus the bytes they sent); past it new ones are refused. */
+  maxUnauthenticatedBytes: 64 * 1024 * 1024,
   /** After a restart, how long a client whose will was kept has to reconnect before the will is published. */
   willGraceMs: 30_000,
   /** Messages queued for any one persistent client (offline or unacknowledged), whatever its tenant's limit. */
@@ -28,7 +34,25 @@ export const BROKER_DEFAULTS = {
   },
   sessionExpirySeconds: 7 * 24 * 3600,
   database: 'tenant-broker.db',
+  /**
+   * Failed logins: after `failuresPerUsername` of one username, or
+   * `failuresPerAddress` from one address, within `windowMs`, logins of it are
+   * refused without hashing for `lockMs` (a password verified before still
+   * logs in). Password hashing (scrypt) runs `hashConcurrency` at a time, fair
+   * between usernames, each with at most `hashQueuePerUsername` waiting.
+   */
+  login: {
+    failuresPerUsername: 10,
+    failuresPerAddress: 50,
+    windowMs: 60_000,
+    lockMs: 60_000,
+    maxTracked: 10_000,
+    hashConcurrency: 2,
+    hashQueuePerUsername: 4,
+  },
 } as const;
+
+export type LoginSettings = { -readonly [K in keyof typeof BROKER_DEFAULTS.login]: number };
 
 export const WEBHOOK_DEFAULTS = {
   timeoutMs: 5000,

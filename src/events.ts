@@ -1,4 +1,5 @@
 import type { AppliedLimit, ClientInfo, DenialReason, DisconnectReason, PublishedMessage, RefusalReason, StorageLimitReason, Transport } from './model';
+import type { ShedReason } from './tenancy/admission';
 import type { Violation } from './tenancy/message-policies';
 
 export { REFUSAL_RETURN_CODES } from './model';
@@ -45,6 +46,23 @@ export interface StorageLimit {
   reason: StorageLimitReason;
 }
 
+/** A will not published: over a limit of its tenant when its client was gone. */
+export interface WillDropped {
+  tenant: string | null;
+  /** The will's client identifier as its client knew it. */
+  clientId: string;
+  /** The will's full topic. */
+  topic: string;
+  reason: DenialReason;
+}
+
+/** A connection closed or refused before CONNACK: over the unauthenticated memory budget, or no CONNECT in time. */
+export interface ConnectionShed {
+  transport: Transport;
+  remoteAddress: string | undefined;
+  reason: ShedReason;
+}
+
 export interface ClientFailure {
   client: ClientInfo | null;
   error: Error;
@@ -58,12 +76,14 @@ export interface EngineEvents {
   'client-subscribed': [ClientInfo & { filters: string[] }];
   'client-unsubscribed': [ClientInfo & { filters: string[] }];
   'connection-refused': [ConnectionRefused];
+  'connection-shed': [ConnectionShed];
   'publish-denied': [PublishDenied];
   'subscribe-denied': [SubscribeDenied];
   'limit-applied': [LimitApplied];
   'policy-violated': [PolicyViolated];
   /** A queued message dropped, or a retained message not kept, at a bound: counted per tenant and reason. */
   'storage-limit': [StorageLimit];
+  'will-dropped': [WillDropped];
   /** Clients disconnected by an operator or because a tenant's quota was lowered. */
   'clients-kicked': [{ tenant: string; count: number; reason: 'kick' | 'quota' }];
   /** Emitted for every message published into a tenant's namespace. */

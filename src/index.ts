@@ -20,7 +20,7 @@ export type { TopicStat } from './registry/topic-stats';
 
 export { ISOLATION_STYLES, REFUSAL_RETURN_CODES } from './model';
 export type { ClientInfo, DeniedPublish, StorageLimitReason, IsolationStyle, PublishedMessage, RefusalReason, TenantLimits, Transport } from './model';
-export type { ConnectionRefused, EngineEvents, LimitApplied, PublishDenied, StorageLimit, SubscribeDenied } from './events';
+export type { ConnectionRefused, ConnectionShed, EngineEvents, LimitApplied, PublishDenied, StorageLimit, SubscribeDenied, WillDropped } from './events';
 export { ALL_TENANTS, ROOT_USER } from './tenancy/topics';
 
 export { TenantBrokerError } from './errors';

@@ -114,6 +114,12 @@ export type RefusalReason =
   | 'over-quota'
   | 'identifier-rejected'
   | 'will-denied'
+  /** The will's payload is over the tenant's max_payload_bytes. */
+  | 'will-too-large'
+  /** Too many failed logins of the username or from the address lately: refused without hashing. */
+  | 'login-throttled'
+  /** The username's queue for password hashing is full: try again later. */
+  | 'login-busy'
   /** The broker failed while deciding (a bug, reported as engine-error). */
   | 'server-unavailable';
 
@@ -127,6 +133,9 @@ export const REFUSAL_RETURN_CODES: Record<RefusalReason, 2 | 3 | 4 | 5> = {
   'login-disabled': 5,
   'over-quota': 5,
   'will-denied': 5,
+  'will-too-large': 5,
+  'login-throttled': 5,
+  'login-busy': 3,
 };
 
 /** Why a PUBLISH, SUBSCRIBE or delivery was refused. */

@@ -1,7 +1,59 @@
 import type { NodeAPI } from 'node-red';
-import type { Request, Response } from 'express';
+import type { NextFunction, Request, Response } from 'express';
 import { errorResponse, TenantBrokerError, TenantService } from '../../src';
+import { describeError } from './i18n';
 import type { TenantBrokerNode } from './node-types';
+
+/** The scheme and host (name and port) an `Origin` header names, or null when it names none (`null`, garbage). */
+function originOf(origin: string): URL | null {
+  try {
+    const url = new URL(origin);
+    return url.protocol === 'http:' || url.protocol === 'https:' ? url : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A `Host` header as an Origin of that scheme writes it (the default port left out). */
+function hostAs(protocol: string, host: string): string | null {
+  try {
+    return new URL(`${protocol}//${host.trim()}`).host;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Cross-site requests from a web page: Node-RED without adminAuth (the demo)
+ * answers any page the browser has open, and a form may POST there with no
+ * preflight. A browser names the page's origin in `Origin` on every such
+ * request and can only send forms as urlencoded, multipart or text, never as
+ * JSON without a preflight the route would not pass. So: an Origin naming
+ * another host than the request's own (`Host`, or `X-Forwarded-Host` behind a
+ * proxy, which a page cannot set) is refused with 403, and a body that is not
+ * JSON with 415. Requests without Origin (curl, scripts) are not a browser's.
+ */
+export function refuseCrossSite(RED: NodeAPI) {
+  const refuse = (res: Response, status: number, error: TenantBrokerError) => res.status(status).json({ status: 'error', error: describeError(RED, error) });
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const origin = req.headers.origin;
+    if (origin !== undefined) {
+      const from = originOf(origin);
+      const forwarded = String(req.headers['x-forwarded-host'] ?? '').split(',')[0];
+      const own = from ? [req.headers.host ?? '', forwarded].filter(Boolean).map((host) => hostAs(from.protocol, host)) : [];
+      if (from === null || !own.includes(from.host)) {
+        refuse(res, 403, new TenantBrokerError(`a request from the web page ${origin} is refused: open the editor itself`, 'errors.cross-origin', { origin }));
+        return;
+      }
+    }
+    const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
+    if ((hasBody || req.method === 'POST' || req.method === 'PUT') && !req.is('application/json')) {
+      refuse(res, 415, new TenantBrokerError('the request body must be JSON (Content-Type: application/json)', 'errors.json-required', {}));
+      return;
+    }
+    next();
+  };
+}
 
 /**
  * The editor's Tenants tab and tenant pickers: permission-checked routes on
@@ -9,6 +61,7 @@ import type { TenantBrokerNode } from './node-types';
  * through the same tenant service as the tenant-admin API.
  */
 export function registerTenantRoutes(RED: NodeAPI): void {
+  const guard = refuseCrossSite(RED);
   const read = RED.auth.needsPermission('tenant-broker.read');
   const write = RED.auth.needsPermission('tenant-broker.write');
 
@@ -30,10 +83,10 @@ export function registerTenantRoutes(RED: NodeAPI): void {
     }
   };
 
-  RED.httpAdmin.get('/tenant-broker/:id/tenants', read, handle((tenants) => ({ tenants: tenants.list() })));
-  RED.httpAdmin.post('/tenant-broker/:id/tenants', write, handle(async (tenants, req) => ({ tenant: await tenants.add(req.body) }), 201));
-  RED.httpAdmin.put('/tenant-broker/:id/tenants/:username', write, handle(async (tenants, req) => ({ tenant: await tenants.update(String(req.params.username), req.body) })));
-  RED.httpAdmin.delete('/tenant-broker/:id/tenants/:username', write, handle((tenants, req) => {
+  RED.httpAdmin.get('/tenant-broker/:id/tenants', guard, read, handle((tenants) => ({ tenants: tenants.list() })));
+  RED.httpAdmin.post('/tenant-broker/:id/tenants', guard, write, handle(async (tenants, req) => ({ tenant: await tenants.add(req.body) }), 201));
+  RED.httpAdmin.put('/tenant-broker/:id/tenants/:username', guard, write, handle(async (tenants, req) => ({ tenant: await tenants.update(String(req.params.username), req.body) })));
+  RED.httpAdmin.delete('/tenant-broker/:id/tenants/:username', guard, write, handle((tenants, req) => {
     tenants.remove(String(req.params.username));
     return {};
   }));

@@ -81,6 +81,8 @@ export function renderMetrics(host: BrokerHost): string {
   for (const [suffix, key, help] of TRAFFIC) {
     out.family(`tenant_broker_server_${suffix}`, 'counter', `${help} by the whole broker since start, root and removed tenants included`, [[{}, stats.total[key]]]);
   }
+  out.family('tenant_broker_server_unauthenticated_connections', 'gauge', 'Connections not yet accepted (before CONNACK)', [[{}, stats.unauthenticated.connections]]);
+  out.family('tenant_broker_server_unauthenticated_bytes', 'gauge', 'Memory charged to connections not yet accepted (estimated per connection, plus the bytes they sent)', [[{}, stats.unauthenticated.bytes]]);
   out.family('tenant_broker_server_denials_total', 'counter', 'Refused or limited actions by reason since start, unknown usernames included', Object.entries(stats.total.denials).map(([reason, n]): Sample => [{ reason }, n]));
 
   if (stats.persistence) {

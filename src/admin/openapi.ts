@@ -174,6 +174,11 @@ const operations: Record<RouteKey, Operation> = {
       '200': reply('Counters since the broker started', okWith({
         uptime_seconds: count,
         connections: count,
+        unauthenticated: {
+          type: 'object',
+          description: 'connections before CONNACK and the memory charged to them (estimated per connection plus the bytes they sent), against maxUnauthenticatedBytes',
+          properties: { connections: count, bytes: count },
+        },
         total: ref('Traffic'),
         tenants: { type: 'object', additionalProperties: { allOf: [ref('Traffic'), { type: 'object', properties: { connections: count, offline_dropped: count } }] } },
         webhooks: { type: 'object', additionalProperties: ref('WebhookCounters'), description: 'by dispatcher id: `registry:<id>` or `node:<node id>`' },

@@ -68,7 +68,8 @@ export class AdminRoutes {
         const webhooks = Object.fromEntries(Object.entries(stats.webhooks).map(([id, c]) => [id, countersView(c)]));
         const p = stats.persistence;
         const persistence = p && { store: p.store, retained: p.retained, subscriptions: p.subscriptions, queued: p.queued, offline_dropped: p.offlineDropped, sessions_expired: p.sessionsExpired };
-        return ok({ uptime_seconds: stats.uptimeSeconds, connections: stats.connections, total: figuresView(stats.total), tenants, webhooks, persistence });
+        const unauthenticated = stats.unauthenticated;
+        return ok({ uptime_seconds: stats.uptimeSeconds, connections: stats.connections, unauthenticated, total: figuresView(stats.total), tenants, webhooks, persistence });
       },
       'GET /internal/tenants': () => ok({ tenants: tenants.list() }),
       'POST /internal/tenant/add': async ({ body }) => ok({ tenant: await tenants.add(body) }, 201),

@@ -8,15 +8,18 @@ import type { ClientInfo } from '../model';
 import { Registry, type TenantDefaults } from '../registry/registry';
 import type { WatchRegistry } from '../registry/reload';
 import { newClientPolicyState } from '../tenancy/policy';
+import { LoginFailures } from '../tenancy/login';
 import { TenantBuckets } from '../tenancy/rate';
 import { MAX_TOPIC_LEVELS } from '../tenancy/topics';
 import { WebhookDispatcher } from '../webhooks/dispatcher';
 import type { DeliveryResult, DispatcherOptions, WebhookCounters, WebhookSpec } from '../webhooks/types';
 import { disconnectedCleanly, fitWire, keepWillsStored, onBrokerError, persistenceOf, storeOnlyGranted } from '../aedes-seam';
+import { Authenticator } from './authenticator';
 import { clientInfo, ConnectionTracker, type ClientSession } from './connections';
-import { BROKER_DEFAULTS } from '../defaults';
+import { BROKER_DEFAULTS, type LoginSettings } from '../defaults';
 import { createFabric, type Fabric, type FabricOptions } from './fabric';
 import { createHooks } from './hooks';
+import { acceptAfterConnack, PendingConnections, type ConnectionLimitOptions } from './pending';
 import { InProcessApi, type InProcessMessage, type InProcessSubscription, type PublishOptions, type SubscribeOptions } from './in-process';
 import { TcpListener, WsListener, type ConnectionInfo, type TlsFiles } from './listeners';
 import { RegistryReactions } from './registry-reactions';
@@ -28,7 +31,7 @@ import { HttpPublishAdapter } from './http-publish';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { LifecycleEvents } from './lifecycle-events';
 
-export interface BrokerHostOptions extends FabricOptions {
+export interface BrokerHostOptions extends FabricOptions, ConnectionLimitOptions {
   /** MQTT over TCP (or TLS); `false` disables it. Defaults: port 1883 on 0.0.0.0. */
   mqtt?: { port?: number; host?: string; tls?: TlsFiles } | false;
   /** MQTT over WebSocket; `false` disables it. Defaults: port 4035 on 0.0.0.0, path /ws. */
@@ -42,8 +45,6 @@ export interface BrokerHostOptions extends FabricOptions {
   statsFlushIntervalMs?: number;
   /** Options of the webhook dispatcher (backoff, TLS trust for https targets). */
   webhooks?: DispatcherOptions;
-  /** Largest MQTT packet accepted from an authenticated client; a larger one closes its connection. Default 16 MiB. */
-  maxPacketBytes?: number;
   /**
    * Inbound QoS 2 messages one client may hold unreleased (PUBREC sent, no
    * PUBREL yet; each is kept whole until then). Past it the client is
@@ -74,6 +75,8 @@ export interface BrokerHostOptions extends FabricOptions {
    * before that will is published. Default 30 s.
    */
   willGraceMs?: number;
+  /** Failed-login throttle and password hashing (BROKER_DEFAULTS.login; hashing only for a registry this host opens). */
+  login?: Partial<LoginSettings>;
 }
 
 export interface BoundAddresses {
@@ -88,6 +91,8 @@ export interface BrokerStats {
   total: TrafficFigures;
   tenants: Record<string, TrafficFigures & { connections: number; offlineDropped: number }>;
   webhooks: Record<string, WebhookCounters>;
+  /** Connections not yet accepted (before CONNACK) and the memory they are charged with. */
+  unauthenticated: { connections: number; bytes: number };
   /** The store's figures (memory or SQLite); null for a persistence passed in. */
   persistence: { store: 'sqlite' | 'memory'; retained: number; subscriptions: number; queued: number; offlineDropped: number; sessionsExpired: number } | null;
 }
@@ -115,10 +120,12 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
   private readonly wills: KeptWills;
   private readonly lifecycle: LifecycleEvents;
   private readonly httpPublish: HttpPublishAdapter | null;
+  private readonly authenticator: Authenticator;
   private aedes: Aedes | null = null;
   /** Tenant-wide rate buckets, shared by MQTT clients and HTTP publishes. */
   private readonly tenantBuckets = new TenantBuckets();
   private fabric: Fabric | null = null;
+  private pending: PendingConnections | null = null;
   private servers: Array<TcpListener | WsListener> = [];
   private addresses: BoundAddresses = {};
   private rootPassword: string | undefined;
@@ -129,13 +136,16 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
   constructor(private readonly options: BrokerHostOptions) {
     super();
     this.setRootPassword(options.rootPassword);
+    const login: LoginSettings = { ...BROKER_DEFAULTS.login, ...stripUndefined(options.login ?? {}) };
     if (typeof options.database === 'string') {
-      this.registry = new Registry({ path: options.database, defaults: options.defaults, statsFlushIntervalMs: options.statsFlushIntervalMs, watchRegistry: options.watchRegistry });
+      const hashing = { concurrency: login.hashConcurrency, queuePerUsername: login.hashQueuePerUsername };
+      this.registry = new Registry({ path: options.database, defaults: options.defaults, statsFlushIntervalMs: options.statsFlushIntervalMs, watchRegistry: options.watchRegistry, hashing });
       this.ownsRegistry = true;
     } else {
       this.registry = options.database;
       this.ownsRegistry = false;
     }
+    this.authenticator = new Authenticator(this.registry, new LoginFailures(login), () => this.rootPassword);
     this.webhooks = new WebhookDispatcher(options.webhooks);
     this.inProcess = new InProcessApi(this.registry, this, { requireAedes: () => this.requireAedes(), currentAedes: () => this.aedes });
     this.webhookRouting = new WebhookRouting(this.registry, this.webhooks, this);
@@ -144,7 +154,7 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
     recordSecurityTrail(this, this.registry, this.traffic);
     const http = options.httpPublish;
     this.httpPublish = http
-      ? new HttpPublishAdapter(this.registry, this, this.tenantBuckets, () => (this.state === 'running' ? this.aedes : null), (u, p) => this.registry.verifyPassword(u, p), {
+      ? new HttpPublishAdapter(this.registry, this, this.tenantBuckets, () => (this.state === 'running' ? this.aedes : null), this.authenticator, {
           corsOrigins: typeof http === 'object' ? http.corsOrigins : undefined,
           maxBodyBytes: options.maxPacketBytes ?? BROKER_DEFAULTS.maxPacketBytes,
         })
@@ -171,6 +181,7 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
       total: this.traffic.total(),
       tenants,
       webhooks: this.webhooks.allCounters(),
+      unauthenticated: { connections: this.pending?.memory.connections ?? 0, bytes: this.pending?.memory.bytes ?? 0 },
       persistence: persisted && {
         store: this.fabric!.durable ? 'sqlite' : 'memory',
         retained: persisted.retained,
@@ -246,6 +257,7 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
 
   private async open(mqtt: BrokerHostOptions['mqtt'], ws: BrokerHostOptions['ws']): Promise<BoundAddresses> {
     const { Aedes } = await import('aedes');
+    const pending = (this.pending = new PendingConnections(this.options, (shed) => this.emit('connection-shed', shed)));
     const { hooks, wire, refused } = createHooks({
       registry: this.registry,
       sessions: this.sessions,
@@ -254,7 +266,9 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
       events: this,
       traffic: this.traffic,
       tenantBuckets: this.tenantBuckets,
-      maxPacketBytes: this.options.maxPacketBytes ?? BROKER_DEFAULTS.maxPacketBytes,
+      authenticator: this.authenticator,
+      maxPacketBytes: pending.options.maxPacketBytes,
+      maxUnauthenticatedPacketBytes: pending.options.maxUnauthenticatedPacketBytes,
     });
     this.fabric = createFabric(this.options, this.registry, this);
     const aedes = await Aedes.createBroker({
@@ -275,7 +289,7 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
     this.reactions.attach(this.fabric.store);
     this.accepting = (stream, info) => {
       const client = aedes.handle(stream, info.req);
-      this.sessions.set(client, newSession(info));
+      this.sessions.set(client, newSession(info, pending.of(info.socket)));
       fitWire(client, wire);
     };
     // aedes emits these from socket callbacks: a listener that throws (a bug) is reported, never uncaught
@@ -286,7 +300,12 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
         this.emit('engine-error', err as Error);
       }
     };
-    aedes.on('clientReady', (client) => guard(() => this.emitClient('client-connected', client)));
+    aedes.on('clientReady', (client) =>
+      guard(() => {
+        acceptAfterConnack(this.sessions.get(client));
+        this.emitClient('client-connected', client);
+      }),
+    );
     aedes.on('clientDisconnect', (client) => guard(() => this.emitClient('client-disconnected', client)));
     aedes.on('clientError', (client, error) => guard(() => this.emitFailure(client, error)));
     aedes.on('connectionError', (client, error) => guard(() => this.emitFailure(client, error)));
@@ -300,13 +319,13 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
     const addresses: BoundAddresses = {};
     const accept = (stream: Duplex, info: ConnectionInfo) => this.accept(stream, info);
     if (mqtt !== false) {
-      const listener = new TcpListener({ ...BROKER_DEFAULTS.mqtt, ...stripUndefined(mqtt ?? {}) }, accept);
+      const listener = new TcpListener({ ...BROKER_DEFAULTS.mqtt, ...stripUndefined(mqtt ?? {}), pending }, accept);
       this.servers.push(listener);
       addresses.mqtt = await listener.start();
     }
     if (ws !== false) {
       const adapter = this.httpPublish;
-      const options = { ...BROKER_DEFAULTS.ws, ...stripUndefined(ws ?? {}), onRequest: adapter ? (req: IncomingMessage, res: ServerResponse, path: string) => adapter.handles(req, res, path) : undefined };
+      const options = { ...BROKER_DEFAULTS.ws, ...stripUndefined(ws ?? {}), pending, onRequest: adapter ? (req: IncomingMessage, res: ServerResponse, path: string) => adapter.handles(req, res, path) : undefined };
       const listener = new WsListener(options, accept);
       this.servers.push(listener);
       addresses.ws = { ...(await listener.start()), path: options.path };
@@ -432,9 +451,10 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
   }
 }
 
-function newSession(info: ConnectionInfo): ClientSession {
+function newSession(info: ConnectionInfo, pending: ClientSession['pending']): ClientSession {
   return {
     ...newClientPolicyState(),
+    pending,
     username: null,
     clientId: '',
     transport: info.transport,

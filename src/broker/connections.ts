@@ -4,6 +4,7 @@ import type { ClientInfo, DisconnectReason, Transport } from '../model';
 import { ROOT_USER } from '../tenancy/topics';
 import type { ClientPolicyState } from '../tenancy/policy';
 import type { Access } from '../tenancy/rules';
+import type { PendingConnection } from './pending';
 import { clientOfStream } from '../aedes-seam';
 
 /** What the engine knows about one MQTT connection: the policy core's state and who it is. */
@@ -25,6 +26,8 @@ export interface ClientSession extends ClientPolicyState {
   accessTenant: object | null;
   messagesIn: number;
   messagesOut: number;
+  /** Until CONNACK: its deadline for a CONNECT and what it holds of the unauthenticated budget. */
+  pending: PendingConnection | null;
 }
 
 export function clientInfo(session: ClientSession): ClientInfo {

@@ -4,8 +4,25 @@ import type { EventEmitter } from 'node:events';
 import type { EngineEvents } from '../events';
 import { REFUSAL_RETURN_CODES, type AppliedLimit, type DenialReason, type RefusalReason, type Scope, type TenantPolicy } from '../model';
 import type { Registry } from '../registry/registry';
-import { secretsEqual } from '../registry/passwords';
-import { admit, deviceAccess, tenantScope, decideDelivery, decidePublish, decideRestore, decideSubscribe, decideUnsubscribe, decideWill, holdFilter, holdRestored, identifierProblem, ownerOf, releaseFilter, storedWillAllowed } from '../tenancy/policy';
+import { HashingBusy } from '../registry/passwords';
+import {
+  admit,
+  decideDelivery,
+  decidePublish,
+  decideRestore,
+  decideSubscribe,
+  decideUnsubscribe,
+  decideWill,
+  decideWillPublish,
+  deviceAccess,
+  holdFilter,
+  holdRestored,
+  identifierProblem,
+  newClientPolicyState,
+  ownerOf,
+  releaseFilter,
+  tenantScope,
+} from '../tenancy/policy';
 import { isEventTopic, messageOwner } from '../tenancy/flows';
 import type { TenantBuckets } from '../tenancy/rate';
 import type { Access } from '../tenancy/rules';
@@ -13,6 +30,7 @@ import { ROOT_USER, topicMatches } from '../tenancy/topics';
 import { tenantViewOf } from '../tenancy/views';
 import { discard, isOwnWill, pendingWillOf, publisherIdOf, setSessionKey, subscriptionsOf, type ParsedPacket, type Wire } from '../aedes-seam';
 import { clientInfo, parseSessionKey, sessionKey, type ClientSession, type ConnectionTracker } from './connections';
+import type { Authenticator } from './authenticator';
 import type { TrafficCounters } from './traffic';
 
 export interface HookContext {
@@ -23,8 +41,12 @@ export interface HookContext {
   events: EventEmitter<EngineEvents>;
   traffic: TrafficCounters;
   tenantBuckets: TenantBuckets;
+  /** Credentials of a login: throttle, hashing turns, root. */
+  authenticator: Authenticator;
   /** Largest packet an authenticated client may send. */
   maxPacketBytes: number;
+  /** Largest packet before authentication. */
+  maxUnauthenticatedPacketBytes: number;
 }
 
 /** Who published a message through the in-process API; aedes hands the packet back to `published`. */
@@ -37,9 +59,6 @@ export type OriginPacket = PublishPacket & { origin?: InProcessOrigin };
 
 /** A device whose record is gone mid-connection may do nothing. */
 const DENY_ALL: Access = { layers: [], defaultAllow: false, subject: { username: '', clientId: '' } };
-
-/** CONNECT with credentials and a will fits in this; anything larger before authentication is refused. */
-export const MAX_UNAUTHENTICATED_PACKET_BYTES = 256 * 1024;
 
 type Hooks = Required<Pick<AedesOptions, 'preConnect' | 'authenticate' | 'authorizePublish' | 'authorizeSubscribe' | 'authorizeForward' | 'published'>>;
 
@@ -136,6 +155,10 @@ function grantedQos(client: Client, topic: string): 0 | 1 | 2 {
   return best < 0 ? 2 : (best as 0 | 1 | 2);
 }
 
+function byteLength(payload: Buffer | string): number {
+  return typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+}
+
 function buildHooks(ctx: HookContext) {
   const { registry, sessions, connections, events, traffic, tenantBuckets } = ctx;
   // SUBSCRIBE filters decided as the packet was dispatched; authorizeSubscribe carries the verdict out
@@ -178,12 +201,6 @@ function buildHooks(ctx: HookContext) {
     return session.access;
   }
 
-  async function checkPassword(username: string, secret: string): Promise<boolean> {
-    if (username !== ROOT_USER) return registry.verifyPassword(username, secret);
-    const root = ctx.rootPassword();
-    return root !== undefined && secretsEqual(secret, root);
-  }
-
   function decideSubscribePacket(client: Client, session: ClientSession, subscriptions: Subscription[]): void {
     const scope = session.scope!;
     const tenant = tenantOf(scope);
@@ -210,8 +227,32 @@ function buildHooks(ctx: HookContext) {
     void client;
   }
 
+  /**
+   * A will about to be published: its client's own (the client holds its rate
+   * state), or one kept across a restart (no client: persistence marks it with
+   * the owner's internal id). Mounted at CONNECT; the core decides it again
+   * with the limits of now. A will dropped for a limit goes nowhere.
+   */
+  function authorizeWill(client: Client | null, stored: string | undefined, packet: PublishPacket, callback: (error?: Error | null) => void): void {
+    const session = client ? sessions.get(client) : undefined;
+    const storedOwner = stored ? parseSessionKey(stored) : null;
+    const owner = client ? (session?.scope ?? null) : stored ? scopeOfKey(stored) : null;
+    const will = { topic: packet.topic, payloadBytes: byteLength(packet.payload), retain: packet.retain };
+    const verdict = decideWillPublish(owner, will, owner ? tenantOf(owner) : undefined, { client: session ?? newClientPolicyState(), tenants: tenantBuckets });
+    if (verdict.kind === 'allow') {
+      packet.retain = verdict.retain;
+      if (session) applied(session, verdict.applied);
+      return callback(null);
+    }
+    if (verdict.reason === 'outside-namespace') return callback(new Error('will outside its owner namespace'));
+    const tenant = owner?.kind === 'tenant' ? owner.tenant : null;
+    events.emit('will-dropped', { tenant, clientId: session?.clientId ?? storedOwner?.clientId ?? '', topic: packet.topic, reason: verdict.reason });
+    discard(packet);
+    callback(null);
+  }
+
   const wire = {
-    maxPacketBytes: (client: Client) => (sessions.get(client)?.scope ? ctx.maxPacketBytes : MAX_UNAUTHENTICATED_PACKET_BYTES),
+    maxPacketBytes: (client: Client) => (sessions.get(client)?.scope ? ctx.maxPacketBytes : ctx.maxUnauthenticatedPacketBytes),
     isAccepted: (client: Client) => Boolean(sessions.get(client)?.scope),
     decide(client: Client, packet: ParsedPacket): void {
       const session = sessions.get(client);
@@ -230,6 +271,7 @@ function buildHooks(ctx: HookContext) {
     preConnect(client, packet, callback) {
       const session = sessions.get(client);
       if (!session) return callback(new Error('connection not accepted through a listener'), false);
+      session.pending?.connectArrived();
       session.username = packet.username ?? null;
       session.identifierRejected = identifierProblem({ clientId: packet.clientId, clean: packet.clean !== false, protocolVersion: packet.protocolVersion ?? 4 }) !== null;
       // [MQTT-3.1.3-6] an empty identifier with clean session gets one assigned
@@ -249,36 +291,45 @@ function buildHooks(ctx: HookContext) {
       const session = sessions.get(client)!;
       if (session.identifierRejected) return refuse(session, 'identifier-rejected', done);
       if (!username) return refuse(session, 'no-credentials', done);
-      checkPassword(username, password ? password.toString('utf8') : '')
+      ctx.authenticator
+        .check(username, password ? password.toString('utf8') : '', session.remoteAddress)
         .then(
-          (passwordOk) => {
+          ({ passwordOk, throttled }) => {
             const login = username === ROOT_USER ? undefined : registry.login(username);
             const device = login?.device;
             const tenantName = login?.tenant.username ?? username;
             // the key aedes will know this connection by: a takeover happens only within one login
             const key = sessionKey(tenantName, username, session.clientId);
+            // from here to connections.add is one synchronous step: the quota counts every login admitted before
             const verdict = admit({
               username,
               clientId: session.clientId,
               passwordOk,
+              throttled,
               rootEnabled: ctx.rootPassword() !== undefined,
               tenant: login?.tenant,
               device,
               liveConnections: connections.countExcept(tenantName, key),
               liveLoginConnections: device ? connections.countDeviceExcept(device.username, key) : 0,
             });
-            if (verdict.kind === 'refuse') return refuse(session, verdict.reason, done);
+            if (verdict.kind === 'refuse') {
+              if (verdict.reason === 'bad-credentials') ctx.authenticator.failed(username, session.remoteAddress);
+              return refuse(session, verdict.reason, done);
+            }
             session.scope = verdict.scope;
             session.device = device?.username ?? null;
             const will = pendingWillOf(client);
+            let willLimits: AppliedLimit[] = [];
             if (will) {
-              // mounted once, here: the will is stored (and may be persisted) under its full topic
-              const target = decideWill(verdict.scope, will.topic, accessOf(session));
+              // mounted and limited once, here: the will is stored (and may be persisted) as it will be published
+              const target = decideWill(verdict.scope, { topic: will.topic, payloadBytes: byteLength(will.payload), retain: will.retain }, tenantOf(verdict.scope), accessOf(session));
               if (target.kind === 'refuse') {
                 session.scope = null;
                 return refuse(session, target.reason, done);
               }
               will.topic = target.topic;
+              will.retain = target.retain;
+              willLimits = target.applied;
             }
             if (client.closed) {
               session.scope = null;
@@ -290,9 +341,11 @@ function buildHooks(ctx: HookContext) {
             setSessionKey(client, key);
             connections.add(ownerOf(verdict.scope), session.device, client);
             if (device) registry.devices.seen(device.username);
+            applied(session, willLimits);
             done(null, true);
           },
           (err: Error) => {
+            if (err instanceof HashingBusy) return refuse(session, 'login-busy', done);
             events.emit('engine-error', err);
             refuse(session, 'server-unavailable', done);
           },
@@ -308,10 +361,7 @@ function buildHooks(ctx: HookContext) {
       // A will (stale, from persistence: no client; or this client's own) was
       // mounted at CONNECT; persistence marks it with the owner's internal id.
       const stored = publisherIdOf(packet);
-      if (client === null || stored !== undefined || isOwnWill(client, packet)) {
-        const owner = client ? (sessions.get(client)?.scope ?? null) : stored ? scopeOfKey(stored) : null;
-        return callback(storedWillAllowed(owner, packet.topic) ? null : new Error('will outside its owner namespace'));
-      }
+      if (client === null || stored !== undefined || isOwnWill(client, packet)) return authorizeWill(client, stored, packet, callback);
       const session = sessions.get(client);
       if (!session?.scope) return callback(new Error('not authenticated'));
       const view = packet.topic;

@@ -2,14 +2,16 @@ import type { Aedes, PublishPacket } from 'aedes';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EventEmitter } from 'node:events';
 import type { EngineEvents } from '../events';
-import type { ClientInfo, Transport } from '../model';
+import { REFUSAL_RETURN_CODES, type ClientInfo, type Transport } from '../model';
 import type { Registry } from '../registry/registry';
 import { admit, decidePublish, newClientPolicyState, deviceAccess, type ClientPolicyState } from '../tenancy/policy';
 import { MAX_THROTTLE_MS, type TenantBuckets } from '../tenancy/rate';
 import type { Access } from '../tenancy/rules';
 import { publishTopicProblem } from '../tenancy/topics';
 import { stampPublisher } from '../aedes-seam';
+import { HashingBusy } from '../registry/passwords';
 import { sessionKey } from './connections';
+import type { Authenticator, CredentialCheck } from './authenticator';
 import type { OriginPacket } from './hooks';
 
 export interface HttpPublishOptions {
@@ -42,7 +44,7 @@ export class HttpPublishAdapter {
     private readonly events: EventEmitter<EngineEvents>,
     private readonly tenantBuckets: TenantBuckets,
     private readonly aedes: () => Aedes | null,
-    private readonly verify: (username: string, password: string) => Promise<boolean>,
+    private readonly authenticator: Authenticator,
     private readonly options: HttpPublishOptions,
   ) {}
 
@@ -91,12 +93,23 @@ export class HttpPublishAdapter {
     const login = credentials ? this.registry.login(credentials.username) : undefined;
     const unauthorized = { status: 401, error: 'wrong or missing credentials', headers: { 'WWW-Authenticate': 'Basic realm="tenant-broker", charset="UTF-8"' } };
     if (!credentials) return this.answer(res, unauthorized, cors);
-    const passwordOk = await this.verify(credentials.username, credentials.password);
-    const info: ClientInfo = { tenant: login?.tenant.username ?? null, username: credentials.username, clientId: HTTP_CLIENT_ID, transport, remoteAddress: req.socket.remoteAddress };
-    const verdict = admit({ username: credentials.username, clientId: HTTP_CLIENT_ID, passwordOk, rootEnabled: false, tenant: login?.tenant, device: login?.device, liveConnections: 0, liveLoginConnections: 0 });
+    const remoteAddress = req.socket.remoteAddress;
+    let checked: CredentialCheck;
+    try {
+      checked = await this.authenticator.check(credentials.username, credentials.password, remoteAddress);
+    } catch (err) {
+      if (!(err instanceof HashingBusy)) throw err;
+      return this.answer(res, { status: 503, error: 'too many logins of this username wait; try again', headers: { 'Retry-After': '1' } }, cors);
+    }
+    const info: ClientInfo = { tenant: login?.tenant.username ?? null, username: credentials.username, clientId: HTTP_CLIENT_ID, transport, remoteAddress };
+    // root publishes over MQTT or a flow: a leaked root password must not also open this door
+    const verdict = admit({ username: credentials.username, clientId: HTTP_CLIENT_ID, ...checked, rootEnabled: false, tenant: login?.tenant, device: login?.device, liveConnections: 0, liveLoginConnections: 0 });
     if (verdict.kind === 'refuse') {
-      this.events.emit('connection-refused', { username: credentials.username, clientId: HTTP_CLIENT_ID, transport, remoteAddress: info.remoteAddress, reason: verdict.reason, returnCode: verdict.reason === 'bad-credentials' ? 4 : 5 });
-      return this.answer(res, verdict.reason === 'bad-credentials' ? unauthorized : { status: 403, error: `refused: ${verdict.reason}` }, cors);
+      if (verdict.reason === 'bad-credentials') this.authenticator.failed(credentials.username, remoteAddress);
+      this.events.emit('connection-refused', { username: credentials.username, clientId: HTTP_CLIENT_ID, transport, remoteAddress: info.remoteAddress, reason: verdict.reason, returnCode: REFUSAL_RETURN_CODES[verdict.reason] });
+      if (verdict.reason === 'bad-credentials') return this.answer(res, unauthorized, cors);
+      if (verdict.reason === 'login-throttled') return this.answer(res, { status: 429, error: 'too many failed logins lately; try again later', headers: { 'Retry-After': '60' } }, cors);
+      return this.answer(res, { status: 403, error: `refused: ${verdict.reason}` }, cors);
     }
     const tenant = login!.tenant;
     const limit = Math.min(this.options.maxBodyBytes, tenant.maxPayloadBytes > 0 ? tenant.maxPayloadBytes : Infinity);

@@ -6,6 +6,7 @@ import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { TenantBrokerError } from '../errors';
+import type { PendingConnections } from './pending';
 
 export interface TlsFiles {
   keyFile: string;
@@ -19,6 +20,8 @@ export interface ListenerOptions {
   port: number;
   host: string;
   tls?: TlsFiles;
+  /** Connections not yet accepted: refused past the memory budget, closed without a CONNECT in time. */
+  pending: PendingConnections;
 }
 
 export interface WsListenerOptions extends ListenerOptions {
@@ -33,11 +36,13 @@ export interface ConnectionInfo {
   transport: Transport;
   remoteAddress: string | undefined;
   req?: http.IncomingMessage;
+  /** The socket whose arrival opened the pending connection (TCP or TLS socket; under WebSocket, the request's). */
+  socket: net.Socket;
 }
 
 export type ConnectionHandler = (stream: Duplex, info: ConnectionInfo) => void;
 
-function readTlsFiles(files: TlsFiles): tls.TlsOptions {
+function readTlsFiles(files: TlsFiles, handshakeTimeout: number): tls.TlsOptions {
   const read = (path: string, what: string) => {
     try {
       return readFileSync(path);
@@ -51,6 +56,8 @@ function readTlsFiles(files: TlsFiles): tls.TlsOptions {
     ca: files.caFile ? read(files.caFile, 'CA') : undefined,
     requestCert: Boolean(files.requireClientCert),
     rejectUnauthorized: Boolean(files.requireClientCert),
+    // the handshake comes before the CONNECT's own deadline starts, and gets as long
+    handshakeTimeout,
   };
 }
 
@@ -107,9 +114,14 @@ export class TcpListener {
     onConnection: ConnectionHandler,
   ) {
     const transport: Transport = options.tls ? 'tls' : 'tcp';
-    const accept = (socket: net.Socket) => onConnection(socket, { transport, remoteAddress: socket.remoteAddress });
+    const pending = options.pending;
+    const accept = (socket: net.Socket) => {
+      if (!pending.open(socket, transport)) return void socket.destroy();
+      onConnection(socket, { transport, remoteAddress: socket.remoteAddress, socket });
+      pending.meter(socket);
+    };
     if (options.tls) {
-      this.server = tls.createServer(readTlsFiles(options.tls), accept);
+      this.server = tls.createServer(readTlsFiles(options.tls, pending.options.connectTimeoutMs), accept);
       // a failed handshake must not reach the broker or crash the process
       this.server.on('tlsClientError', (_err, socket) => socket.destroy());
     } else {
@@ -142,15 +154,25 @@ export class WsListener {
       if (options.onRequest?.(req, res, options.path)) return;
       res.writeHead(426, { 'Content-Type': 'text/plain' }).end(`MQTT over WebSocket: connect to ${options.path}\n`);
     };
-    this.server = options.tls ? https.createServer(readTlsFiles(options.tls), refuse) : http.createServer(refuse);
+    const pending = options.pending;
+    this.server = options.tls ? https.createServer(readTlsFiles(options.tls, pending.options.connectTimeoutMs), refuse) : http.createServer(refuse);
     if (options.tls) this.server.on('tlsClientError', (_err, socket) => socket.destroy());
     trackSockets(this.server, this.sockets);
-    this.wss = new WebSocketServer({ server: this.server, path: options.path, maxPayload: 256 * 1024 * 1024 + 5 });
+    // pending from the socket's arrival: the HTTP upgrade counts against the deadline and the budget too
+    this.server.on(options.tls ? 'secureConnection' : 'connection', (socket: net.Socket) => {
+      if (pending.open(socket, transport)) pending.meter(socket);
+      else socket.destroy();
+    });
+    // a message is at most one packet of the largest size after CONNACK; lower before it (PendingConnection.upgraded)
+    this.wss = new WebSocketServer({ server: this.server, path: options.path, maxPayload: pending.maxMessageBytes, perMessageDeflate: false });
     this.wss.on('connection', (ws, req) => {
+      const socket = req.socket;
+      // ws no longer lets a connection's cap be lowered: refuse rather than buffer messages of any size
+      if (!pending.of(socket)?.upgraded(ws)) return void ws.terminate();
       const stream = createWebSocketStream(ws);
       // a protocol error on the socket surfaces here; the broker closes the client
       stream.on('error', () => stream.destroy());
-      onConnection(stream, { transport, remoteAddress: req.socket.remoteAddress, req });
+      onConnection(stream, { transport, remoteAddress: socket.remoteAddress, req, socket });
     });
     this.wss.on('error', () => undefined);
   }

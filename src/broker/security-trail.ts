@@ -23,6 +23,8 @@ export function recordSecurityTrail(events: EventEmitter<EngineEvents>, registry
     traffic.denied(known(e.username), e.reason);
     audit.record(known(e.username), 'security', e.reason === 'bad-credentials' ? 'login.failed' : 'connect.refused', { ...e });
   });
+  // no tenant yet and no audit entry: a flood of them must not fill the trail
+  events.on('connection-shed', (e) => traffic.denied(null, e.reason));
   events.on('publish-denied', (e) => {
     traffic.denied(e.tenant, e.reason);
     audit.record(e.tenant, 'security', 'publish.denied', { username: e.username, clientId: e.clientId, topic: e.topic, reason: e.reason, remoteAddress: e.remoteAddress });
@@ -36,6 +38,10 @@ export function recordSecurityTrail(events: EventEmitter<EngineEvents>, registry
     // the first violation found, never the payload
     const first = e.violations[0];
     audit.record(e.tenant, 'security', 'policy.violation', { clientId: e.clientId, login: e.username, topic: e.topic, action: e.action, policy: first.policy, reason: first.reason, detail: first.detail });
+  });
+  events.on('will-dropped', (e) => {
+    traffic.denied(e.tenant, `will-${e.reason}`);
+    audit.record(e.tenant, 'security', 'will.dropped', { clientId: e.clientId, topic: e.topic, reason: e.reason });
   });
   events.on('limit-applied', (e) => traffic.denied(e.tenant, LIMIT_COUNTERS[e.limit]));
   events.on('storage-limit', (e) => traffic.denied(e.tenant, e.reason));

@@ -5,7 +5,8 @@ import { conflict, invalid, notFound } from '../errors';
 import { ISOLATION_STYLES, type IsolationStyle } from '../model';
 import type { TenantDirectory } from '../tenancy/flows';
 import { tenantNameProblem } from '../tenancy/topics';
-import { CredentialCache, hashPassword, verifyPasswordHash } from './passwords';
+import { BROKER_DEFAULTS } from '../defaults';
+import { CredentialCache, decoyHash, hashPassword, HashingQueue, verifyPasswordHash } from './passwords';
 import { limitsToRow, mergeLimits, NO_LIMITS, type TenantLimits } from './limits';
 import { migrate } from './schema';
 import { checkIsolation, checkNamespace, checkPassword, LIMIT_COLUMNS, toTenant, type Device, type DeviceChange, type NewTenant, type NewWebhook, type Tenant, type TenantChange, type TenantDefaults, type TenantPatch, type TenantRow, type Webhook } from './records';
@@ -37,6 +38,8 @@ export interface RegistryOptions {
    * every second), `{ intervalMs }`, or false (outside edits wait for `reload()`).
    */
   watchRegistry?: WatchRegistry;
+  /** Password hashing for logins: how many at a time, and how many logins of one username may wait. */
+  hashing?: { concurrency?: number; queuePerUsername?: number };
 }
 
 export interface RegistryEvents {
@@ -76,6 +79,8 @@ export class Registry extends EventEmitter<RegistryEvents> {
   private readonly pendingChanges = new Map<string, Promise<unknown>>();
   private hashes = new Map<string, string>();
   private readonly credentials = new CredentialCache();
+  private readonly hashing: HashingQueue;
+  private readonly decoy = decoyHash();
   private readonly defaults: { isolation: IsolationStyle; limits: TenantLimits };
   private readonly watcher: CommitWatcher;
   private readonly watching: boolean;
@@ -91,6 +96,10 @@ export class Registry extends EventEmitter<RegistryEvents> {
     this.defaults = { isolation: checkIsolation(isolation ?? 'prefix'), limits: mergeLimits(NO_LIMITS, limits) };
     // no other process can commit to a private in-memory or temporary database
     const watchMs = options.path === ':memory:' || options.path === '' ? null : watchIntervalMs(options.watchRegistry);
+    this.hashing = new HashingQueue(
+      Math.max(1, options.hashing?.concurrency ?? BROKER_DEFAULTS.login.hashConcurrency),
+      options.hashing?.queuePerUsername ?? BROKER_DEFAULTS.login.hashQueuePerUsername,
+    );
     this.db = new BetterSqlite3(options.path);
     try {
       this.db.pragma('journal_mode = WAL');
@@ -368,20 +377,31 @@ export class Registry extends EventEmitter<RegistryEvents> {
    * Checks a tenant's password: scrypt on the first login, a cached keyed
    * digest afterwards (see CredentialCache). Unknown tenants fail the same way.
    */
+  /**
+   * Whether the password is the tenant's (or the device's). An unknown username is checked
+   * against a decoy hash, with the same scrypt work, and is false; hashing
+   * waits for its username's turn (rejects with HashingBusy when too many
+   * logins of that username wait already).
+   */
   async verifyPassword(username: string, password: string): Promise<boolean> {
     const stored = () => this.hashes.get(username) ?? this.devices.hashOf(username);
-    const hash = stored();
-    if (hash === undefined) return false;
+    const hash = stored() ?? this.decoy;
     return this.credentials.verify(
       username,
       password,
       hash,
-      () => {
-        this.scryptChecks++;
-        return verifyPasswordHash(password, hash);
-      },
+      () =>
+        this.hashing.run(username, () => {
+          this.scryptChecks++;
+          return verifyPasswordHash(password, hash);
+        }),
       () => stored() === hash,
     );
+  }
+
+  /** Whether the password is the one last verified for this tenant, without hashing (for a throttled login). */
+  passwordVerifiedBefore(username: string, password: string): boolean {
+    return (this.hashes.has(username) || this.devices.get(username) !== undefined) && this.credentials.matches(username, password);
   }
 
   /** Forgets every verified password, so each tenant's next login runs scrypt again (a benchmark's cold start). */

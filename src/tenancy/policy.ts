@@ -80,8 +80,14 @@ export interface LoginFacts {
   username: string;
   /** The client id the CONNECT carries (an assigned one for an empty id). */
   clientId: string;
-  /** The password matched root's, the tenant's or the device's stored hash. */
+  /**
+   * The password matched root's, the tenant's or the device's stored hash;
+   * while the login is throttled, only whether it matched a password verified
+   * before (no hashing).
+   */
   passwordOk: boolean;
+  /** Too many failed logins of this username or from this address lately (see LoginFailures). */
+  throttled: boolean;
   /** Root has a password at all. */
   rootEnabled: boolean;
   /** The tenant of the login: the tenant's own login, or the device's tenant. */
@@ -98,12 +104,23 @@ export function tenantScope(tenant: Pick<TenantPolicy, 'username' | 'namespace' 
   return { kind: 'tenant', tenant: tenant.username, namespace: tenant.namespace, isolation: tenant.isolation };
 }
 
-/** Who a login is, or why it is refused. */
+/**
+ * Who a login is, or why it is refused. A throttled login is refused with
+ * CONNACK 5 whether its username exists or not, unless its password is one
+ * verified before: an attacker's flood of wrong passwords must not lock out a
+ * fleet whose devices log in with the right one.
+ *
+ * The connection quota is checked against the live count taken in the same
+ * synchronous step that adds the connection (hooks.ts): simultaneous first
+ * logins sharing one scrypt can never all see the same count.
+ */
 export function admit(facts: LoginFacts): ConnectVerdict {
   if (facts.username === ROOT_USER) {
     if (!facts.rootEnabled) return { kind: 'refuse', reason: 'root-disabled' };
+    if (facts.throttled && !facts.passwordOk) return { kind: 'refuse', reason: 'login-throttled' };
     return facts.passwordOk ? { kind: 'allow', scope: { kind: 'root' } } : { kind: 'refuse', reason: 'bad-credentials' };
   }
+  if (facts.throttled && !facts.passwordOk) return { kind: 'refuse', reason: 'login-throttled' };
   const tenant = facts.tenant;
   const device = facts.device;
   if (!facts.passwordOk || !tenant) return { kind: 'refuse', reason: 'bad-credentials' };
@@ -115,12 +132,31 @@ export function admit(facts: LoginFacts): ConnectVerdict {
   return { kind: 'allow', scope: tenantScope(tenant) };
 }
 
-/** The full topic of a will given at CONNECT, mounted once (it may be stored and published after a restart); the login's rules apply. */
-export function decideWill(scope: Scope, topic: string, access: Access | null = null): { kind: 'allow'; topic: string } | { kind: 'refuse'; reason: RefusalReason } {
-  const target = mountTopic(scope, topic);
+/** A will as CONNECT gives it (topic in the client's view) or as it is published (full topic). */
+export interface WillRequest {
+  topic: string;
+  payloadBytes: number;
+  retain: boolean;
+}
+
+export type WillVerdict = { kind: 'allow'; topic: string; retain: boolean; applied: AppliedLimit[] } | { kind: 'refuse'; reason: RefusalReason };
+
+/**
+ * A will given at CONNECT: mounted once (it may be stored and published after
+ * a restart), inside the namespace, within the tenant's max_payload_bytes
+ * (else CONNACK 5), and retained only where the tenant allows retain (else the
+ * flag is cleared), within the login's rules, as a publish of the same
+ * message would be.
+ */
+export function decideWill(scope: Scope, will: WillRequest, tenant: TenantPolicy | undefined, access: Access | null = null): WillVerdict {
+  const target = mountTopic(scope, will.topic);
   if (!target.ok) return { kind: 'refuse', reason: 'will-denied' };
-  if (scope.kind === 'tenant' && !mayPublish(access, tenantViewOf(scope.namespace, target.topic)!).allow) return { kind: 'refuse', reason: 'will-denied' };
-  return { kind: 'allow', topic: target.topic };
+  if (scope.kind === 'root' || !tenant) return { kind: 'allow', topic: target.topic, retain: will.retain, applied: [] };
+  // a device's rules apply to its will as to a publish
+  if (!mayPublish(access, tenantViewOf(scope.namespace, target.topic)!).allow) return { kind: 'refuse', reason: 'will-denied' };
+  if (tenant.maxPayloadBytes > 0 && will.payloadBytes > tenant.maxPayloadBytes) return { kind: 'refuse', reason: 'will-too-large' };
+  if (will.retain && !tenant.allowRetain) return { kind: 'allow', topic: target.topic, retain: false, applied: ['retain'] };
+  return { kind: 'allow', topic: target.topic, retain: will.retain, applied: [] };
 }
 
 /** A will about to be published (already mounted at CONNECT, perhaps stored across a restart): still inside its owner's namespace. */
@@ -128,6 +164,28 @@ export function storedWillAllowed(owner: Scope | null, fullTopic: string): boole
   if (!owner) return false;
   if (owner.kind === 'root') return !fullTopic.startsWith('$SYS/');
   return isInsideTenant(fullTopic, owner.namespace);
+}
+
+/**
+ * A will about to be published, its own client's (gone without DISCONNECT) or
+ * one kept across a restart (`rate.client` is then a fresh state): inside its
+ * owner's namespace, and within the tenant's limits as they are now (they may
+ * have changed since CONNECT). A will cannot wait for its rate as a client's
+ * publish does: over the client's or the tenant's rate it is dropped.
+ */
+export function decideWillPublish(owner: Scope | null, will: WillRequest, tenant: TenantPolicy | undefined, rate: RateState): PublishVerdict {
+  if (!owner || !storedWillAllowed(owner, will.topic)) return refuse('outside-namespace');
+  if (owner.kind === 'root') return { kind: 'allow', topic: will.topic, retain: will.retain, wait: 0, applied: [] };
+  if (!tenant || !tenant.enabled) return refuse('outside-namespace');
+  if (tenant.maxPayloadBytes > 0 && will.payloadBytes > tenant.maxPayloadBytes) return refuse('payload-too-large');
+  if (tenant.maxMsgsPerSec > 0) {
+    const client = rate.client;
+    if (!client.bucket || client.bucket.rate !== tenant.maxMsgsPerSec) client.bucket = new TokenBucket(tenant.maxMsgsPerSec);
+    if (!client.bucket.tryTake()) return refuse('rate-limit');
+  }
+  if (!rate.tenants.tryTake(tenant.username, tenant.maxTenantMsgsPerSec)) return refuse('rate-limit');
+  const retain = will.retain && tenant.allowRetain;
+  return { kind: 'allow', topic: will.topic, retain, wait: 0, applied: retain === will.retain ? [] : ['retain'] };
 }
 
 /** The owner (tenant or root) of an authenticated scope, as connection counts and kicks know it. */

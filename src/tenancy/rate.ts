@@ -23,6 +23,15 @@ export class TokenBucket {
     this.tokens -= 1;
     return this.tokens >= 0 ? 0 : (-this.tokens / this.rate) * 1000;
   }
+
+  /** Takes a token only if one is there now, without going into debt: for what cannot wait (a will). */
+  tryTake(now = performance.now()): boolean {
+    this.tokens = Math.min(this.rate, this.tokens + ((now - this.last) / 1000) * this.rate);
+    this.last = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
 }
 
 /** A client whose wait would exceed this is disconnected instead: it keeps exceeding its rate. */
@@ -37,5 +46,13 @@ export class TenantBuckets {
     let bucket = this.buckets.get(tenant);
     if (!bucket || bucket.rate !== rate) this.buckets.set(tenant, (bucket = new TokenBucket(rate)));
     return bucket.take();
+  }
+
+  /** A token of the tenant's rate now, or false (no debt): 0 is no limit. */
+  tryTake(tenant: string, rate: number): boolean {
+    if (rate <= 0) return true;
+    let bucket = this.buckets.get(tenant);
+    if (!bucket || bucket.rate !== rate) this.buckets.set(tenant, (bucket = new TokenBucket(rate)));
+    return bucket.tryTake();
   }
 }

@@ -40,6 +40,7 @@ describe('admin API routes', () => {
       assert.equal(reply.json.status, 'ok');
       assert.equal(typeof reply.json.uptime_seconds, 'number');
       assert.equal(reply.json.connections, 1);
+      assert.deepEqual(reply.json.unauthenticated, { connections: 0, bytes: 0 });
       assert.deepEqual(reply.json.tenants.acme, { messages_in: 1, bytes_in: 5, messages_out: 0, bytes_out: 0, denials: {}, connections: 1, offline_dropped: 0 });
       assert.deepEqual(Object.keys(reply.json.persistence).sort(), ['offline_dropped', 'queued', 'retained', 'sessions_expired', 'store', 'subscriptions']);
       assert.equal(reply.json.persistence.store, 'sqlite');

@@ -41,7 +41,7 @@ describe('policy core (pure verdicts)', () => {
     });
 
     it('admits by password, enabled flag and quota, root only with a root password', () => {
-      const facts = { username: 'acme', clientId: 'c1', passwordOk: true, rootEnabled: true, tenant: tenant(), liveConnections: 0 };
+      const facts = { username: 'acme', clientId: 'c1', passwordOk: true, throttled: false, rootEnabled: true, tenant: tenant(), liveConnections: 0 };
       assert.deepEqual(admit(facts), { kind: 'allow', scope: prefix });
       assert.deepEqual(admit({ ...facts, passwordOk: false }), { kind: 'refuse', reason: 'bad-credentials' });
       assert.deepEqual(admit({ ...facts, tenant: undefined }), { kind: 'refuse', reason: 'bad-credentials' });
@@ -52,8 +52,8 @@ describe('policy core (pure verdicts)', () => {
     });
 
     it('mounts a will once, refuses one outside, and checks a stored will against its owner', () => {
-      assert.deepEqual(decideWill(mount, 'status'), { kind: 'allow', topic: 'globex/status' });
-      assert.deepEqual(decideWill(prefix, 'globex/x'), { kind: 'refuse', reason: 'will-denied' });
+      assert.deepEqual(decideWill(mount, { topic: 'status', payloadBytes: 1, retain: false }, tenant({ isolation: 'mountpoint' })), { kind: 'allow', topic: 'globex/status', retain: false, applied: [] });
+      assert.deepEqual(decideWill(prefix, { topic: 'globex/x', payloadBytes: 1, retain: false }, tenant()), { kind: 'refuse', reason: 'will-denied' });
       assert.equal(storedWillAllowed(mount, 'globex/status'), true);
       assert.equal(storedWillAllowed(mount, 'acme/status'), false);
       assert.equal(storedWillAllowed(null, 'acme/status'), false);

@@ -228,6 +228,35 @@ describe('tenant-broker node', function () {
     assert.equal((await request.get('/tenant-broker/nope/tenants')).status, 404);
   });
 
+  it('refuses cross-site requests on the Tenants tab routes: 403 for a foreign Origin, 415 for a body that is not JSON', async () => {
+    await helper.load([tenantBroker], [brokerConfig('b1', tmp.file('r.db'))]);
+    const host = await brokerOf('b1');
+    const request = helper.request();
+    const editor = 'node-red.example:1880';
+    // what a page on evil.example can send without a preflight: a form post, with the browser's Origin
+    const form = await request.post('/tenant-broker/b1/tenants').set('Host', editor).set('Origin', 'http://evil.example').type('form').send('username=evil&password=pw');
+    assert.deepEqual([form.status, form.body.status], [403, 'error']);
+    assert.match(form.body.error, /evil\.example/);
+    // the same form without Origin (not a browser), and JSON sent as text/plain (no preflight either)
+    assert.equal((await request.post('/tenant-broker/b1/tenants').type('form').send('username=evil&password=pw')).status, 415);
+    const text = await request.post('/tenant-broker/b1/tenants').set('Origin', `http://${editor}`).set('Host', editor).set('Content-Type', 'text/plain').send('{"username":"evil","password":"pw"}');
+    assert.deepEqual([text.status, text.body.status], [415, 'error']);
+    assert.equal((await request.put('/tenant-broker/b1/tenants/acme').type('form').send('enabled=false')).status, 415);
+    // sandboxed frames send Origin: null; reads and deletes from another page are refused too
+    assert.equal((await request.post('/tenant-broker/b1/tenants').set('Origin', 'null').send({ username: 'evil', password: 'pw' })).status, 403);
+    assert.equal((await request.get('/tenant-broker/b1/tenants').set('Host', editor).set('Origin', 'http://evil.example')).status, 403);
+    assert.equal((await request.delete('/tenant-broker/b1/tenants/evil').set('Host', editor).set('Origin', `http://${editor}.evil.example`)).status, 403);
+    assert.equal(host.registry.getTenant('evil'), undefined);
+
+    // the editor itself: same host (default port implied), or behind a proxy that forwards its host
+    const own = await request.post('/tenant-broker/b1/tenants').set('Host', 'node-red.example:80').set('Origin', 'http://node-red.example').send({ username: 'acme', password: 'pw' });
+    assert.equal(own.status, 201);
+    const proxied = await request.put('/tenant-broker/b1/tenants/acme').set('Host', '127.0.0.1:1880').set('X-Forwarded-Host', 'nr.example').set('Origin', 'https://nr.example').send({ enabled: false });
+    assert.equal(proxied.status, 200);
+    assert.equal((await request.get('/tenant-broker/b1/tenants').set('Host', editor)).status, 200);
+    assert.equal((await request.delete('/tenant-broker/b1/tenants/acme').set('Host', editor).set('Origin', `http://${editor}`)).status, 200);
+  });
+
   it('applies a tenant disabled with the sqlite3 shell by itself: no request, no redeploy', async () => {
     const database = tmp.file('r.db');
     await helper.load([tenantBroker], [brokerConfig('b1', database)]);
