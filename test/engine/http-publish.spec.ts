@@ -3,6 +3,7 @@ import net from 'node:net';
 import { request } from 'undici';
 import { engineFixture, startEngine } from '../helpers/engine';
 import { HttpSink } from '../helpers/http-sink';
+import { connackCode } from '../helpers/mqtt';
 
 const basic = (user: string, password: string) => 'Basic ' + Buffer.from(`${user}:${password}`).toString('base64');
 
@@ -89,6 +90,17 @@ describe('HTTP publish adapter', () => {
     const limited = replies.filter((r) => r.status === 429);
     assert.ok(limited.length > 0 && replies[0].status === 204, replies.map((r) => r.status).join());
     assert.ok(limited.every((r) => Number(r.headers['retry-after']) > 0));
+  });
+
+  it('shares the failed-login throttle with MQTT: wrong passwords over either lock both, 429 without hashing', async () => {
+    for (let i = 0; i < 5; i++) assert.equal((await post('/publish/acme/x', 'a', basic('acme', `wrong-${i}`))).status, 401);
+    for (let i = 5; i < 10; i++) assert.equal(await connackCode(fixture.engine.mqttUrl, { username: 'acme', password: `wrong-${i}` }), 4);
+    const before = fixture.engine.host.registry.scryptChecks;
+    const locked = await post('/publish/acme/x', 'a', basic('acme', 'acme-pw'));
+    assert.deepEqual([locked.status, locked.headers['retry-after']], [429, '60'], 'the right password, never verified: locked too');
+    assert.equal(await connackCode(fixture.engine.mqttUrl, { username: 'acme', password: 'acme-pw' }), 5);
+    assert.equal(fixture.engine.host.registry.scryptChecks, before, 'no hashing while locked');
+    assert.equal((await post('/publish/sensors/x', 'a')).status, 204, 'another username is not locked');
   });
 
   it('answers CORS preflights for configured origins only', async () => {
