@@ -17,6 +17,7 @@
 //           {remove: id} removes it; answers its id and the webhook counters
 //   profile-start   start V8's sampling profiler (in-process inspector session, 1 ms interval)
 //   profile-stop    {file}: stop it and write the .cpuprofile there
+//   gc-start / gc-stop   count GC pauses by kind (perf_hooks) between the two; gc-stop answers them
 //   stop    close the broker and exit
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
@@ -100,6 +101,9 @@ if (kind === 'aedes') {
   throw new Error(`unknown broker kind ${JSON.stringify(kind)}`);
 }
 
+import { gcWatcher } from './gc-watch.mjs';
+
+let gc = null;
 let inspector = null;
 function inspectorCall(method, params = {}) {
   if (!inspector) {
@@ -140,6 +144,12 @@ process.on('message', async (msg) => {
     } else if (cmd === 'profile-stop') {
       const { profile } = await inspectorCall('Profiler.stop');
       writeFileSync(msg.file, JSON.stringify(profile));
+    } else if (cmd === 'gc-start') {
+      gc?.stop();
+      gc = gcWatcher();
+    } else if (cmd === 'gc-stop') {
+      reply = { gc: gc?.stop() ?? null };
+      gc = null;
     } else if (cmd === 'stop') {
       await close();
       process.send({ id, ok: true }, () => process.exit(0));

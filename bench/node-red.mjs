@@ -30,6 +30,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { processGroups, tempDirs } from './children.mjs';
+import { installGcWatcher } from './gc-watch.mjs';
 
 const require = createRequire(import.meta.url);
 const here = dirname(fileURLToPath(import.meta.url));
@@ -247,6 +248,18 @@ export async function startNodeRed({ inspect = false, log = () => undefined } = 
       if (!inspector) throw new Error('Node-RED was started without the inspector');
       await inspector.send('HeapProfiler.collectGarbage');
       const { result } = await inspector.send('Runtime.evaluate', { expression: 'JSON.stringify(process.memoryUsage())', returnByValue: true });
+      return JSON.parse(result.value);
+    },
+    /** (inspector only) GC pauses by kind from now until gcStop(), counted inside Node-RED. */
+    async gcStart() {
+      const expression = `(() => { const { PerformanceObserver, constants } = process.mainModule.require('node:perf_hooks');
+        globalThis.__benchGc?.stop(); globalThis.__benchGc = (${installGcWatcher.toString()})(PerformanceObserver, constants); return true; })()`;
+      const { result, exceptionDetails } = await inspector.send('Runtime.evaluate', { expression, returnByValue: true });
+      if (exceptionDetails) throw new Error(`gcStart in Node-RED: ${JSON.stringify(exceptionDetails).slice(0, 300)}`);
+      return result.value;
+    },
+    async gcStop() {
+      const { result } = await inspector.send('Runtime.evaluate', { expression: 'JSON.stringify(globalThis.__benchGc?.stop() ?? null)', returnByValue: true });
       return JSON.parse(result.value);
     },
     /** (inspector only) a diagnostic expression evaluated in Node-RED's main context. */

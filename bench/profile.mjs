@@ -186,6 +186,12 @@ export async function printProfileComparison(entries, phases, { top = 14 } = {})
     console.log(`  ${'CPU, /proc'.padEnd(16)}${analyses.map((x) => pad(x.e.cpuUs !== undefined ? (x.e.cpuUs / x.e.count).toFixed(2) : '-', w)).join('')}`);
     console.log(`  ${'sampled/CPU'.padEnd(16)}${analyses.map((x) => pad((1 / x.scale).toFixed(2), w)).join('')}`);
     console.log(`  ${'rate /s'.padEnd(16)}${analyses.map((x) => pad(Math.round(x.e.rate).toLocaleString('en-US'), w)).join('')}`);
+    if (analyses.some((x) => x.e.gc)) {
+      // pauses as perf_hooks reports them (main thread), per 1,000 messages: count / ms
+      const per1k = (x, kind) => (x.e.gc ? `${((x.e.gc[kind].n * 1000) / x.e.count).toFixed(1)} / ${((x.e.gc[kind].ms * 1000) / x.e.count).toFixed(2)}` : '-');
+      console.log(`  GC pauses per 1,000 ${unit}s, count / ms:`);
+      for (const kind of ['minor', 'major', 'incremental']) console.log(`  ${('  ' + kind).padEnd(16)}${analyses.map((x) => pad(per1k(x, kind), w)).join('')}`);
+    }
 
     for (const x of analyses.filter((y) => y.e.table === 'product')) {
       const engine = analyses.find((y) => y.e.table === 'engine' && y.e.target === x.e.target);

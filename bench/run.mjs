@@ -204,6 +204,8 @@ function ipcBroker(child) {
     mem: async () => (await rpc(child, { cmd: 'mem' })).memory,
     profileStart: () => rpc(child, { cmd: 'profile-start' }),
     profileStop: (file) => rpc(child, { cmd: 'profile-stop', file }),
+    gcStart: () => rpc(child, { cmd: 'gc-start' }),
+    gcStop: async () => (await rpc(child, { cmd: 'gc-stop' })).gc,
   };
 }
 
@@ -217,6 +219,8 @@ function nodeRedBroker(red) {
     mem: () => red.mem(), // only with the inspector open (--profile, --profile-phases)
     profileStart: () => red.profileStart(),
     profileStop: async (file) => writeFile(file, JSON.stringify(await red.profileStop())),
+    gcStart: () => red.gcStart(),
+    gcStop: () => red.gcStop(),
   };
 }
 
@@ -289,15 +293,18 @@ async function profileRound(table, load, brokers, targets, profDir) {
   const take = async (name, phase, fn) => {
     const broker = brokers[name];
     const file = join(profDir, `${table.kind}-${phase}-${name}.cpuprofile`);
+    await broker.gcStart();
     await broker.profileStart();
     let result;
+    let gc;
     try {
       result = await fn();
     } finally {
       await broker.profileStop(file);
+      gc = await broker.gcStop();
     }
     const count = result.received ?? result.connected;
-    table.profiles.push({ file, table: table.kind, phase, target: name, count, seconds: result.seconds, rate: result.rate, cpuUs: result.cpuUs });
+    table.profiles.push({ file, table: table.kind, phase, target: name, count, seconds: result.seconds, rate: result.rate, cpuUs: result.cpuUs, gc });
     return result;
   };
   const parts = [];
@@ -442,6 +449,14 @@ function printBusy(table) {
       return `${Number.isFinite(b) ? b.toFixed(2) : '-'} / ${Number.isFinite(l) ? l.toFixed(2) : '-'}`;
     };
     console.log(`  ${label.padEnd(16)} aedes ${cell('aedes')}   prefix ${cell('prefix')}   mountpoint ${cell('mountpoint')}`);
+  }
+  // a ratio means something only while the brokers, not the load generator, set the rate
+  const capped = phases.filter(([key]) => median(raw[`${key}.loadBusy`]?.aedes ?? []) >= 0.9 && median(raw[`${key}.brokerBusy`]?.aedes ?? []) < 0.95);
+  if (capped.length) {
+    console.log(
+      `  note: in ${capped.map(([, label]) => label).join(', ')} the load generator, not bare aedes, was the limit (load >= 0.90, aedes < 0.95): ` +
+        `bare aedes could go faster, so the ratios there flatter the broker${LOAD_CLIENT === 'mqttjs' ? '; --load-client=raw measures them broker-bound' : ''}`,
+    );
   }
 }
 
