@@ -16,7 +16,12 @@
 //   stats   engine only: full scrypt checks so far, live connection count
 //   webhook engine only: {url} adds a webhook on all of tenant t1's topics (registry),
 //           {remove: id} removes it; answers its id and the webhook counters
+//   profile-start   start V8's sampling profiler (in-process inspector session, 1 ms interval)
+//   profile-stop    {file}: stop it and write the .cpuprofile there
+//   gc-start / gc-stop   count GC pauses by kind (perf_hooks) between the two; gc-stop answers them
 //   stop    close the broker and exit
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import { join } from 'node:path';
@@ -97,6 +102,18 @@ if (kind === 'aedes') {
   throw new Error(`unknown broker kind ${JSON.stringify(kind)}`);
 }
 
+import { gcWatcher } from './gc-watch.mjs';
+
+let gc = null;
+let inspector = null;
+function inspectorCall(method, params = {}) {
+  if (!inspector) {
+    inspector = new Session();
+    inspector.connect();
+  }
+  return new Promise((resolve, reject) => inspector.post(method, params, (err, result) => (err ? reject(err) : resolve(result))));
+}
+
 async function fullGc() {
   for (let i = 0; i < 3; i++) {
     global.gc();
@@ -122,6 +139,19 @@ process.on('message', async (msg) => {
       if (msg.remove !== undefined) registry.removeWebhook(msg.remove);
       const added = msg.url ? registry.addWebhook({ tenant: 't1', topicFilter: 't1/#', url: msg.url }) : null;
       reply = { webhookId: added?.id, webhooks: host.stats().webhooks };
+    } else if (cmd === 'profile-start') {
+      await inspectorCall('Profiler.enable');
+      await inspectorCall('Profiler.setSamplingInterval', { interval: 1000 });
+      await inspectorCall('Profiler.start');
+    } else if (cmd === 'profile-stop') {
+      const { profile } = await inspectorCall('Profiler.stop');
+      writeFileSync(msg.file, JSON.stringify(profile));
+    } else if (cmd === 'gc-start') {
+      gc?.stop();
+      gc = gcWatcher();
+    } else if (cmd === 'gc-stop') {
+      reply = { gc: gc?.stop() ?? null };
+      gc = null;
     } else if (cmd === 'stop') {
       await close();
       process.send({ id, ok: true }, () => process.exit(0));

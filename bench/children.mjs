@@ -33,6 +33,12 @@ export function pin(child, cpus) {
   execFileSync('taskset', ['-a', '-p', '-c', cpus, String(child.pid)], { stdio: 'ignore' });
 }
 
+/** The same for a process that is not a ChildProcess of ours (Node-RED under scripts/start.mjs). */
+export function pinPid(pid, cpus) {
+  if (!pinning || !pid) return;
+  execFileSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
+}
+
 export const children = new Set();
 let rpcSerial = 0;
 
@@ -110,10 +116,20 @@ export async function stopChild(child, timeoutMs = 15_000) {
 }
 
 export const tempDirs = [];
+/** Process groups started detached (scripts/start.mjs and its Node-RED): killed as a whole. */
+export const processGroups = new Set();
 
 /** Kills whatever children are left and removes the registry's temp dir (also on timeout and Ctrl-C). */
 export function killAll() {
   for (const child of children) child.kill('SIGKILL');
+  for (const pgid of processGroups) {
+    try {
+      process.kill(-pgid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+  processGroups.clear();
   for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
 }
 

@@ -4,6 +4,11 @@
 //
 //   fanin       P publishers x M messages -> one wildcard subscriber
 //   fanout      1 publisher x N messages -> S subscribers
+//               client 'mqttjs' (default): mqtt.js clients; client 'raw': minimal MQTT 3.1.1
+//               publishers and subscribers on bare sockets (pre-encoded PUBLISH packets written
+//               in batches, PUBACKs counted; subscribers count PUBLISH packets and answer
+//               PUBACK), several times cheaper per message than mqtt.js, so that the broker,
+//               not this process, sets the rate even for bare aedes
 //   connect     open C authenticated clients, at most K connecting at once; they stay open.
 //               client 'raw' (default): a minimal MQTT 3.1.1 client on a bare socket (CONNECT,
 //               wait for CONNACK, DISCONNECT), so the broker, not mqtt.js' per-client setup
@@ -187,7 +192,7 @@ const DISCONNECT = mqttPacket.generate({ cmd: 'disconnect' });
 
 /** CONNECT on a bare socket; resolves with a handle once CONNACK says 0 (accepted). */
 function openRaw(target) {
-  const clientId = `r${process.pid % 1000}x${(serial++).toString(36)}`;
+  const clientId = `r${process.pid % 1000}x${(serial++).toString(36)}`; // within aedes' default 23-byte cap
   const connect = mqttPacket.generate({
     cmd: 'connect',
     protocolId: 'MQTT',
@@ -219,6 +224,7 @@ function openRaw(target) {
       socket.on('error', () => undefined);
       socket.on('data', () => undefined); // keep the socket flowing
       resolve({
+        socket,
         end: () =>
           new Promise((done) => {
             if (socket.destroyed) return done();
@@ -229,6 +235,157 @@ function openRaw(target) {
     };
     socket.on('data', onData);
   });
+}
+
+// ------------------------------------------------- raw publishers and subscribers
+
+/** Calls onPacket(firstByte, buffer, bodyOffset, bodyLength) for every whole MQTT packet in a byte stream. */
+function packetReader(onPacket) {
+  let pending = null;
+  return (chunk) => {
+    let buf = pending ? Buffer.concat([pending, chunk]) : chunk;
+    let off = 0;
+    for (;;) {
+      if (buf.length - off < 2) break;
+      let len = 0;
+      let mul = 1;
+      let i = off + 1;
+      let byte;
+      do {
+        if (i >= buf.length) {
+          len = -1;
+          break;
+        }
+        byte = buf[i++];
+        len += (byte & 127) * mul;
+        mul *= 128;
+      } while (byte & 128);
+      if (len < 0 || buf.length - i < len) break;
+      onPacket(buf[off], buf, i, len);
+      off = i + len;
+    }
+    pending = off === buf.length ? null : buf.subarray(off);
+  };
+}
+
+/** A raw subscriber: SUBSCRIBE, SUBACK checked; then counts PUBLISH packets, answering PUBACK for QoS 1. */
+async function rawSubscriber(target, filter, qos, counter) {
+  const session = await openRaw(target);
+  const { socket } = session;
+  socket.removeAllListeners('data');
+  let subacked;
+  const suback = new Promise((resolve, reject) => (subacked = { resolve, reject }));
+  const acks = [];
+  const read = packetReader((first, buf, at) => {
+    const type = first >> 4;
+    if (type === 9) {
+      // SUBACK: id (2 bytes), then the granted QoS
+      if (buf[at + 2] === 0x80) subacked.reject(new Error(`subscription to ${filter} refused`));
+      else subacked.resolve();
+    } else if (type === 3) {
+      counter.received++;
+      const pqos = (first >> 1) & 3;
+      if (pqos > 0) {
+        const topicLength = buf.readUInt16BE(at);
+        const id = at + 2 + topicLength;
+        acks.push(0x40, 2, buf[id], buf[id + 1]);
+      }
+    }
+  });
+  socket.on('data', (chunk) => {
+    read(chunk);
+    counter.last = performance.now();
+    if (acks.length) {
+      socket.write(Buffer.from(acks));
+      acks.length = 0;
+    }
+    if (counter.onMessage) counter.onMessage();
+  });
+  socket.write(mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: filter, qos }] }));
+  await suback;
+  return session;
+}
+
+/**
+ * Publishes `total` pre-encoded messages on a raw connection keeping at most
+ * `window` unacknowledged (QoS 1: PUBACKs counted) or, for QoS 0, writing in
+ * batches of `window` and waiting for 'drain' when the socket pushes back.
+ */
+function rawPump(session, topic, payload, qos, total, window) {
+  const { socket } = session;
+  const template = mqttPacket.generate({ cmd: 'publish', topic, payload, qos, messageId: 1, retain: false, dup: false });
+  const size = template.length;
+  const idAt = size - payload.length - 2; // v3.1.1: the packet id sits between the topic and the payload
+  let sent = 0;
+  let acked = 0;
+  let ackBytes = 0;
+  let nextId = 1;
+  return new Promise((resolve, reject) => {
+    socket.once('close', () => reject(new Error(`raw publisher on ${topic} closed after ${acked} of ${total}`)));
+    const batch = (n) => {
+      const out = Buffer.allocUnsafe(n * size);
+      for (let k = 0; k < n; k++) {
+        template.copy(out, k * size);
+        if (qos > 0) {
+          out.writeUInt16BE(nextId, k * size + idAt);
+          nextId = nextId === 65535 ? 1 : nextId + 1;
+        }
+      }
+      sent += n;
+      return out;
+    };
+    if (qos === 0) {
+      const run = () => {
+        while (sent < total) {
+          if (!socket.write(batch(Math.min(window, total - sent)))) return socket.once('drain', run);
+        }
+        resolve();
+      };
+      run();
+      return;
+    }
+    socket.removeAllListeners('data');
+    socket.on('data', (chunk) => {
+      ackBytes += chunk.length; // a publisher receives nothing but PUBACKs (4 bytes each)
+      acked = ackBytes >> 2;
+      if (acked >= total) return resolve();
+      const room = Math.min(window - (sent - acked), total - sent);
+      if (room > 0) socket.write(batch(room));
+    });
+    socket.write(batch(Math.min(window, total)));
+  });
+}
+
+async function fanInRaw({ target, qos, publishers, perPublisher, payloadSize, window, quietMs }) {
+  const payload = Buffer.alloc(payloadSize, 0x61);
+  const counter = { received: 0, last: 0, sendersDone: false, sendersDoneAt: 0, onMessage: null };
+  const sub = await rawSubscriber(target, target.subFilter, qos, counter);
+  const pubs = await Promise.all(Array.from({ length: publishers }, () => openRaw(target)));
+  const expected = publishers * perPublisher;
+  const start = performance.now();
+  const sending = Promise.all(pubs.map((p, n) => rawPump(p, `${target.pubPrefix}bench/${n}`, payload, qos, perPublisher, window)));
+  await awaitDeliveries(counter, expected, sending, quietMs);
+  await sending;
+  const end = counter.received > 0 ? counter.last : performance.now();
+  const seconds = (end - start) / 1000;
+  await Promise.all([sub, ...pubs].map((c) => c.end()));
+  return { sent: expected, received: counter.received, lost: expected - counter.received, seconds, rate: counter.received / seconds };
+}
+
+async function fanOutRaw({ target, qos, subscribers, messages, payloadSize, window, quietMs }) {
+  const payload = Buffer.alloc(payloadSize, 0x62);
+  const counter = { received: 0, last: 0, sendersDone: false, sendersDoneAt: 0, onMessage: null };
+  const subs = await Promise.all(Array.from({ length: subscribers }, () => rawSubscriber(target, target.subFilter, qos, counter)));
+  const pub = await openRaw(target);
+  const expected = subscribers * messages;
+  const start = performance.now();
+  const sending = rawPump(pub, `${target.pubPrefix}bench/0`, payload, qos, messages, window);
+  await awaitDeliveries(counter, expected, sending, quietMs);
+  await sending;
+  const end = counter.received > 0 ? counter.last : performance.now();
+  const seconds = (end - start) / 1000;
+  await Promise.all([pub, ...subs].map((c) => c.end()));
+  return { sent: expected, received: counter.received, lost: expected - counter.received, seconds, rate: counter.received / seconds };
 }
 
 async function connectMany({ target, clients, concurrency, client = 'raw' }) {
@@ -262,7 +419,13 @@ async function disconnectAll() {
   return { closed: all.length };
 }
 
-const tasks = { fanin: fanIn, fanout: fanOut, connect: connectMany, disconnect: disconnectAll };
+const rawUsable = (p) => p.client === 'raw' && !p.retain && !p.persistentSubscriber;
+const tasks = {
+  fanin: (p) => (rawUsable(p) ? fanInRaw(p) : fanIn(p)),
+  fanout: (p) => (rawUsable(p) ? fanOutRaw(p) : fanOut(p)),
+  connect: connectMany,
+  disconnect: disconnectAll,
+};
 
 process.on('message', async (msg) => {
   const { id, task, params } = msg;
