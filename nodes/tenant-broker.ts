@@ -80,7 +80,7 @@ export default function (RED: NodeAPI): void {
           maxPayloadBytes: whole(config.defaultMaxPayloadBytes, 0, 'payload size'),
           maxQos: whole(config.defaultMaxQos, 2, 'QoS', 2) as 0 | 1 | 2,
           allowRetain: config.defaultAllowRetain !== false,
-          maxSubscriptions: whole(config.defaultMaxSubscriptions, 0, 'subscription limit'),
+          maxSubscriptions: whole(config.defaultMaxSubscriptions, 1000, 'subscription limit'),
         },
         maxPacketBytes: whole(config.maxPacketBytes, BROKER_DEFAULTS.maxPacketBytes, 'packet size') || undefined,
         persistence: config.persistence === 'memory' ? 'memory' : 'sqlite',

@@ -20,7 +20,6 @@ type PrivateClient = Client & {
   /** The will of a CONNECT while it authenticates; `will` once connected. */
   _will: PublishPacket | null;
   will: PublishPacket | null;
-  subscriptions: Record<string, { qos: number }>;
   _parser: WireParser;
 };
 
@@ -40,11 +39,6 @@ export function isOwnWill(client: Client, packet: PublishPacket): boolean {
  */
 export function keepWillsStored(aedes: Aedes): void {
   for (const client of Object.values(connectedClients(aedes))) (client as PrivateClient).will = null;
-}
-
-/** The subscriptions aedes holds for a client, by full filter. */
-export function subscriptionsOf(client: Client): Readonly<Record<string, { qos: number }>> {
-  return (client as PrivateClient).subscriptions;
 }
 
 /** The connected clients, by aedes id. */

@@ -28,7 +28,7 @@ export const NODE_DEFAULTS = {
     defaultMaxPayloadBytes: '0',
     defaultMaxQos: '2',
     defaultAllowRetain: true,
-    defaultMaxSubscriptions: '0',
+    defaultMaxSubscriptions: '1000',
     maxPacketBytes: String(BROKER_DEFAULTS.maxPacketBytes),
     persistence: 'sqlite',
     maxOfflinePerClient: String(BROKER_DEFAULTS.maxOfflinePerClient),

@@ -22,8 +22,8 @@ import {
   storedWillAllowed,
 } from '../tenancy/policy';
 import type { TenantBuckets } from '../tenancy/rate';
-import { ROOT_USER, topicMatches } from '../tenancy/topics';
-import { discard, isOwnWill, pendingWillOf, publisherIdOf, subscriptionsOf, type ParsedPacket, type Wire } from '../aedes-seam';
+import { ROOT_USER } from '../tenancy/topics';
+import { discard, isOwnWill, pendingWillOf, publisherIdOf, type ParsedPacket, type Wire } from '../aedes-seam';
 import { clientInfo, internalClientId, splitInternalClientId, type ClientSession, type ConnectionTracker } from './connections';
 import type { TrafficCounters } from './traffic';
 
@@ -129,20 +129,6 @@ function guardHooks(hooks: Hooks, events: EventEmitter<EngineEvents>): Hooks {
       }
     },
   };
-}
-
-/** The highest QoS among the client's subscriptions matching a topic (2 when none is found). */
-function grantedQos(client: Client, topic: string): 0 | 1 | 2 {
-  const subscriptions = subscriptionsOf(client);
-  const exact = subscriptions[topic];
-  if (exact) return exact.qos as 0 | 1 | 2;
-  let best = -1;
-  for (const filter in subscriptions) {
-    const qos = subscriptions[filter].qos;
-    if (qos > best && topicMatches(filter, topic)) best = qos;
-    if (best === 2) break;
-  }
-  return best < 0 ? 2 : (best as 0 | 1 | 2);
 }
 
 function buildHooks(ctx: HookContext) {
@@ -300,14 +286,14 @@ function buildHooks(ctx: HookContext) {
       if (!verdict) {
         // a persistent session restored during CONNECT: its filters were stored mounted
         const inside = decideRestore(session.scope, sub.topic);
-        if (inside) holdRestored(session, sub.topic);
+        if (inside) holdRestored(session, sub.topic, sub.qos);
         return callback(null, inside ? sub : null);
       }
       if (!verdict.granted) {
         events.emit('subscribe-denied', { ...clientInfo(session), filter: verdict.view, reason: verdict.reason! });
         return callback(null, null); // SUBACK 0x80
       }
-      holdFilter(session, sub.topic, verdict.view);
+      holdFilter(session, sub.topic, verdict.view, sub.qos);
       callback(null, sub);
     },
 
@@ -316,7 +302,7 @@ function buildHooks(ctx: HookContext) {
       if (!session?.scope) return null;
       const scope = session.scope;
       const qos = packet.qos as 0 | 1 | 2;
-      const verdict = decideDelivery(session, packet.topic, qos, qos === 2 ? grantedQos(client, packet.topic) : 2, tenantOf(scope));
+      const verdict = decideDelivery(session, packet.topic, qos, tenantOf(scope));
       if (!verdict) return null;
       traffic.delivered(scope.kind === 'tenant' ? scope.tenant : null, packet.payload.length);
       // In place, never a shared object: aedes 1.x hands each subscription,

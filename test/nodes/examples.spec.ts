@@ -19,7 +19,7 @@ const examples = readdirSync(examplesDir)
   .map((file) => ({ name: file.replace(/\.json$/, ''), flow: JSON.parse(readFileSync(join(examplesDir, file), 'utf8')) as FlowNode[] }));
 
 /** What a tenant gets when it is added without limits: the broker node's defaults. */
-const DEFAULT_LIMITS = { maxConnections: 0, maxMsgsPerSec: 0, maxTenantMsgsPerSec: 0, maxPayloadBytes: 0, maxQos: 2, allowRetain: true, maxSubscriptions: 0 };
+const DEFAULT_LIMITS = { maxConnections: 0, maxMsgsPerSec: 0, maxTenantMsgsPerSec: 0, maxPayloadBytes: 0, maxQos: 2, allowRetain: true, maxSubscriptions: 1000 };
 
 /**
  * The broker as the 0.1.0 editor saved an example's: every text field it
