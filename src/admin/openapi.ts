@@ -201,12 +201,19 @@ const operations: Record<RouteKey, Operation> = {
   },
   'GET /internal/topics': {
     summary: 'Messages and bytes per topic of a tenant, busiest first',
+    description: 'The 1,000 busiest topics of the tenant are kept; the others are added up in `other`. A topic longer than 256 bytes is stored cut, ending in "…".',
     parameters: [usernameParam(true), limitParam(10_000, 1000)],
     responses: {
       '200': reply('Topic statistics', okWith({
         username,
-        topics: { type: 'array', items: { type: 'object', properties: { topic: { type: 'string' }, messages: count, bytes: count, last_seen: timestamp } } },
-      }, ['topics'])),
+        topics: { type: 'array', maxItems: 1000, items: { type: 'object', properties: { topic: { type: 'string', description: 'at most 256 bytes of UTF-8' }, messages: count, bytes: count, last_seen: timestamp } } },
+        other: {
+          type: 'object',
+          description: 'The topics beyond the 1,000 busiest, added up (a topic folded in twice counts twice)',
+          properties: { topics: count, messages: count, bytes: count },
+          required: ['topics', 'messages', 'bytes'],
+        },
+      }, ['topics', 'other'])),
       ...ERRORS,
       ...NOT_FOUND,
     },

@@ -2,6 +2,7 @@ import type { BrokerHost } from '../broker/broker-host';
 import type { TrafficFigures } from '../broker/traffic';
 import { REGISTRY_WEBHOOK_PREFIX } from '../broker/webhook-routing';
 import { invalid } from '../errors';
+import { MAX_TOPICS_PER_TENANT } from '../registry/topic-stats';
 import { renderMetrics, METRICS_CONTENT_TYPE } from './metrics';
 import { openApiDocument } from './openapi';
 import { ROUTE_KEYS, type RouteKey } from './route-keys';
@@ -97,8 +98,9 @@ export class AdminRoutes {
       },
       'GET /internal/topics': ({ query }) => {
         const username = this.queryTenant(query, true)!;
-        const topics = registry.stats.forTenant(username, this.queryLimit(query, 1000, 10_000));
-        return ok({ username, topics: topics.map((t) => ({ topic: t.topic, messages: t.messages, bytes: t.bytes, last_seen: new Date(t.lastSeen).toISOString() })) });
+        const topics = registry.stats.forTenant(username, this.queryLimit(query, MAX_TOPICS_PER_TENANT, 10_000));
+        const other = registry.stats.other(username);
+        return ok({ username, topics: topics.map((t) => ({ topic: t.topic, messages: t.messages, bytes: t.bytes, last_seen: new Date(t.lastSeen).toISOString() })), other });
       },
       'POST /internal/reload': ({ body }) => {
         onlyFields(asObject(body), []);

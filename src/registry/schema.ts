@@ -77,6 +77,19 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
     name: 'what a denied publish does',
     sql: `ALTER TABLE tenants ADD COLUMN denied_publish TEXT NOT NULL DEFAULT 'close' CHECK (denied_publish IN ('close', 'drop'));`,
   },
+  {
+    version: 7,
+    name: 'bounded topic statistics and audit trail',
+    sql: `
+      CREATE TABLE topic_stats_other (
+        tenant   TEXT PRIMARY KEY,
+        topics   INTEGER NOT NULL DEFAULT 0,
+        messages INTEGER NOT NULL DEFAULT 0,
+        bytes    INTEGER NOT NULL DEFAULT 0
+      ) WITHOUT ROWID;
+      CREATE INDEX topic_stats_busy ON topic_stats(tenant, messages, last_seen);
+    `,
+  },
 ];
 
 export function migrate(db: Database): number[] {
