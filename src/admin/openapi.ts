@@ -118,7 +118,10 @@ const schemas: Record<string, Schema> = {
       tenant: { type: 'string', nullable: true },
       category: { type: 'string', enum: ['admin', 'security'] },
       action: { type: 'string', example: 'login.failed' },
-      detail: { type: 'object', additionalProperties: true },
+      detail: { type: 'object', additionalProperties: true, description: 'strings cut to 256 bytes; for an entry standing for several occurrences, the first one\'s' },
+      count: { type: 'integer', minimum: 1, description: 'occurrences: a security event repeated within a minute (same tenant, action and detail but the client id) is one entry' },
+      first_at: timestamp,
+      last_at: timestamp,
     },
   },
 };
@@ -150,6 +153,11 @@ const operations: Record<RouteKey, Operation> = {
           nullable: true,
           description: 'SQLite persistence figures; null with in-memory persistence',
           properties: { retained: count, subscriptions: count, queued: count, offline_dropped: count, sessions_expired: count },
+        },
+        audit: {
+          type: 'object',
+          description: 'What the audit trail did not keep: entries dropped (too many waiting), pruned (to a bound) or aggregated (counted in an earlier entry)',
+          properties: { dropped: count, pruned: count, aggregated: count },
         },
       })),
       ...ERRORS,

@@ -67,7 +67,7 @@ export class AdminRoutes {
         const webhooks = Object.fromEntries(Object.entries(stats.webhooks).map(([id, c]) => [id, countersView(c)]));
         const p = stats.persistence;
         const persistence = p && { retained: p.retained, subscriptions: p.subscriptions, queued: p.queued, offline_dropped: p.offlineDropped, sessions_expired: p.sessionsExpired };
-        return ok({ uptime_seconds: stats.uptimeSeconds, connections: stats.connections, total: figuresView(stats.total), tenants, webhooks, persistence });
+        return ok({ uptime_seconds: stats.uptimeSeconds, connections: stats.connections, total: figuresView(stats.total), tenants, webhooks, persistence, audit: stats.audit });
       },
       'GET /internal/tenants': () => ok({ tenants: tenants.list() }),
       'POST /internal/tenant/add': async ({ body }) => ok({ tenant: await tenants.add(body) }, 201),
@@ -110,7 +110,7 @@ export class AdminRoutes {
       'GET /internal/audit': ({ query }) => {
         const tenant = this.queryTenant(query, false);
         const events = registry.audit.list({ tenant, limit: this.queryLimit(query, 100, 1000) });
-        return ok({ events: events.map((e) => ({ ...e, at: new Date(e.at).toISOString() })) });
+        return ok({ events: events.map(({ firstAt, lastAt, ...e }) => ({ ...e, at: new Date(e.at).toISOString(), first_at: new Date(firstAt).toISOString(), last_at: new Date(lastAt).toISOString() })) });
       },
       'GET /metrics': () => ({ status: 200, text: renderMetrics(host), contentType: METRICS_CONTENT_TYPE }),
       'GET /internal/openapi.json': () => ({ status: 200, json: openApiDocument() }),

@@ -1,4 +1,5 @@
 import type { Aedes, Client } from 'aedes';
+import type { AuditCounters } from '../audit/audit-log';
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -75,6 +76,8 @@ export interface BrokerStats {
   webhooks: Record<string, WebhookCounters>;
   /** The SQLite persistence's figures; null with in-memory persistence. */
   persistence: { retained: number; subscriptions: number; queued: number; offlineDropped: number; sessionsExpired: number } | null;
+  /** What the audit trail did not keep: entries dropped, pruned to a bound, or added to an earlier one. */
+  audit: AuditCounters;
 }
 
 /**
@@ -142,6 +145,7 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
       total: this.traffic.total(),
       tenants,
       webhooks: this.webhooks.allCounters(),
+      audit: this.registry.audit.counters(),
       persistence: persisted && {
         retained: persisted.retained,
         subscriptions: persisted.subscriptions,
