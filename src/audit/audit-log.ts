@@ -90,6 +90,8 @@ export class AuditLog extends EventEmitter<{ event: [AuditEvent]; 'flush-error':
   private readonly pruneAdmin: Statement;
   private readonly pruneTenant: Statement;
   private readonly pruneSecurity: Statement;
+  private readonly newest: Statement;
+  private readonly newestOf: Statement;
   private readonly timer: NodeJS.Timeout;
   private readonly maxRows: number;
   private readonly maxPerTenant: number;
@@ -111,6 +113,9 @@ export class AuditLog extends EventEmitter<{ event: [AuditEvent]; 'flush-error':
     this.pruneAdmin = db.prepare(newest("category = 'admin'"));
     this.pruneTenant = db.prepare(newest("tenant IS @tenant AND category = 'security'"));
     this.pruneSecurity = db.prepare(newest("category = 'security'"));
+    const columns = 'id, at, tenant, category, action, detail, count, COALESCE(last_at, at) AS lastAt';
+    this.newest = db.prepare(`SELECT ${columns} FROM audit ORDER BY id DESC LIMIT ?`);
+    this.newestOf = db.prepare(`SELECT ${columns} FROM audit WHERE tenant = ? ORDER BY id DESC LIMIT ?`);
     this.timer = setInterval(() => {
       try {
         this.flush();
@@ -211,10 +216,7 @@ export class AuditLog extends EventEmitter<{ event: [AuditEvent]; 'flush-error':
   list(options: { tenant?: string; limit?: number } = {}): AuditEvent[] {
     this.flush();
     const limit = Math.min(Math.max(options.limit ?? 100, 1), 1000);
-    const columns = 'id, at, tenant, category, action, detail, count, COALESCE(last_at, at) AS lastAt';
-    const rows = (options.tenant === undefined
-      ? this.db.prepare(`SELECT ${columns} FROM audit ORDER BY id DESC LIMIT ?`).all(limit)
-      : this.db.prepare(`SELECT ${columns} FROM audit WHERE tenant = ? ORDER BY id DESC LIMIT ?`).all(options.tenant, limit)) as Array<Omit<AuditEvent, 'detail' | 'firstAt'> & { detail: string }>;
+    const rows = (options.tenant === undefined ? this.newest.all(limit) : this.newestOf.all(options.tenant, limit)) as Array<Omit<AuditEvent, 'detail' | 'firstAt'> & { detail: string }>;
     return rows.map((row) => ({ ...row, detail: JSON.parse(row.detail) as Record<string, unknown>, firstAt: row.at }));
   }
 
