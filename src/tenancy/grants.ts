@@ -21,22 +21,23 @@ const level = (): Level => ({ children: null, qos: -1, rest: -1 });
 const isWildcardFilter = (filter: string) => filter.includes('+') || filter.includes('#');
 
 export class GrantIndex {
-  /** Every filter held, with its granted QoS. */
-  private readonly exact = new Map<string, 0 | 1 | 2>();
+  /** Every filter held, with its granted QoS (made on the first: most connections of a fleet hold few or none). */
+  private exact: Map<string, 0 | 1 | 2> | null = null;
   private wildcards = 0;
   private tree: Level | null = null;
   /** Tree levels visited by the last lookup: the work it did (tests compare it, never a duration). */
   lastVisits = 0;
 
   get size(): number {
-    return this.exact.size;
+    return this.exact?.size ?? 0;
   }
 
   has(filter: string): boolean {
-    return this.exact.has(filter);
+    return this.exact?.has(filter) ?? false;
   }
 
   hold(filter: string, qos: 0 | 1 | 2): void {
+    this.exact ??= new Map();
     const before = this.exact.get(filter);
     if (before === qos) return;
     this.exact.set(filter, qos);
@@ -46,7 +47,7 @@ export class GrantIndex {
   }
 
   release(filter: string): void {
-    if (!this.exact.delete(filter) || !isWildcardFilter(filter)) return;
+    if (!this.exact?.delete(filter) || !isWildcardFilter(filter)) return;
     this.wildcards--;
     if (this.wildcards === 0) this.tree = null;
     else if (this.tree) unplace(this.tree, filter);
@@ -59,6 +60,7 @@ export class GrantIndex {
    */
   highest(topic: string): -1 | 0 | 1 | 2 {
     this.lastVisits = 0;
+    if (this.exact === null) return -1;
     const exact = this.exact.get(topic);
     if (exact === 2 || this.wildcards === 0) return exact ?? -1;
     if (!this.tree) {
