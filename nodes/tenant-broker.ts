@@ -80,7 +80,7 @@ export default function (RED: NodeAPI): void {
           maxPayloadBytes: whole(config.defaultMaxPayloadBytes, 0, 'payload size'),
           maxQos: whole(config.defaultMaxQos, 2, 'QoS', 2) as 0 | 1 | 2,
           allowRetain: config.defaultAllowRetain !== false,
-          maxSubscriptions: whole(config.defaultMaxSubscriptions, 0, 'subscription limit'),
+          maxSubscriptions: whole(config.defaultMaxSubscriptions, BROKER_DEFAULTS.tenantLimits.maxSubscriptions, 'subscription limit'),
           maxQueuedMessages: whole(config.defaultMaxQueuedMessages, BROKER_DEFAULTS.tenantLimits.maxQueuedMessages, 'queue size'),
           maxQueuedBytes: whole(config.defaultMaxQueuedBytes, BROKER_DEFAULTS.tenantLimits.maxQueuedBytes, 'queue size'),
           maxRetainedMessages: whole(config.defaultMaxRetainedMessages, BROKER_DEFAULTS.tenantLimits.maxRetainedMessages, 'retained quota'),

@@ -21,7 +21,6 @@ type PrivateClient = Client & {
   /** The will of a CONNECT while it authenticates; `will` once connected. */
   _will: PublishPacket | null;
   will: PublishPacket | null;
-  subscriptions: Record<string, { qos: number }>;
   _parser: WireParser;
 };
 
@@ -61,11 +60,6 @@ export function disconnectedCleanly(client: Client): boolean {
 /** Forgets one connected client's will, so closing it does not publish it. */
 export function dropWill(client: Client): void {
   (client as PrivateClient).will = null;
-}
-
-/** The subscriptions aedes holds for a client, by full filter. */
-export function subscriptionsOf(client: Client): Readonly<Record<string, { qos: number }>> {
-  return (client as PrivateClient).subscriptions;
 }
 
 /** The connected clients, by aedes id. */

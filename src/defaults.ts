@@ -27,6 +27,8 @@ export const BROKER_DEFAULTS = {
   maxInflightInbound: 100,
   /** What the broker node gives new tenants (the engine alone gives 0: no limit). */
   tenantLimits: {
+    // a delivery's cost no longer grows with them (GrantIndex), but each one costs memory
+    maxSubscriptions: 1000,
     maxQueuedMessages: 1000,
     maxQueuedBytes: 64 * 1024 * 1024,
     maxRetainedMessages: 10_000,

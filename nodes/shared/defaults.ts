@@ -30,7 +30,7 @@ export const NODE_DEFAULTS = {
     defaultMaxPayloadBytes: '0',
     defaultMaxQos: '2',
     defaultAllowRetain: true,
-    defaultMaxSubscriptions: '0',
+    defaultMaxSubscriptions: String(BROKER_DEFAULTS.tenantLimits.maxSubscriptions),
     defaultMaxQueuedMessages: String(BROKER_DEFAULTS.tenantLimits.maxQueuedMessages),
     defaultMaxQueuedBytes: String(BROKER_DEFAULTS.tenantLimits.maxQueuedBytes),
     defaultMaxRetainedMessages: String(BROKER_DEFAULTS.tenantLimits.maxRetainedMessages),

@@ -93,6 +93,10 @@ export function renderMetrics(host: BrokerHost): string {
     out.family('tenant_broker_sessions_expired_total', 'counter', 'Persistent sessions dropped after the configured time offline', [[{}, p.sessionsExpired]]);
   }
 
+  out.family('tenant_broker_audit_dropped_total', 'counter', 'Audit entries not stored: too many were waiting to be written', [[{}, stats.audit.dropped]]);
+  out.family('tenant_broker_audit_pruned_total', 'counter', 'Stored audit entries removed to keep a bound', [[{}, stats.audit.pruned]]);
+  out.family('tenant_broker_audit_aggregated_total', 'counter', 'Repeated security events counted in an earlier audit entry', [[{}, stats.audit.aggregated]]);
+
   const webhooks = Object.entries(stats.webhooks);
   const perWebhook = (name: string, type: 'counter' | 'gauge', help: string, value: (c: (typeof webhooks)[number][1]) => number) =>
     out.family(name, type, help, webhooks.map(([webhook, c]) => [{ webhook }, value(c)]));

@@ -150,7 +150,10 @@ const schemas: Record<string, Schema> = {
       tenant: { type: 'string', nullable: true },
       category: { type: 'string', enum: ['admin', 'security'] },
       action: { type: 'string', example: 'login.failed' },
-      detail: { type: 'object', additionalProperties: true },
+      detail: { type: 'object', additionalProperties: true, description: 'strings cut to 256 bytes; for an entry standing for several occurrences, the first one\'s' },
+      count: { type: 'integer', minimum: 1, description: 'occurrences: a security event repeated within a minute (same tenant, action and detail but the client id) is one entry' },
+      first_at: timestamp,
+      last_at: timestamp,
     },
   },
 };
@@ -187,6 +190,11 @@ const operations: Record<RouteKey, Operation> = {
           nullable: true,
           description: 'figures of the store (SQLite or memory); null for a persistence the engine was given',
           properties: { store: { type: 'string', enum: ['sqlite', 'memory'] }, retained: count, subscriptions: count, queued: count, offline_dropped: count, sessions_expired: count },
+        },
+        audit: {
+          type: 'object',
+          description: 'What the audit trail did not keep: entries dropped (too many waiting), pruned (to a bound) or aggregated (counted in an earlier entry)',
+          properties: { dropped: count, pruned: count, aggregated: count },
         },
       })),
       ...ERRORS,
@@ -258,12 +266,19 @@ const operations: Record<RouteKey, Operation> = {
   },
   'GET /internal/topics': {
     summary: 'Messages and bytes per topic of a tenant, busiest first',
+    description: 'The 1,000 busiest topics of the tenant are kept; the others are added up in `other`. A topic longer than 256 bytes is stored cut, ending in "…".',
     parameters: [usernameParam(true), limitParam(10_000, 1000)],
     responses: {
       '200': reply('Topic statistics', okWith({
         username,
-        topics: { type: 'array', items: { type: 'object', properties: { topic: { type: 'string' }, messages: count, bytes: count, last_seen: timestamp } } },
-      }, ['topics'])),
+        topics: { type: 'array', maxItems: 1000, items: { type: 'object', properties: { topic: { type: 'string', description: 'at most 256 bytes of UTF-8' }, messages: count, bytes: count, last_seen: timestamp } } },
+        other: {
+          type: 'object',
+          description: 'The topics beyond the 1,000 busiest, added up (a topic folded in twice counts twice)',
+          properties: { topics: count, messages: count, bytes: count },
+          required: ['topics', 'messages', 'bytes'],
+        },
+      }, ['topics', 'other'])),
       ...ERRORS,
       ...NOT_FOUND,
     },

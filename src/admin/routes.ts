@@ -2,6 +2,7 @@ import type { BrokerHost } from '../broker/broker-host';
 import type { TrafficFigures } from '../broker/traffic';
 import { REGISTRY_WEBHOOK_PREFIX } from '../broker/webhook-routing';
 import { invalid } from '../errors';
+import { MAX_TOPICS_PER_TENANT } from '../registry/topic-stats';
 import { renderMetrics, METRICS_CONTENT_TYPE } from './metrics';
 import { openApiDocument } from './openapi';
 import { ROUTE_KEYS, type RouteKey } from './route-keys';
@@ -69,7 +70,7 @@ export class AdminRoutes {
         const p = stats.persistence;
         const persistence = p && { store: p.store, retained: p.retained, subscriptions: p.subscriptions, queued: p.queued, offline_dropped: p.offlineDropped, sessions_expired: p.sessionsExpired };
         const unauthenticated = stats.unauthenticated;
-        return ok({ uptime_seconds: stats.uptimeSeconds, connections: stats.connections, unauthenticated, total: figuresView(stats.total), tenants, webhooks, persistence });
+        return ok({ uptime_seconds: stats.uptimeSeconds, connections: stats.connections, unauthenticated, total: figuresView(stats.total), tenants, webhooks, persistence, audit: stats.audit });
       },
       'GET /internal/tenants': () => ok({ tenants: tenants.list() }),
       'POST /internal/tenant/add': async ({ body }) => ok({ tenant: await tenants.add(body) }, 201),
@@ -110,8 +111,9 @@ export class AdminRoutes {
       },
       'GET /internal/topics': ({ query }) => {
         const username = this.queryTenant(query, true)!;
-        const topics = registry.stats.forTenant(username, this.queryLimit(query, 1000, 10_000));
-        return ok({ username, topics: topics.map((t) => ({ topic: t.topic, messages: t.messages, bytes: t.bytes, last_seen: new Date(t.lastSeen).toISOString() })) });
+        const topics = registry.stats.forTenant(username, this.queryLimit(query, MAX_TOPICS_PER_TENANT, 10_000));
+        const other = registry.stats.other(username);
+        return ok({ username, topics: topics.map((t) => ({ topic: t.topic, messages: t.messages, bytes: t.bytes, last_seen: new Date(t.lastSeen).toISOString() })), other });
       },
       'POST /internal/reload': ({ body }) => {
         onlyFields(asObject(body), []);
@@ -121,7 +123,7 @@ export class AdminRoutes {
       'GET /internal/audit': ({ query }) => {
         const tenant = this.queryTenant(query, false);
         const events = registry.audit.list({ tenant, limit: this.queryLimit(query, 100, 1000) });
-        return ok({ events: events.map((e) => ({ ...e, at: new Date(e.at).toISOString() })) });
+        return ok({ events: events.map(({ firstAt, lastAt, ...e }) => ({ ...e, at: new Date(e.at).toISOString(), first_at: new Date(firstAt).toISOString(), last_at: new Date(lastAt).toISOString() })) });
       },
       'GET /metrics': () => ({ status: 200, text: renderMetrics(host), contentType: METRICS_CONTENT_TYPE }),
       'GET /internal/openapi.json': () => ({ status: 200, json: openApiDocument() }),

@@ -1,4 +1,5 @@
 import type { Aedes, Client } from 'aedes';
+import type { AuditCounters } from '../audit/audit-log';
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -95,6 +96,8 @@ export interface BrokerStats {
   unauthenticated: { connections: number; bytes: number };
   /** The store's figures (memory or SQLite); null for a persistence passed in. */
   persistence: { store: 'sqlite' | 'memory'; retained: number; subscriptions: number; queued: number; offlineDropped: number; sessionsExpired: number } | null;
+  /** What the audit trail did not keep: entries dropped, pruned to a bound, or added to an earlier one. */
+  audit: AuditCounters;
 }
 
 /**
@@ -182,6 +185,7 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
       tenants,
       webhooks: this.webhooks.allCounters(),
       unauthenticated: { connections: this.pending?.memory.connections ?? 0, bytes: this.pending?.memory.bytes ?? 0 },
+      audit: this.registry.audit.counters(),
       persistence: persisted && {
         store: this.fabric!.durable ? 'sqlite' : 'memory',
         retained: persisted.retained,

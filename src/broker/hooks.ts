@@ -26,9 +26,9 @@ import {
 import { isEventTopic, messageOwner } from '../tenancy/flows';
 import type { TenantBuckets } from '../tenancy/rate';
 import type { Access } from '../tenancy/rules';
-import { ROOT_USER, topicMatches } from '../tenancy/topics';
+import { ROOT_USER } from '../tenancy/topics';
 import { tenantViewOf } from '../tenancy/views';
-import { discard, isOwnWill, pendingWillOf, publisherIdOf, setSessionKey, subscriptionsOf, type ParsedPacket, type Wire } from '../aedes-seam';
+import { discard, isOwnWill, pendingWillOf, publisherIdOf, setSessionKey, type ParsedPacket, type Wire } from '../aedes-seam';
 import { clientInfo, parseSessionKey, sessionKey, type ClientSession, type ConnectionTracker } from './connections';
 import type { Authenticator } from './authenticator';
 import type { TrafficCounters } from './traffic';
@@ -139,20 +139,6 @@ function guardHooks(hooks: Hooks, events: EventEmitter<EngineEvents>): Hooks {
       }
     },
   };
-}
-
-/** The highest QoS among the client's subscriptions matching a topic (2 when none is found). */
-function grantedQos(client: Client, topic: string): 0 | 1 | 2 {
-  const subscriptions = subscriptionsOf(client);
-  const exact = subscriptions[topic];
-  if (exact) return exact.qos as 0 | 1 | 2;
-  let best = -1;
-  for (const filter in subscriptions) {
-    const qos = subscriptions[filter].qos;
-    if (qos > best && topicMatches(filter, topic)) best = qos;
-    if (best === 2) break;
-  }
-  return best < 0 ? 2 : (best as 0 | 1 | 2);
 }
 
 function byteLength(payload: Buffer | string): number {
@@ -399,14 +385,14 @@ function buildHooks(ctx: HookContext) {
       if (!verdict) {
         // a persistent session restored during CONNECT: its filters were stored mounted
         const inside = decideRestore(session.scope, sub.topic, accessOf(session));
-        if (inside) holdRestored(session, sub.topic);
+        if (inside) holdRestored(session, sub.topic, sub.qos);
         return callback(null, inside ? sub : null);
       }
       if (!verdict.granted) {
         events.emit('subscribe-denied', { ...clientInfo(session), filter: verdict.view, reason: verdict.reason! });
         return callback(null, null); // SUBACK 0x80
       }
-      holdFilter(session, sub.topic, verdict.view);
+      holdFilter(session, sub.topic, verdict.view, sub.qos);
       callback(null, sub);
     },
 
@@ -415,7 +401,7 @@ function buildHooks(ctx: HookContext) {
       if (!session?.scope) return null;
       const scope = session.scope;
       const qos = packet.qos as 0 | 1 | 2;
-      const verdict = decideDelivery(session, packet.topic, qos, qos === 2 ? grantedQos(client, packet.topic) : 2, tenantOf(scope), accessOf(session));
+      const verdict = decideDelivery(session, packet.topic, qos, tenantOf(scope), accessOf(session));
       if (!verdict) return null;
       if (!isEventTopic(packet.topic)) {
         session.messagesOut++;

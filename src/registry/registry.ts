@@ -358,6 +358,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
     this.db.transaction(() => {
       this.db.prepare('DELETE FROM webhooks WHERE tenant = ?').run(username);
       this.db.prepare('DELETE FROM topic_stats WHERE tenant = ?').run(username);
+      this.db.prepare('DELETE FROM topic_stats_other WHERE tenant = ?').run(username);
       this.db.prepare('DELETE FROM tenants WHERE username = ?').run(username);
     })();
     this.stats.forgetTenant(username);

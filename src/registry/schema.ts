@@ -89,6 +89,23 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
     `,
   },
   {
+    version: 7,
+    name: 'bounded topic statistics and audit trail',
+    sql: `
+      CREATE TABLE topic_stats_other (
+        tenant   TEXT PRIMARY KEY,
+        topics   INTEGER NOT NULL DEFAULT 0,
+        messages INTEGER NOT NULL DEFAULT 0,
+        bytes    INTEGER NOT NULL DEFAULT 0
+      ) WITHOUT ROWID;
+      CREATE INDEX topic_stats_busy ON topic_stats(tenant, messages, last_seen);
+      ALTER TABLE audit ADD COLUMN count INTEGER NOT NULL DEFAULT 1;
+      ALTER TABLE audit ADD COLUMN last_at INTEGER;
+      CREATE INDEX audit_category ON audit(category, id);
+      CREATE INDEX audit_tenant_category ON audit(tenant, category, id);
+    `,
+  },
+  {
     version: 9,
     name: 'devices, roles, namespaces',
     sql: `

@@ -8,6 +8,7 @@
  * webhooks and the admin API ask here and only carry the answer out.
  */
 import type { AppliedLimit, DenialReason, RefusalReason, Scope, TenantPolicy } from '../model';
+import { GrantIndex } from './grants';
 import { MAX_THROTTLE_MS, TokenBucket, type TenantBuckets } from './rate';
 import { ALL_TENANTS, filterProblem, isInsideTenant, publishTopicProblem, ROOT_USER, tenantNameProblem, topicMatches } from './topics';
 import { checkMessage, type PolicyOutcome, type PolicySet, type Violation } from './message-policies';
@@ -20,14 +21,16 @@ export interface ClientPolicyState {
   scope: Scope | null;
   /** Filters the client holds: full filter → the filter as the client wrote it (for max_subscriptions and listings). */
   filters: Map<string, string>;
+  /** The same filters with their granted QoS, for the QoS of a delivery. */
+  grants: GrantIndex;
   /** The full filters among them that name a `$` first level of the client's view (see hiddenFromWildcards). */
-  dollarFilters: Set<string>;
+  dollarFilters: GrantIndex;
   /** The client's own max_msgs_per_sec bucket, made on its first publish. */
   bucket: TokenBucket | null;
 }
 
 export function newClientPolicyState(): ClientPolicyState {
-  return { scope: null, filters: new Map(), dollarFilters: new Set(), bucket: null };
+  return { scope: null, filters: new Map(), grants: new GrantIndex(), dollarFilters: new GrantIndex(), bucket: null };
 }
 
 // ------------------------------------------------------------------ verdicts
@@ -285,10 +288,11 @@ export function decideSubscribe(scope: Scope, filter: string, qos: 0 | 1 | 2, te
   return qos > cap ? { kind: 'allow', filter: target.topic, qos: cap, applied: ['qos'] } : { kind: 'allow', filter: target.topic, qos, applied: [] };
 }
 
-/** Records an allowed subscription in the client's state. */
-export function holdFilter(state: ClientPolicyState, fullFilter: string, viewFilter: string): void {
+/** Records an allowed subscription (at its granted QoS) in the client's state. */
+export function holdFilter(state: ClientPolicyState, fullFilter: string, viewFilter: string, qos: 0 | 1 | 2): void {
   state.filters.set(fullFilter, viewFilter);
-  if (namesDollarLevel(viewFilter)) state.dollarFilters.add(fullFilter);
+  state.grants.hold(fullFilter, qos);
+  if (namesDollarLevel(viewFilter)) state.dollarFilters.hold(fullFilter, qos);
 }
 
 /** The full filter an UNSUBSCRIBE names (a filter the scope could never hold is left as it is: it matches nothing held). */
@@ -299,7 +303,8 @@ export function decideUnsubscribe(scope: Scope, filter: string): string {
 
 export function releaseFilter(state: ClientPolicyState, fullFilter: string): void {
   state.filters.delete(fullFilter);
-  state.dollarFilters.delete(fullFilter);
+  state.grants.release(fullFilter);
+  state.dollarFilters.release(fullFilter);
 }
 
 /** A filter of a persistent session restored at CONNECT: stored mounted, it only has to be inside the scope. */
@@ -310,26 +315,29 @@ export function decideRestore(scope: Scope, fullFilter: string, access: Access |
 }
 
 /** Records a restored subscription in the client's state. */
-export function holdRestored(state: ClientPolicyState, fullFilter: string): void {
+export function holdRestored(state: ClientPolicyState, fullFilter: string, qos: 0 | 1 | 2): void {
   const scope = state.scope!;
-  holdFilter(state, fullFilter, scope.kind === 'root' ? fullFilter : viewOf(scope, fullFilter)!);
+  holdFilter(state, fullFilter, scope.kind === 'root' ? fullFilter : viewOf(scope, fullFilter)!, qos);
 }
 
 // ------------------------------------------------------------------ delivery
 
 /**
  * A message on `fullTopic` about to be sent to a client of this scope: live,
- * retained or queued. `grantedQos` is the highest QoS among the client's
- * subscriptions matching it.
+ * retained or queued. It goes at most at the highest QoS among the client's
+ * subscriptions matching it [MQTT-3.3.5-1]; a lookup whose cost does not
+ * grow with the client's subscription count (see GrantIndex).
  */
-export function decideDelivery(state: ClientPolicyState, fullTopic: string, qos: 0 | 1 | 2, grantedQos: number, tenant: TenantPolicy | undefined, access: Access | null = null): DeliveryVerdict {
+export function decideDelivery(state: ClientPolicyState, fullTopic: string, qos: 0 | 1 | 2, tenant: TenantPolicy | undefined, access: Access | null = null): DeliveryVerdict {
   const scope = state.scope;
   if (!scope) return null;
   const topic = viewOf(scope, fullTopic);
   if (topic === null) return null;
-  if (hiddenFromWildcards(scope, topic) && !heldDollarFilterMatches(state, fullTopic)) return null;
-  // aedes downgrades to the subscription's QoS only for a subscription equal to the topic [MQTT-3.8.4-6]
-  let granted = Math.min(qos, grantedQos) as 0 | 1 | 2;
+  if (hiddenFromWildcards(scope, topic) && state.dollarFilters.highest(fullTopic) < 0) return null;
+  // aedes downgrades to the subscription's QoS only for a subscription equal to the topic [MQTT-3.8.4-6];
+  // a subscription of QoS 0 delivers through aedes' deliver0, so only QoS 2 needs the lookup
+  const highest = qos === 2 ? state.grants.highest(fullTopic) : -1;
+  let granted = (highest < 0 ? qos : Math.min(qos, highest)) as 0 | 1 | 2;
   if (tenant && granted > tenant.maxQos) granted = tenant.maxQos;
   if (access && scope.kind === 'tenant') {
     // read rights are checked on every delivery: a narrower deny inside an allowed wildcard holds, a revoked one at once
@@ -338,11 +346,6 @@ export function decideDelivery(state: ClientPolicyState, fullTopic: string, qos:
     if (granted > rule.maxQos) granted = rule.maxQos;
   }
   return { topic, qos: granted };
-}
-
-function heldDollarFilterMatches(state: ClientPolicyState, fullTopic: string): boolean {
-  for (const filter of state.dollarFilters) if (topicMatches(filter, fullTopic)) return true;
-  return false;
 }
 
 /** What a change of a device does to its live connections: disabled, removed, re-passworded or rebound to another client id, they go. */

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
-import { Fifo } from './fifo';
+import { FairQueue } from './fair-queue';
 import { isRetryableStatus, parseRetryAfter, retryDelay } from './retry';
 import { sign, signingKey } from './signing';
 import type { DeliveryResult, DroppedMessage, PublishedMessage, RetryNotice, WebhookCounters } from './types';
@@ -82,7 +82,11 @@ export class WebhookTarget {
   private path: string;
   private pool: Pool;
   private poolKey: string;
-  private readonly queue = new Fifo<Job>();
+  /**
+   * Queued jobs per tenant, served in turn: behind an all-tenants webhook a
+   * burst of one tenant neither fills the others' queue nor delays them.
+   */
+  private readonly queue = new FairQueue<Job>();
   /** Workers running. */
   private active = 0;
   /** Jobs taken off the queue and not yet settled; a worker between jobs holds none. */
@@ -136,12 +140,12 @@ export class WebhookTarget {
   }
 
   /**
-   * Queues a message; returns the drop notice when the queue is full.
+   * Queues a message; returns the drop notice when its tenant's queue is full.
    * Does no I/O: the dispatcher calls `pump()` later, off the broker's path.
    */
   enqueue(msg: PublishedMessage, settle: Job['settle']): DroppedMessage | null {
     if (this.stopped) return null;
-    if (this.queue.length >= this.spec.queueLimit) {
+    if (this.queue.lengthOf(msg.tenant) >= this.spec.queueLimit) {
       this.stats.dropped++;
       const dropped: DroppedMessage = {
         webhookId: this.spec.id,
@@ -159,7 +163,7 @@ export class WebhookTarget {
       return dropped;
     }
     // The delivery id is made when the first attempt starts, keeping route() cheaper.
-    this.queue.push({ msg, deliveryId: '', enqueuedAt: performance.now(), settle });
+    this.queue.push(msg.tenant, { msg, deliveryId: '', enqueuedAt: performance.now(), settle });
     return null;
   }
 

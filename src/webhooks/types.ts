@@ -24,7 +24,7 @@ export interface WebhookSpec {
   retries?: number;
   /** Requests in flight at once; 1 keeps delivery order, even across retries. Default 4. */
   concurrency?: number;
-  /** Messages waiting beyond those in flight; more are dropped. Default 1000. */
+  /** Messages waiting beyond those in flight, per tenant (tenants are served in turn); more are dropped. Default 1000. */
   queueLimit?: number;
   /** A disabled webhook gets nothing from `route()`; `deliver()` still reaches it. Default true. */
   enabled?: boolean;

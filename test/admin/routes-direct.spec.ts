@@ -32,7 +32,7 @@ describe('admin routes, called directly', () => {
 
   it('reads query parameters from the URL and ignores a GET body', async () => {
     const reply = await routes.handle({ method: 'GET', url: '/internal/topics?username=globex&limit=5', body: 'not json' });
-    assert.deepEqual(reply, { status: 200, json: { status: 'ok', username: 'globex', topics: [] } });
+    assert.deepEqual(reply, { status: 200, json: { status: 'ok', username: 'globex', topics: [], other: { topics: 0, messages: 0, bytes: 0 } } });
   });
 
   it('serves /metrics as text', async () => {

@@ -217,6 +217,7 @@ describe('admin API routes', () => {
       assert.equal(reply.json.username, 'acme');
       assert.deepEqual(reply.json.topics.map((t: { topic: string; messages: number; bytes: number }) => [t.topic, t.messages, t.bytes]), [['acme/b', 2, 5], ['acme/a', 1, 1]]);
       assert.ok(!Number.isNaN(Date.parse(reply.json.topics[0].last_seen)));
+      assert.deepEqual(reply.json.other, { topics: 0, messages: 0, bytes: 0 });
       assert.equal((await admin.get('/internal/topics?username=acme&limit=1')).json.topics.length, 1);
       assertError(await admin.get('/internal/topics'), 400, /username/);
       assertError(await admin.get('/internal/topics?username=nobody'), 404);

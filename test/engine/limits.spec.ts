@@ -43,6 +43,25 @@ describe('tenant limits, counters and audit', () => {
     assert.equal((await sub.waitFor((m) => m.payload === 'q2')).qos, 1);
   });
 
+  it('the QoS of a QoS 2 delivery is found without reading the client\'s subscriptions one by one (finding 5: work, not time)', async () => {
+    const sub = await as('acme', { clientId: 'many-filters' });
+    const others = Array.from({ length: 3000 }, (_, i) => `acme/other/${i}/+`);
+    for (let i = 0; i < others.length; i += 500) await sub.subscribe(others.slice(i, i + 500), 2);
+    assert.deepEqual(await sub.subscribe('acme/hot/+', 1), [1]);
+    // count every read of aedes' own table of the client's subscriptions (aedes itself reads it once per QoS delivery)
+    const aedesClient = (engine.host as unknown as { aedes: { clients: Record<string, { subscriptions: object }> } }).aedes.clients['acme:many-filters'];
+    let reads = 0;
+    aedesClient.subscriptions = new Proxy(aedesClient.subscriptions, {
+      get: (target, key, receiver) => (reads++, Reflect.get(target, key, receiver)),
+      ownKeys: (target) => (reads++, Reflect.ownKeys(target)),
+      getOwnPropertyDescriptor: (target, key) => (reads++, Reflect.getOwnPropertyDescriptor(target, key)),
+    });
+    const pub = await as('acme');
+    for (let i = 0; i < 5; i++) await pub.publish('acme/hot/x', `m${i}`, { qos: 2 });
+    for (let i = 0; i < 5; i++) assert.equal((await sub.waitFor((m) => m.payload === `m${i}`)).qos, 1);
+    assert.ok(reads <= 5 * 2, `${reads} reads of the subscription table for 5 deliveries`);
+  });
+
   it('allow_retain false: the retain flag is cleared, nothing is kept', async () => {
     await limit({ allowRetain: false });
     await (await as('globex')).publish('r/x', 'kept?', { qos: 1, retain: true });

@@ -125,21 +125,23 @@ describe('policy core (pure verdicts)', () => {
   describe('delivery', () => {
     it('shows the view, drops what is outside, caps QoS by subscription and tenant', () => {
       const client = state(mount);
-      assert.deepEqual(decideDelivery(client, 'globex/a', 2, 1, tenant({ maxQos: 2 })), { topic: 'a', qos: 1 });
-      assert.deepEqual(decideDelivery(client, 'globex/a', 2, 2, tenant({ maxQos: 0 })), { topic: 'a', qos: 0 });
-      assert.equal(decideDelivery(client, 'acme/a', 0, 2, tenant()), null);
-      assert.equal(decideDelivery(newClientPolicyState(), 'globex/a', 0, 2, tenant()), null);
+      holdFilter(client, 'globex/a', 'a', 1);
+      holdFilter(client, 'globex/b', 'b', 2);
+      assert.deepEqual(decideDelivery(client, 'globex/a', 2, tenant({ maxQos: 2 })), { topic: 'a', qos: 1 });
+      assert.deepEqual(decideDelivery(client, 'globex/b', 2, tenant({ maxQos: 0 })), { topic: 'b', qos: 0 });
+      assert.equal(decideDelivery(client, 'acme/a', 0, tenant()), null);
+      assert.equal(decideDelivery(newClientPolicyState(), 'globex/a', 0, tenant()), null);
     });
 
     it('[MQTT-4.7.2-1] delivers a $-topic of a mountpoint view only to a client holding an explicit $ filter', () => {
       const wildcardOnly = state(mount);
-      holdFilter(wildcardOnly, 'globex/#', '#');
-      assert.equal(decideDelivery(wildcardOnly, 'globex/$TopicA/B', 1, 2, tenant()), null);
+      holdFilter(wildcardOnly, 'globex/#', '#', 2);
+      assert.equal(decideDelivery(wildcardOnly, 'globex/$TopicA/B', 1, tenant()), null);
       const explicit = state(mount);
-      holdFilter(explicit, 'globex/$TopicA/+', '$TopicA/+');
-      assert.deepEqual(decideDelivery(explicit, 'globex/$TopicA/B', 1, 2, tenant()), { topic: '$TopicA/B', qos: 1 });
+      holdFilter(explicit, 'globex/$TopicA/+', '$TopicA/+', 2);
+      assert.deepEqual(decideDelivery(explicit, 'globex/$TopicA/B', 1, tenant()), { topic: '$TopicA/B', qos: 1 });
       // a prefix view begins with the namespace: plain MQTT
-      assert.deepEqual(decideDelivery(state(prefix), 'acme/$x', 0, 2, tenant()), { topic: 'acme/$x', qos: 0 });
+      assert.deepEqual(decideDelivery(state(prefix), 'acme/$x', 0, tenant()), { topic: 'acme/$x', qos: 0 });
     });
   });
 

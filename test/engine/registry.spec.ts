@@ -3,6 +3,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { Registry, TenantBrokerError, type TenantChange } from '../../src';
 import { MIGRATIONS } from '../../src/registry/schema';
 import { tempDir } from '../helpers/tmp';
+import { storedTopic } from '../../src/registry/topic-stats';
 
 describe('registry', () => {
   let tmp: ReturnType<typeof tempDir>;
@@ -165,6 +166,41 @@ describe('registry', () => {
     assert.equal(registry.updateWebhook(hook.id, { enabled: false }).enabled, false);
     registry.removeTenant('t1');
     assert.deepEqual(registry.listWebhooks(), []);
+  });
+
+  it('keeps the 1,000 busiest topics of a tenant, adds up the rest in one row, and stores long topics cut (finding 9)', async () => {
+    await registry.addTenant({ username: 't1', password: 'x' });
+    await registry.addTenant({ username: 't2', password: 'x' });
+    for (let i = 0; i < 5; i++) registry.stats.record('t2', `t2/quiet/${i}`, 1);
+    for (let n = 0; n < 10; n++) for (let i = 0; i < 50; i++) registry.stats.record('t1', `t1/busy/${i}`, 100);
+    // 4,000 distinct topics of 60 KB, one message each
+    const long = 'x'.repeat(60_000);
+    for (let i = 0; i < 4000; i++) registry.stats.record('t1', `t1/${i}/${long}`, 10);
+    registry.stats.flush();
+
+    const rows = registry.db.prepare('SELECT COUNT(*) AS n, MAX(LENGTH(CAST(topic AS BLOB))) AS longest, SUM(messages) AS m, SUM(bytes) AS b FROM topic_stats WHERE tenant = ?').get('t1') as { n: number; longest: number; m: number; b: number };
+    assert.equal(rows.n, 1000);
+    assert.ok(rows.longest <= 256, `a stored topic of ${rows.longest} bytes`);
+    const other = registry.stats.other('t1');
+    assert.deepEqual({ topics: other.topics, total: rows.m + other.messages, bytes: rows.b + other.bytes }, { topics: 3050, total: 500 + 4000, bytes: 50_000 + 40_000 });
+    const listed = registry.stats.forTenant('t1', 10_000);
+    assert.equal(listed.length, 1000);
+    assert.deepEqual(listed.slice(0, 50).map((t) => t.messages), Array(50).fill(10), 'the busiest topics are kept');
+    assert.ok(listed[50].topic.endsWith('\u2026') && listed[50].topic.startsWith('t1/'));
+    // another tenant's figures are untouched
+    assert.equal(registry.stats.forTenant('t2').length, 5);
+    assert.deepEqual(registry.stats.other('t2'), { topics: 0, messages: 0, bytes: 0 });
+    // removing the tenant removes its folded row too
+    registry.removeTenant('t1');
+    assert.deepEqual(registry.stats.other('t1'), { topics: 0, messages: 0, bytes: 0 });
+  });
+
+  it('cuts a stored topic at a character boundary', () => {
+    const topic = 't1/' + '\u00e9'.repeat(300);
+    const stored = storedTopic(topic);
+    assert.ok(Buffer.byteLength(stored) <= 256);
+    assert.ok(!stored.includes('\uFFFD'));
+    assert.equal(storedTopic('t1/short'), 't1/short');
   });
 
   it('writes topic statistics behind, in batches, and flushes them on close', async () => {

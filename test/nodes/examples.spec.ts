@@ -27,7 +27,7 @@ const DEFAULT_LIMITS = {
   maxPayloadBytes: 0,
   maxQos: 2,
   allowRetain: true,
-  maxSubscriptions: 0,
+  maxSubscriptions: 1000,
   maxQueuedMessages: 1000,
   maxQueuedBytes: 64 * 1024 * 1024,
   maxRetainedMessages: 10_000,

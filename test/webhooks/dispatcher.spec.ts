@@ -145,14 +145,19 @@ describe('webhooks: WebhookDispatcher', () => {
       // A message whose tenant field disagrees with its topic follows the field: scoping is by tenant.
       dispatcher.route(message('t1/sensors/spoof', '6', { tenant: 't3' }));
 
-      // With concurrency 1 each queue is FIFO, so once a sentinel arrives
-      // everything routed before it to that webhook has arrived too.
+      // With concurrency 1 each tenant's queue is FIFO, so once a sentinel of
+      // that tenant arrives everything routed before it to that webhook has
+      // arrived too (an all-tenants webhook serves the tenants in turn: one
+      // sentinel per tenant).
       const ids = ['plus', 'hash', 't2', 'off'];
-      await Promise.all(ids.map((id) => dispatcher.deliver(id, message('t9/sentinel', 'sentinel'))));
+      await Promise.all(ids.map((id) => dispatcher.deliver(id, message('t9/sentinel', 'sentinel', { tenant: id === 't2' ? 't2' : 't1' }))));
+      await Promise.all(['t2', 't3'].map((tenant) => dispatcher.deliver('hash', message('t9/sentinel', `sentinel-${tenant}`, { tenant }))));
 
       const bodies = (id: string): string[] => sink.to(`/${id}`).map((r) => r.body.toString());
       assert.deepEqual(bodies('plus'), ['1', 'sentinel']);
-      assert.deepEqual(bodies('hash'), ['1', '2', '3', '5', '6', 'sentinel']);
+      assert.deepEqual(bodies('hash').filter((b) => !b.startsWith('sentinel')).sort(), ['1', '2', '3', '5', '6']);
+      // t1's own messages in the order routed
+      assert.deepEqual(bodies('hash').filter((b) => ['1', '2', '5', 'sentinel'].includes(b)), ['1', '2', '5', 'sentinel']);
       assert.deepEqual(bodies('t2'), ['3', 'sentinel']);
       assert.deepEqual(bodies('off'), ['sentinel'], 'a disabled webhook gets only ad-hoc deliveries');
     });
@@ -357,6 +362,19 @@ describe('webhooks: WebhookDispatcher', () => {
       ]);
       assert.deepEqual((await delivered).map((r) => r.topic), ['t1/m1', 't1/m2']);
       assert.equal(sink.requests.length, 2);
+    });
+
+    it('an all-tenants webhook queues per tenant and serves them in turn: one tenant\'s burst drops none of another\'s (finding 8)', async () => {
+      dispatcher.upsert(hook('all', { tenant: null, topicFilter: '+/#', concurrency: 1, queueLimit: 20 }));
+      const delivered = collect(dispatcher, 'delivered', 40);
+      // route() only queues: the whole burst of t1 is there before t2's first message
+      for (let i = 0; i < 200; i++) dispatcher.route(message(`t1/burst/${i}`));
+      for (let i = 0; i < 20; i++) dispatcher.route(message(`t2/m/${i}`));
+      assert.equal(dispatcher.counters('all')?.dropped, 200 - 20);
+      const order = (await delivered).map((r) => r.tenant);
+      assert.equal(order.filter((t) => t === 't2').length, 20, `t2 delivered ${order.filter((t) => t === 't2').length} of 20`);
+      // in turn: t2's first message waits for one of t1's, not for the whole burst
+      assert.deepEqual(order.slice(0, 6), ['t1', 't2', 't1', 't2', 't1', 't2']);
     });
 
     it('resolves an ad-hoc delivery to a full queue with an error', async () => {
