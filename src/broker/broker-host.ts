@@ -7,13 +7,12 @@ import type { EngineEvents } from '../events';
 import type { ClientInfo } from '../model';
 import { Registry, type TenantDefaults } from '../registry/registry';
 import type { WatchRegistry } from '../registry/reload';
-import { newClientPolicyState } from '../tenancy/policy';
 import { TenantBuckets } from '../tenancy/rate';
 import { MAX_TOPIC_LEVELS } from '../tenancy/topics';
 import { WebhookDispatcher } from '../webhooks/dispatcher';
 import type { DeliveryResult, DispatcherOptions, WebhookCounters, WebhookSpec } from '../webhooks/types';
 import { fitWire, keepWillsStored, onBrokerError, persistenceOf, storeOnlyGranted } from '../aedes-seam';
-import { clientInfo, ConnectionTracker, type ClientSession } from './connections';
+import { clientInfo, ConnectionTracker, newSession, type ClientSession } from './connections';
 import { BROKER_DEFAULTS } from '../defaults';
 import { createFabric, type Fabric, type FabricOptions } from './fabric';
 import { createHooks } from './hooks';
@@ -21,6 +20,7 @@ import { InProcessApi, type InProcessMessage, type InProcessSubscription, type P
 import { TcpListener, WsListener, type ConnectionInfo, type TlsFiles } from './listeners';
 import { RegistryReactions } from './registry-reactions';
 import { recordSecurityTrail } from './security-trail';
+import { StoredState } from './stored-state';
 import { TrafficCounters, type TrafficFigures } from './traffic';
 import { WebhookRouting, type FlowWebhookSpec } from './webhook-routing';
 import { KeptWills } from './wills';
@@ -94,6 +94,7 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
   private readonly ownsRegistry: boolean;
   private readonly connections = new ConnectionTracker();
   private readonly sessions = new WeakMap<Client, ClientSession>();
+  private readonly stored: StoredState;
   private readonly inProcess: InProcessApi;
   private readonly webhookRouting: WebhookRouting;
   private readonly reactions: RegistryReactions;
@@ -123,6 +124,8 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
     this.reactions = new RegistryReactions(this.registry, this.connections, this.traffic, this, () => this.inProcess.tenantsChanged());
     this.wills = new KeptWills(options.willGraceMs ?? BROKER_DEFAULTS.willGraceMs, (err) => this.emit('engine-error', err));
     recordSecurityTrail(this, this.registry, this.traffic);
+    this.stored = new StoredState(this.registry.db, options.persistence ?? 'sqlite');
+    this.registry.namespaceHolds = (tenant) => this.stored.holds(tenant);
   }
 
   /** Counters since start, per tenant and in total, with live connections and webhook counters. */
@@ -240,6 +243,7 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
       concurrency: this.fabric.concurrency,
     });
     this.aedes = aedes;
+    this.stored.attach(aedes, this.fabric);
     storeOnlyGranted(aedes, refused);
     this.accepting = (stream, info) => {
       const client = aedes.handle(stream, info.req);
@@ -298,6 +302,7 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
     await Promise.all(closingListeners);
     const persistence = aedes ? persistenceOf(aedes) : null;
     if (persistence?.destroy && (final || this.fabric?.ownsPersistence)) await persistence.destroy().catch((err: Error) => this.emit('engine-error', err));
+    this.stored.detach();
   }
 
   /** Publishes now the kept wills of clients that have not reconnected since the restart. */
@@ -383,24 +388,6 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
     else this.registry.stats.flush();
     this.state = 'closed';
   }
-}
-
-function newSession(info: ConnectionInfo): ClientSession {
-  return {
-    ...newClientPolicyState(),
-    username: null,
-    clientId: '',
-    transport: info.transport,
-    remoteAddress: info.remoteAddress,
-    identifierRejected: false,
-    connectedAt: 0,
-    device: null,
-    access: null,
-    accessVersion: -1,
-    accessTenant: null,
-    messagesIn: 0,
-    messagesOut: 0,
-  };
 }
 
 function stripUndefined<T extends object>(value: T): Partial<T> {

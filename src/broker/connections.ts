@@ -2,9 +2,10 @@ import type { Client } from 'aedes';
 import type { Duplex } from 'node:stream';
 import type { ClientInfo, Transport } from '../model';
 import { ROOT_USER } from '../tenancy/topics';
-import type { ClientPolicyState } from '../tenancy/policy';
+import { newClientPolicyState, type ClientPolicyState } from '../tenancy/policy';
 import type { Access } from '../tenancy/rules';
 import { clientOfStream } from '../aedes-seam';
+import type { ConnectionInfo } from './listeners';
 
 /** What the engine knows about one MQTT connection: the policy core's state and who it is. */
 export interface ClientSession extends ClientPolicyState {
@@ -25,6 +26,25 @@ export interface ClientSession extends ClientPolicyState {
   accessTenant: object | null;
   messagesIn: number;
   messagesOut: number;
+}
+
+/** A connection just accepted, before its CONNECT. */
+export function newSession(info: ConnectionInfo): ClientSession {
+  return {
+    ...newClientPolicyState(),
+    username: null,
+    clientId: '',
+    transport: info.transport,
+    remoteAddress: info.remoteAddress,
+    identifierRejected: false,
+    connectedAt: 0,
+    device: null,
+    access: null,
+    accessVersion: -1,
+    accessTenant: null,
+    messagesIn: 0,
+    messagesOut: 0,
+  };
 }
 
 export function clientInfo(session: ClientSession): ClientInfo {

@@ -318,7 +318,9 @@ function buildHooks(ctx: HookContext) {
       // mounted at CONNECT; persistence marks it with the owner's internal id.
       const stored = publisherIdOf(packet);
       if (client === null || stored !== undefined || isOwnWill(client, packet)) {
-        const owner = client ? (sessions.get(client)?.scope ?? null) : stored ? scopeOfKey(stored) : null;
+        // the owner as the registry has it now, not as at login: a will of a client kicked by a namespace
+        // change or a removal must not land (retained) where another tenant may later live
+        const owner = client ? (sessions.get(client)?.scope ? scopeOfKey(client.id) : null) : stored ? scopeOfKey(stored) : null;
         return callback(storedWillAllowed(owner, packet.topic) ? null : new Error('will outside its owner namespace'));
       }
       const session = sessions.get(client);

@@ -714,6 +714,24 @@ export class SqlitePersistence extends EventEmitter {
     };
   }
 
+  /**
+   * What is kept for a part of the tree, from the memory indexes: retained
+   * messages on topics `inside` accepts, and sessions of client ids `owns`
+   * accepts (subscriptions or queued messages; a will or in-flight QoS 2
+   * state only while offline: a connected client's end with its connection).
+   * Null once destroyed.
+   */
+  heldFor(inside: (topic: string) => boolean, owns: (clientId: string) => boolean): StoredFigures | null {
+    // destroyed, the indexes are empty and the tables hold everything (see storedInFile)
+    if (this.#destroyed) return null;
+    let retained = 0;
+    for (const topic of this.#retained.keys()) if (inside(topic)) retained++;
+    const sessions = new Set<string>();
+    for (const id of [...this.#subscriptions.keys(), ...this.#outgoing.keys()]) if (owns(id)) sessions.add(id);
+    for (const id of [...this.#incoming.keys(), ...this.#wills.keys()]) if (owns(id) && !this.#isConnected(id)) sessions.add(id);
+    return { retained, sessions: sessions.size };
+  }
+
   /** Writes everything pending now, in one transaction. Rejects if the write fails. */
   async flush(): Promise<void> {
     this.#assertOpen();
@@ -949,6 +967,26 @@ function dropKey(packet: PersistedPacket): string {
 }
 
 /** Creates an aedes persistence on SQLite; pass it as `persistence` to `Aedes.createBroker()`. */
+/** Retained messages and sessions kept for a tenant (see heldFor). */
+export interface StoredFigures {
+  retained: number;
+  sessions: number;
+}
+
+/**
+ * heldFor from the tables, for while no persistence has them loaded (the
+ * broker is not running): everything stored then belongs to offline clients.
+ */
+export function storedInFile(db: Database, inside: (topic: string) => boolean, owns: (clientId: string) => boolean): StoredFigures {
+  if (!db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'persist_retained'").get()) return { retained: 0, sessions: 0 };
+  let retained = 0;
+  for (const row of db.prepare('SELECT topic FROM persist_retained').iterate() as Iterable<{ topic: string }>) if (inside(row.topic)) retained++;
+  let sessions = 0;
+  const ids = db.prepare('SELECT client_id FROM persist_subscriptions UNION SELECT client_id FROM persist_outgoing UNION SELECT client_id FROM persist_incoming UNION SELECT client_id FROM persist_wills');
+  for (const row of ids.iterate() as Iterable<{ client_id: string }>) if (owns(row.client_id)) sessions++;
+  return { retained, sessions };
+}
+
 export function createSqlitePersistence(opts: SqlitePersistenceOptions = {}): SqlitePersistence {
   return new SqlitePersistence(opts);
 }

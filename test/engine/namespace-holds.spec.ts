@@ -1,0 +1,139 @@
+import assert from 'node:assert/strict';
+import { BrokerHost, Registry } from '../../src';
+import { createSqlitePersistence } from '../../src/persistence/sqlite-persistence';
+import { startAdmin, type RunningAdmin } from '../admin/helpers';
+import { startEngine } from '../helpers/engine';
+import { closed, connect, type TestClient } from '../helpers/mqtt';
+import { tempDir } from '../helpers/tmp';
+
+/**
+ * A namespace changes only while nothing is kept under it: retained messages
+ * and sessions would otherwise stay under the old namespace, where a tenant
+ * given that namespace later would find them. Answered by the persistence
+ * the broker runs (SQLite: its indexes, or its tables while the broker is
+ * not running; aedes' memory: followed from aedes' events; a persistence
+ * passed in: always refused).
+ */
+describe('namespace changes and what is kept under the namespace', () => {
+  for (const persistence of ['sqlite', 'memory'] as const) {
+    describe(`${persistence} persistence`, () => {
+      let admin: RunningAdmin;
+      const open: TestClient[] = [];
+      beforeEach(async () => {
+        admin = await startAdmin({}, { persistence });
+      });
+      afterEach(async () => {
+        for (const c of open.splice(0)) c.client.end(true);
+        await admin.stop();
+      });
+
+      async function login(username: string, password: string, options: Record<string, unknown> = {}): Promise<TestClient> {
+        const c = await connect(admin.engine.mqttUrl, { username, password, ...options });
+        open.push(c);
+        return c;
+      }
+      const move = (username: string, namespace: string) => admin.post('/internal/tenant/update', { username, namespace });
+
+      it('409 while a retained message is kept under it, 200 once it is cleared', async () => {
+        const c = await login('globex', 'globex-pw');
+        await c.publish('state', 'on', { qos: 1, retain: true });
+        const refused = await move('globex', 'org/globex');
+        assert.equal(refused.status, 409, refused.text);
+        assert.match(refused.json.error, /retained messages \(1\)/);
+        await c.publish('state', '', { qos: 1, retain: true });
+        const gone = closed(c.client);
+        const moved = await move('globex', 'org/globex');
+        assert.equal(moved.status, 200, moved.text);
+        assert.equal(moved.json.tenant.namespace, 'org/globex');
+        await gone;
+      });
+
+      it('409 while a persistent session of its own login or of a device is kept; a clean reconnect ends it', async () => {
+        await admin.engine.host.registry.devices.add({ tenant: 'acme', username: 'd1', password: 'd1-pw' });
+        const kept = await login('d1', 'd1-pw', { clientId: 'p1', clean: false });
+        await kept.subscribe('acme/cmd/#', 1);
+        await kept.end();
+        const refused = await move('acme', 'org/acme');
+        assert.equal(refused.status, 409, refused.text);
+        assert.match(refused.json.error, /sessions \(1\)/);
+        // a clean session with the same login and id replaces the kept one [MQTT-3.1.2-6]
+        await (await login('d1', 'd1-pw', { clientId: 'p1', clean: true })).end();
+        assert.equal((await move('acme', 'org/acme')).status, 200);
+      });
+
+      it('a live clean connection holds nothing: the change goes through and disconnects it', async () => {
+        const c = await login('globex', 'globex-pw');
+        await c.subscribe('x/#', 1);
+        const gone = closed(c.client);
+        assert.equal((await move('globex', 'org/globex')).status, 200);
+        await gone;
+      });
+
+      it("another tenant's retained messages and sessions never hold a namespace", async () => {
+        const acme = await login('acme', 'acme-pw', { clientId: 'k', clean: false });
+        await acme.subscribe('acme/#', 1);
+        await acme.publish('acme/state', 'kept', { qos: 1, retain: true });
+        await acme.end();
+        assert.equal((await move('globex', 'org/globex')).status, 200);
+        assert.equal((await move('acme', 'org/acme')).status, 409);
+      });
+    });
+  }
+
+  it('answers from the SQLite tables while the broker is not running', async () => {
+    const tmp = tempDir();
+    const registry = new Registry({ path: tmp.file('r.db'), watchRegistry: false });
+    try {
+      await registry.addTenant({ username: 'acme', password: 'acme-pw' });
+      const host = new BrokerHost({ database: registry, mqtt: { port: 0, host: '127.0.0.1' }, ws: false, reloadOnSighup: false });
+      const { mqtt } = await host.start();
+      const c = await connect(`mqtt://127.0.0.1:${mqtt!.port}`, { username: 'acme', password: 'acme-pw', clientId: 'p', clean: false });
+      await c.subscribe('acme/#', 1);
+      await c.end();
+      await host.close();
+      await assert.rejects(registry.updateTenant('acme', { namespace: 'org/acme' }), (err: Error & { code?: string }) => err.code === 'conflict' && /sessions \(1\)/.test(err.message));
+    } finally {
+      registry.close();
+      tmp.remove();
+    }
+  });
+
+  it('refuses any change with a persistence passed in, which it cannot look into', async () => {
+    const engine = await startEngine({ persistence: createSqlitePersistence({ path: ':memory:' }) });
+    try {
+      await assert.rejects(engine.host.registry.updateTenant('acme', { namespace: 'org/acme' }), /cannot look into/);
+    } finally {
+      await engine.stop();
+    }
+  });
+
+  it("a will of a client the change disconnects is not published under the old namespace, where another tenant may live next", async () => {
+    const engine = await startEngine();
+    const clients: TestClient[] = [];
+    try {
+      const root = await connect(engine.mqttUrl, { username: 'root', password: 'rootpw' });
+      clients.push(root);
+      await root.subscribe('#', 1);
+      const device = await connect(engine.mqttUrl, { username: 'globex', password: 'globex-pw', will: { topic: 'status', payload: Buffer.from('gone'), qos: 1, retain: true } });
+      clients.push(device);
+      const gone = closed(device.client);
+      await engine.host.registry.updateTenant('globex', { namespace: 'org/globex' });
+      await gone;
+      // a sentinel published after the disconnect: the will, had it been published, arrived first
+      await root.publish('sentinel', 'after', { qos: 1 });
+      await root.waitFor((m) => m.payload === 'after');
+      assert.deepEqual(root.inbox.filter((m) => m.payload === 'gone'), []);
+      // the old namespace, given to a new tenant, holds nothing of globex
+      await engine.host.registry.addTenant({ username: 'newco', password: 'newco-pw', namespace: 'globex', isolation: 'mountpoint' });
+      const newco = await connect(engine.mqttUrl, { username: 'newco', password: 'newco-pw' });
+      clients.push(newco);
+      await newco.subscribe('#', 1);
+      await engine.host.publish('newco', { topic: 'sentinel', payload: 'newco-after', qos: 1 });
+      await newco.waitFor((m) => m.payload === 'newco-after');
+      assert.deepEqual(newco.inbox.filter((m) => m.payload === 'gone'), []);
+    } finally {
+      for (const c of clients) c.client.end(true);
+      await engine.stop();
+    }
+  });
+});
