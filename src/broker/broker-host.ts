@@ -4,7 +4,6 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { TenantBrokerError } from '../errors';
 import type { EngineEvents } from '../events';
-import type { ClientInfo } from '../model';
 import { Registry, type TenantDefaults } from '../registry/registry';
 import type { WatchRegistry } from '../registry/reload';
 import { TenantBuckets } from '../tenancy/rate';
@@ -16,6 +15,7 @@ import { clientInfo, ConnectionTracker, newSession, type ClientSession } from '.
 import { BROKER_DEFAULTS } from '../defaults';
 import { createFabric, type Fabric, type FabricOptions } from './fabric';
 import { createHooks } from './hooks';
+import { LiveClients } from './live-clients';
 import { InProcessApi, type InProcessMessage, type InProcessSubscription, type PublishOptions, type SubscribeOptions } from './in-process';
 import { TcpListener, WsListener, type ConnectionInfo, type TlsFiles } from './listeners';
 import { RegistryReactions } from './registry-reactions';
@@ -62,8 +62,8 @@ export interface BrokerHostOptions extends FabricOptions {
 }
 
 export interface BoundAddresses {
-  mqtt?: AddressInfo;
-  ws?: AddressInfo & { path: string };
+  mqtt?: AddressInfo & { tls: boolean };
+  ws?: AddressInfo & { path: string; tls: boolean };
 }
 
 /** Everything `GET /internal/stats` and `/metrics` report. */
@@ -94,6 +94,8 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
   private readonly ownsRegistry: boolean;
   private readonly connections = new ConnectionTracker();
   private readonly sessions = new WeakMap<Client, ClientSession>();
+  /** Live connections of a tenant: listed, and kicked by device or client id. */
+  readonly live = new LiveClients(this.connections, this.sessions, this);
   private readonly stored: StoredState;
   private readonly inProcess: InProcessApi;
   private readonly webhookRouting: WebhookRouting;
@@ -266,13 +268,13 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
     if (mqtt !== false) {
       const listener = new TcpListener({ ...BROKER_DEFAULTS.mqtt, ...stripUndefined(mqtt ?? {}) }, accept);
       this.servers.push(listener);
-      addresses.mqtt = await listener.start();
+      addresses.mqtt = { ...(await listener.start()), tls: Boolean(mqtt?.tls) };
     }
     if (ws !== false) {
       const options = { ...BROKER_DEFAULTS.ws, ...stripUndefined(ws ?? {}) };
       const listener = new WsListener(options, accept);
       this.servers.push(listener);
-      addresses.ws = { ...(await listener.start()), path: options.path };
+      addresses.ws = { ...(await listener.start()), path: options.path, tls: Boolean(options.tls) };
     }
     this.addresses = addresses;
     return addresses;
@@ -292,6 +294,7 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
   private async shut(final: boolean): Promise<void> {
     this.wills.reset();
     this.accepting = null;
+    this.addresses = {};
     const aedes = this.aedes;
     const closingListeners = this.servers.splice(0).map((listener) => listener.close());
     if (aedes) {
@@ -337,12 +340,9 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
     return this.connections.counts();
   }
 
-  clients(tenant: string): ClientInfo[] {
-    return this.connections
-      .clients(tenant)
-      .map((client) => this.sessions.get(client))
-      .filter((session): session is ClientSession => Boolean(session?.scope))
-      .map(clientInfo);
+  /** The addresses the listeners are bound to now (empty while not running). */
+  get bound(): BoundAddresses {
+    return this.addresses;
   }
 
   private requireAedes(): Aedes {

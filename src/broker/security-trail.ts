@@ -24,17 +24,21 @@ export function recordSecurityTrail(events: EventEmitter<EngineEvents>, registry
   });
   events.on('publish-denied', (e) => {
     traffic.denied(e.tenant, e.reason);
-    audit.record(e.tenant, 'security', 'publish.denied', { clientId: e.clientId, topic: e.topic, reason: e.reason, remoteAddress: e.remoteAddress });
+    audit.record(e.tenant, 'security', 'publish.denied', { login: e.username, clientId: e.clientId, topic: e.topic, reason: e.reason, remoteAddress: e.remoteAddress });
   });
   events.on('subscribe-denied', (e) => {
     traffic.denied(e.tenant, e.reason);
-    audit.record(e.tenant, 'security', 'subscribe.denied', { clientId: e.clientId, filter: e.filter, reason: e.reason, remoteAddress: e.remoteAddress });
+    audit.record(e.tenant, 'security', 'subscribe.denied', { login: e.username, clientId: e.clientId, filter: e.filter, reason: e.reason, remoteAddress: e.remoteAddress });
   });
   events.on('limit-applied', (e) => traffic.denied(e.tenant, LIMIT_COUNTERS[e.limit]));
   events.on('clients-kicked', (e) => {
     if (e.reason === 'quota') {
       traffic.denied(e.tenant, 'quota-kick');
       audit.record(e.tenant, 'security', 'quota.kick', { count: e.count });
+    } else if (e.device !== undefined) {
+      audit.record(e.tenant, 'admin', 'device.kick', { device: e.device, count: e.count });
+    } else if (e.clientId !== undefined) {
+      audit.record(e.tenant, 'admin', 'client.kick', { clientId: e.clientId, logins: e.logins ?? [], count: e.count });
     } else {
       audit.record(e.tenant, 'admin', 'tenant.kick', { count: e.count });
     }
