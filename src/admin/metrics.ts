@@ -63,6 +63,17 @@ export function renderMetrics(host: BrokerHost): string {
   }
   out.family('tenant_broker_denials_total', 'counter', 'Refused or limited actions of a tenant by reason since start', tenants.flatMap(([tenant, t]) => Object.entries(t.denials).map(([reason, n]): Sample => [{ tenant, reason }, n])));
 
+  // one pass over the devices for both gauges
+  const devices = new Map<string, { registered: number; connected: number }>();
+  for (const device of host.registry.devices.all()) {
+    const figures = devices.get(device.tenant) ?? { registered: 0, connected: 0 };
+    figures.registered++;
+    figures.connected += host.live.deviceConnections(device.username);
+    devices.set(device.tenant, figures);
+  }
+  out.family('tenant_broker_devices', 'gauge', 'Devices (logins inside a tenant) registered', tenants.map(([tenant]) => [{ tenant }, devices.get(tenant)?.registered ?? 0]));
+  out.family('tenant_broker_device_connections', 'gauge', "Live MQTT connections of a tenant's devices (counted in tenant_broker_connections too)", tenants.map(([tenant]) => [{ tenant }, devices.get(tenant)?.connected ?? 0]));
+
   out.family('tenant_broker_offline_dropped_total', 'counter', "QoS 1/2 messages not queued for a tenant's offline persistent clients: their queue was full", tenants.map(([tenant, t]) => [{ tenant }, t.offlineDropped]));
 
   out.family('tenant_broker_server_connections', 'gauge', 'Live MQTT connections, root included', [[{}, stats.connections]]);
