@@ -123,11 +123,11 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
     this.webhooks = new WebhookDispatcher(options.webhooks);
     this.inProcess = new InProcessApi(this.registry, this, { requireAedes: () => this.requireAedes(), currentAedes: () => this.aedes });
     this.webhookRouting = new WebhookRouting(this.registry, this.webhooks, this);
-    this.reactions = new RegistryReactions(this.registry, this.connections, this.traffic, this, () => this.inProcess.tenantsChanged());
+    this.reactions = new RegistryReactions(this.registry, this.connections, this.traffic, this, () => this.inProcess.tenantsChanged(), (tenant) => this.stored.forget(tenant));
     this.wills = new KeptWills(options.willGraceMs ?? BROKER_DEFAULTS.willGraceMs, (err) => this.emit('engine-error', err));
     recordSecurityTrail(this, this.registry, this.traffic);
-    this.stored = new StoredState(this.registry.db, options.persistence ?? 'sqlite');
-    this.registry.namespaceHolds = (tenant) => this.stored.holds(tenant);
+    this.stored = new StoredState(this.registry.db, options.persistence ?? 'sqlite', (err) => this.emit('engine-error', err));
+    this.registry.namespaceHolds = (tenant, purpose) => this.stored.holds(tenant, purpose);
   }
 
   /** Counters since start, per tenant and in total, with live connections and webhook counters. */

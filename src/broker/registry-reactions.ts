@@ -1,6 +1,6 @@
 import type { EventEmitter } from 'node:events';
 import type { EngineEvents } from '../events';
-import type { DeviceChange, Registry, TenantChange } from '../registry/registry';
+import type { DeviceChange, Registry, Tenant, TenantChange } from '../registry/registry';
 import { connectionsAfterChange, deviceConnectionsAfterChange } from '../tenancy/policy';
 import type { ConnectionTracker } from './connections';
 import type { TrafficCounters } from './traffic';
@@ -22,6 +22,8 @@ export class RegistryReactions {
     private readonly traffic: TrafficCounters,
     private readonly events: EventEmitter<EngineEvents>,
     private readonly flowsFollow: () => Promise<void>,
+    /** Drops what a removed tenant leaves in the persistence (retained messages, sessions). */
+    private readonly forgetStored: (tenant: Tenant) => void,
   ) {
     registry.on('tenant-changed', this.onTenantChanged);
     registry.on('device-changed', this.onDeviceChanged);
@@ -40,6 +42,8 @@ export class RegistryReactions {
     const reaction = connectionsAfterChange(before, after, change.passwordChanged);
     if (reaction?.kind === 'kick') {
       this.connections.kick(change.username);
+      // after the kick: a tenant given this name or namespace later must find nothing of this one
+      if (!after) this.forgetStored(before);
     } else if (reaction?.kind === 'trim') {
       const count = this.connections.trim(change.username, reaction.max);
       if (count > 0) this.events.emit('clients-kicked', { tenant: change.username, count, reason: 'quota' });

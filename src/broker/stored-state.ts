@@ -1,16 +1,20 @@
 import type { Aedes } from 'aedes';
 import type { Database } from 'better-sqlite3';
-import { storedInFile, type StoredFigures } from '../persistence/sqlite-persistence';
+import { persistenceOf } from '../aedes-seam';
+import { forgetInFile, storedInFile, type StoredFigures } from '../persistence/sqlite-persistence';
 import type { Tenant } from '../registry/registry';
 import { isInsideTenant } from '../tenancy/topics';
 import { parseSessionKey } from './connections';
 import type { Fabric, PersistenceChoice } from './fabric';
 
+type TenantRef = Pick<Tenant, 'username' | 'namespace'>;
+
 /**
  * What the broker keeps for a tenant beyond its live connections: retained
- * messages under its namespace and sessions of its logins. A namespace may
- * change only while there is none (`Registry.namespaceHolds`): they would stay
- * under the old namespace, where a tenant given it later would find them.
+ * messages under its namespace and sessions of its logins (keyed by its
+ * name). Left behind, a tenant given that namespace or name later would find
+ * them: a namespace changes only while there is none, a removed tenant's are
+ * dropped with it, and a name is taken only while no session is kept under it.
  *
  * - SQLite persistence: its memory indexes while it runs, its tables otherwise.
  * - aedes' memory persistence keeps its state in private class fields (out of
@@ -18,12 +22,15 @@ import type { Fabric, PersistenceChoice } from './fabric';
  *   happens, from aedes' public events: retained topics (`publish`), and the
  *   ids that connected with a persistent session (`clientReady`,
  *   `client.clean`) until one connects clean again; an empty persistent
- *   session counts too.
+ *   session counts too. Its retained messages are dropped through the
+ *   persistence's API; its sessions cannot be (no API empties an offline
+ *   queue), so they hold their name until the broker restarts.
  * - A persistence passed in cannot be looked into and may hold state of
- *   earlier runs: a namespace change is always refused.
+ *   earlier runs: a namespace never changes, and nothing is dropped.
  */
 export class StoredState {
   private fabric: Fabric | null = null;
+  private aedes: Aedes | null = null;
   /** With memory persistence: retained topics and persistent session keys of the running aedes. */
   private readonly retained = new Set<string>();
   private readonly persistent = new Set<string>();
@@ -31,11 +38,13 @@ export class StoredState {
   constructor(
     private readonly db: Database,
     private readonly choice: PersistenceChoice,
+    private readonly failed: (error: Error) => void,
   ) {}
 
   /** A new aedes runs on this fabric (a start or a restart). */
   attach(aedes: Aedes, fabric: Fabric): void {
     this.fabric = fabric;
+    this.aedes = aedes;
     this.retained.clear();
     this.persistent.clear();
     if (this.choice !== 'memory') return;
@@ -54,18 +63,37 @@ export class StoredState {
   /** The aedes of the last attach is closed (its persistence flushed). */
   detach(): void {
     this.fabric = null;
+    this.aedes = null;
     this.retained.clear();
     this.persistent.clear();
   }
 
-  /** What is kept for the tenant, in words for a refusal, or null: nothing. */
-  holds(tenant: Pick<Tenant, 'username' | 'namespace'>): string | null {
-    const inside = (topic: string) => isInsideTenant(topic, tenant.namespace);
-    const owns = (id: string) => parseSessionKey(id)?.tenant === tenant.username;
-    const figures = this.figures(inside, owns);
-    if (figures === null) return 'retained messages or sessions in a persistence the broker cannot look into';
+  /**
+   * What is kept, in words for a refusal, or null. `leaving`: the tenant's
+   * namespace is to change (its retained messages and sessions would stay
+   * behind). `taking`: a new tenant takes this name (what an earlier tenant
+   * of that name left, its sessions, would be resumed).
+   */
+  holds(tenant: TenantRef, purpose: 'leaving' | 'taking'): string | null {
+    const inside = purpose === 'leaving' ? (topic: string) => isInsideTenant(topic, tenant.namespace) : () => false;
+    const figures = this.figures(inside, owner(tenant.username));
+    if (figures === null) return purpose === 'leaving' ? 'retained messages or sessions in a persistence the broker cannot look into' : null;
     const held = [figures.retained > 0 ? `retained messages (${figures.retained})` : '', figures.sessions > 0 ? `sessions (${figures.sessions})` : ''].filter(Boolean);
     return held.length > 0 ? held.join(', ') : null;
+  }
+
+  /** Drops what a removed tenant leaves: its retained messages and (but for memory persistence) its sessions. */
+  forget(tenant: TenantRef): void {
+    const inside = (topic: string) => isInsideTenant(topic, tenant.namespace);
+    if (this.choice === 'sqlite') {
+      if (this.fabric?.sqlite?.forgetFor(inside, owner(tenant.username)) == null) forgetInFile(this.db, inside, owner(tenant.username));
+    } else if (this.choice === 'memory' && this.aedes) {
+      const persistence = persistenceOf(this.aedes);
+      for (const topic of [...this.retained].filter(inside)) {
+        this.retained.delete(topic);
+        persistence.storeRetained({ cmd: 'publish', topic, payload: Buffer.alloc(0), qos: 0, retain: true }).catch(this.failed);
+      }
+    }
   }
 
   private figures(inside: (topic: string) => boolean, owns: (id: string) => boolean): StoredFigures | null {
@@ -73,4 +101,9 @@ export class StoredState {
     if (this.choice !== 'sqlite') return null;
     return this.fabric?.sqlite?.heldFor(inside, owns) ?? storedInFile(this.db, inside, owns);
   }
+}
+
+/** Session keys of a tenant's logins: its own and its devices' (see sessionKey). */
+function owner(tenant: string): (id: string) => boolean {
+  return (id) => parseSessionKey(id)?.tenant === tenant;
 }

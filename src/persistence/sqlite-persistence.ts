@@ -732,6 +732,26 @@ export class SqlitePersistence extends EventEmitter {
     return { retained, sessions: sessions.size };
   }
 
+  /**
+   * Drops what a tenant leaves behind: retained messages on topics `inside`
+   * accepts and every session (subscriptions, queue, in-flight state, will)
+   * of client ids `owns` accepts. Null once destroyed (see forgetInFile).
+   */
+  forgetFor(inside: (topic: string) => boolean, owns: (clientId: string) => boolean): StoredFigures | null {
+    if (this.#destroyed) return null;
+    let retained = 0;
+    for (const topic of [...this.#retained.keys()]) {
+      if (!inside(topic)) continue;
+      this.#retained.delete(topic);
+      this.#dirtyRetained.add(topic);
+      retained++;
+    }
+    const ids = new Set([...this.#subscriptions.keys(), ...this.#outgoing.keys(), ...this.#incoming.keys(), ...this.#wills.keys(), ...this.#lastSeen.keys()].filter(owns));
+    for (const id of ids) this.#dropSession(id);
+    if (retained > 0 || ids.size > 0) this.#scheduleFlush();
+    return { retained, sessions: ids.size };
+  }
+
   /** Writes everything pending now, in one transaction. Rejects if the write fails. */
   async flush(): Promise<void> {
     this.#assertOpen();
@@ -985,6 +1005,21 @@ export function storedInFile(db: Database, inside: (topic: string) => boolean, o
   const ids = db.prepare('SELECT client_id FROM persist_subscriptions UNION SELECT client_id FROM persist_outgoing UNION SELECT client_id FROM persist_incoming UNION SELECT client_id FROM persist_wills');
   for (const row of ids.iterate() as Iterable<{ client_id: string }>) if (owns(row.client_id)) sessions++;
   return { retained, sessions };
+}
+
+/** forgetFor on the tables, for while no persistence has them loaded (the broker is not running). */
+export function forgetInFile(db: Database, inside: (topic: string) => boolean, owns: (clientId: string) => boolean): StoredFigures {
+  if (!db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'persist_retained'").get()) return { retained: 0, sessions: 0 };
+  return db.transaction(() => {
+    const topics = (db.prepare('SELECT topic FROM persist_retained').all() as Array<{ topic: string }>).map((r) => r.topic).filter(inside);
+    for (const topic of topics) db.prepare('DELETE FROM persist_retained WHERE topic = ?').run(topic);
+    const ids = db.prepare('SELECT client_id FROM persist_subscriptions UNION SELECT client_id FROM persist_outgoing UNION SELECT client_id FROM persist_incoming UNION SELECT client_id FROM persist_wills UNION SELECT client_id FROM persist_clients');
+    const owned = (ids.all() as Array<{ client_id: string }>).map((r) => r.client_id).filter(owns);
+    for (const id of owned) {
+      for (const table of ['persist_subscriptions', 'persist_outgoing', 'persist_incoming', 'persist_wills', 'persist_clients']) db.prepare(`DELETE FROM ${table} WHERE client_id = ?`).run(id);
+    }
+    return { retained: topics.length, sessions: owned.length };
+  })();
 }
 
 export function createSqlitePersistence(opts: SqlitePersistenceOptions = {}): SqlitePersistence {

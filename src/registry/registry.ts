@@ -277,6 +277,8 @@ export class Registry extends EventEmitter<RegistryEvents> {
       if (this.tenants.has(input.username)) throw this.exists(input.username);
       if (this.devices.get(input.username)) throw conflict(`the name ${JSON.stringify(input.username)} is a device's`, 'errors.login-exists', { device: input.username });
       this.checkNamespaceFree(input.username, namespace);
+      const left = this.namespaceHolds?.({ username: input.username, namespace }, 'taking');
+      if (left) throw conflict(`an earlier tenant named ${JSON.stringify(input.username)} left ${left}; they end when they expire (or, in memory, when the broker restarts)`, 'errors.name-holds-sessions', { tenant: input.username });
     };
     free();
     const hash = await hashPassword(password);
@@ -357,12 +359,17 @@ export class Registry extends EventEmitter<RegistryEvents> {
   private checkNamespaceChange(tenant: Tenant, namespace: string): void {
     if (namespace === tenant.namespace) return;
     this.checkNamespaceFree(tenant.username, namespace);
-    const holds = [this.listWebhooks(tenant.username).length > 0 ? 'registry webhooks' : null, this.namespaceHolds?.(tenant) ?? null].filter(Boolean);
+    const holds = [this.listWebhooks(tenant.username).length > 0 ? 'registry webhooks' : null, this.namespaceHolds?.(tenant, 'leaving') ?? null].filter(Boolean);
     if (holds.length > 0) throw conflict(`the namespace of ${JSON.stringify(tenant.username)} can change only while it holds no ${holds.join(', ')}`, 'errors.namespace-in-use', { tenant: tenant.username });
   }
 
-  /** Set by a broker: what its persistence still holds under a tenant's namespace (retained messages, sessions), or null. */
-  namespaceHolds: ((tenant: Tenant) => string | null) | null = null;
+  /**
+   * Set by a broker: what its persistence keeps for a tenant, in words, or
+   * null. `leaving`: retained messages under its namespace and its sessions,
+   * before the namespace changes. `taking`: sessions kept under a name a new
+   * tenant is to take (an earlier tenant's, which it would resume).
+   */
+  namespaceHolds: ((tenant: Pick<Tenant, 'username' | 'namespace'>, purpose: 'leaving' | 'taking') => string | null) | null = null;
 
   removeTenant(username: string): void {
     this.catchUp();

@@ -69,6 +69,37 @@ describe('namespace changes and what is kept under the namespace', () => {
         await gone;
       });
 
+      it('a removed tenant leaves nothing that a tenant given its name or namespace later finds', async () => {
+        await admin.engine.host.registry.devices.add({ tenant: 'acme', username: 'd1', password: 'd1-pw' });
+        const owner = await login('acme', 'acme-pw', { clientId: 'c1', clean: false });
+        await owner.subscribe('acme/cmd/#', 1);
+        await owner.publish('acme/state', 'secret-retained', { qos: 1, retain: true });
+        await owner.end();
+        await (await login('d1', 'd1-pw', { clientId: 'c2', clean: false })).end();
+        await admin.engine.host.publish('acme', { topic: 'cmd/x', payload: 'secret-queued', qos: 1 });
+        assert.equal((await admin.post('/internal/tenant/remove', { username: 'acme' })).status, 200);
+        const again = await admin.post('/internal/tenant/add', { username: 'acme', password: 'other-pw' });
+        let successor: TestClient;
+        if (persistence === 'sqlite') {
+          // dropped with the tenant: the name is free, and nothing of the first acme is resumed
+          assert.equal(again.status, 201, again.text);
+          successor = await login('acme', 'other-pw', { clientId: 'c1', clean: false });
+          assert.equal(successor.sessionPresent, false);
+          await successor.subscribe('acme/#', 1);
+          await admin.engine.host.publish('acme', { topic: 'sentinel', payload: 'after', qos: 1 });
+        } else {
+          // aedes' memory persistence cannot empty an offline queue: the name waits for the sessions to go
+          assert.equal(again.status, 409, again.text);
+          assert.match(again.json.error, /sessions \(2\)/);
+          assert.equal((await admin.post('/internal/tenant/add', { username: 'newco', password: 'pw', namespace: 'acme', isolation: 'mountpoint' })).status, 201);
+          successor = await login('newco', 'pw', { clientId: 'c1', clean: false });
+          await successor.subscribe('#', 1);
+          await admin.engine.host.publish('newco', { topic: 'sentinel', payload: 'after', qos: 1 });
+        }
+        await successor.waitFor((m) => m.payload === 'after');
+        assert.deepEqual(successor.inbox.filter((m) => m.payload.startsWith('secret')), []);
+      });
+
       it("another tenant's retained messages and sessions never hold a namespace", async () => {
         const acme = await login('acme', 'acme-pw', { clientId: 'k', clean: false });
         await acme.subscribe('acme/#', 1);
