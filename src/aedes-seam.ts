@@ -154,6 +154,8 @@ export interface BrokerPersistence {
   getWill(client: { id: string; brokerId: string }): Promise<StoredWill | undefined>;
   delWill(client: { id: string; brokerId: string }): Promise<unknown>;
   createRetainedStreamCombi(patterns: string[]): AsyncIterable<AedesPublishPacket>;
+  /** An empty payload removes the retained message of the topic [MQTT-3.3.1-10]. */
+  storeRetained(packet: { topic: string; payload: Buffer; qos: number; retain: boolean; cmd: 'publish' }): Promise<void>;
   addSubscriptions(client: Client, subscriptions: Subscription[]): Promise<unknown>;
   destroy?(): Promise<void>;
 }

@@ -84,8 +84,12 @@ export interface EngineEvents {
   /** A queued message dropped, or a retained message not kept, at a bound: counted per tenant and reason. */
   'storage-limit': [StorageLimit];
   'will-dropped': [WillDropped];
-  /** Clients disconnected by an operator or because a tenant's quota was lowered. */
-  'clients-kicked': [{ tenant: string; count: number; reason: 'kick' | 'quota' }];
+  /**
+   * Clients disconnected by an operator (all of a tenant's, one device's, or
+   * every connection of a client id in the tenant, with the logins it had) or
+   * because a tenant's quota was lowered.
+   */
+  'clients-kicked': [{ tenant: string; count: number; reason: 'kick' | 'quota'; device?: string; clientId?: string; logins?: string[] }];
   /** Emitted for every message published into a tenant's namespace. */
   message: [PublishedMessage];
   /** A connection closed on a protocol error (malformed packet, timeout, ...). */

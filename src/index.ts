@@ -13,7 +13,8 @@ export type { TrafficFigures } from './broker/traffic';
 export type { FabricOptions, PersistenceChoice } from './broker/fabric';
 
 export { Registry } from './registry/registry';
-export type { NewTenant, NewWebhook, Tenant, TenantChange, TenantDefaults, TenantPatch, Webhook } from './registry/registry';
+export type { Device, DevicePatch, NewDevice, NewTenant, NewWebhook, Role, Tenant, TenantChange, TenantDefaults, TenantPatch, Webhook } from './registry/registry';
+export type { AccessRule } from './tenancy/rules';
 export { LIMIT_FIELDS } from './registry/limits';
 export type { AuditCategory, AuditEvent } from './audit/audit-log';
 export type { TopicStat } from './registry/topic-stats';
@@ -36,5 +37,11 @@ export type { DeliveryResult, DroppedMessage, RetryNotice, WebhookCounters, Webh
 export { AdminServer } from './admin/admin-server';
 export type { AdminServerOptions } from './admin/admin-server';
 export { TenantService } from './admin/tenant-service';
+export { DeviceService } from './admin/device-service';
+export { RoleService } from './admin/role-service';
+export { ClientService } from './admin/client-service';
+export type { ConnectionInfoView } from './admin/client-service';
 export type { TenantView } from './admin/tenant-api';
+export type { ClientView, DeviceView, RoleView } from './admin/device-api';
+export type { LiveClient } from './broker/live-clients';
 export { errorResponse } from './admin/tenant-api';

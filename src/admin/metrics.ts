@@ -75,6 +75,17 @@ export function renderMetrics(host: BrokerHost): string {
     ),
   );
 
+  // one pass over the devices for both gauges
+  const devices = new Map<string, { registered: number; connected: number }>();
+  for (const device of host.registry.devices.all()) {
+    const figures = devices.get(device.tenant) ?? { registered: 0, connected: 0 };
+    figures.registered++;
+    figures.connected += host.live.deviceConnections(device.username);
+    devices.set(device.tenant, figures);
+  }
+  out.family('tenant_broker_devices', 'gauge', 'Devices (logins inside a tenant) registered', tenants.map(([tenant]) => [{ tenant }, devices.get(tenant)?.registered ?? 0]));
+  out.family('tenant_broker_device_connections', 'gauge', "Live MQTT connections of a tenant's devices (counted in tenant_broker_connections too)", tenants.map(([tenant]) => [{ tenant }, devices.get(tenant)?.connected ?? 0]));
+
   out.family('tenant_broker_offline_dropped_total', 'counter', "QoS 1/2 messages dropped from a tenant's full queues (offline or unacknowledged; also in denials as queue-overflow)", tenants.map(([tenant, t]) => [{ tenant }, t.offlineDropped]));
 
   out.family('tenant_broker_server_connections', 'gauge', 'Live MQTT connections, root included', [[{}, stats.connections]]);

@@ -20,6 +20,9 @@ const ERRORS = {
   '413': error('The body is larger than 64 KiB'),
 };
 const NOT_FOUND = { '404': error('No such tenant or webhook') };
+const NO_TENANT = { '404': error('No such tenant') };
+const NO_DEVICE = { '404': error('No such device') };
+const NO_ROLE = { '404': error('No such tenant or role') };
 
 const count = { type: 'integer', minimum: 0 };
 const timestamp = { type: 'string', format: 'date-time' };
@@ -33,6 +36,11 @@ const LIMIT_DOCS: Record<string, string> = {
     'retained messages in the tenant\'s topics; past it a retained publish is delivered live with retain cleared and not kept (counted as `retained-quota`). Replacing or deleting a retained message is always allowed. 0: no limit. The broker node gives new tenants 10000; tenants older than this limit have 0',
   max_retained_bytes:
     'payload and topic bytes of the tenant\'s retained messages, as max_retained_messages; a replacement that grows past it is refused and removes the message it would have replaced. 0: no limit. The broker node gives new tenants 67108864 (64 MiB); tenants older than this limit have 0',
+  max_subscriptions: 'filters one client may hold; past it SUBACK 0x80. 0: no limit. The broker node gives new tenants 1000',
+};
+const CHOICES: Record<string, string> = {
+  denied_publish: 'what a denied publish of its logins does (rules, namespace, payload size): close the connection, or acknowledge and drop it',
+  device_default_access: "what a device's rules leave unmatched: allowed (a device without roles is like the tenant's login) or denied",
 };
 const limitProperties: Record<string, Schema> = Object.fromEntries(
   LIMIT_FIELDS.map(({ column, kind, choices }) => [
@@ -42,13 +50,19 @@ const limitProperties: Record<string, Schema> = Object.fromEntries(
       : kind === 'qos'
         ? { type: 'integer', enum: [0, 1, 2] }
         : kind === 'choice'
-          ? { type: 'string', enum: [...choices!], description: 'what a denied publish does: close the connection, or acknowledge and drop it' }
+          ? { type: 'string', enum: [...choices!], description: CHOICES[column] }
           : { ...count, description: LIMIT_DOCS[column] ?? '0: no limit' },
   ]),
 );
 const username = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' };
+const namespace = {
+  type: 'string',
+  example: 'tenants/acme',
+  description: "the topic prefix of the tenant's topics, one or more levels (default: its username); never overlapping another tenant's; changes only while the tenant has no retained messages, sessions or registry webhooks (409)",
+};
 const tenantFields: Record<string, Schema> = {
   password: { type: 'string', minLength: 1, writeOnly: true },
+  namespace,
   isolation: { type: 'string', enum: ['prefix', 'mountpoint'] },
   enabled: { type: 'boolean' },
   ...limitProperties,
@@ -68,8 +82,9 @@ const schemas: Record<string, Schema> = {
   Error: { type: 'object', required: ['status', 'error'], properties: { status: { type: 'string', enum: ['error'] }, error: { type: 'string' } } },
   Tenant: {
     type: 'object',
-    properties: { username, isolation: tenantFields.isolation, enabled: { type: 'boolean' }, ...limitProperties, connections: count, created_at: timestamp, updated_at: timestamp },
+    properties: { username, namespace, isolation: tenantFields.isolation, enabled: { type: 'boolean' }, ...limitProperties, connections: count, created_at: timestamp, updated_at: timestamp },
   },
+  ...accessSchemas(),
   NewTenant: { type: 'object', required: ['username', 'password'], additionalProperties: false, properties: { username, ...tenantFields } },
   TenantPatch: { type: 'object', required: ['username'], additionalProperties: false, properties: { username, ...tenantFields } },
   Username: { type: 'object', required: ['username'], additionalProperties: false, properties: { username } },
@@ -158,6 +173,65 @@ const schemas: Record<string, Schema> = {
   },
 };
 
+/** Devices, roles and live clients. */
+function accessSchemas(): Record<string, Schema> {
+  const roleName = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' };
+  const deviceFields: Record<string, Schema> = {
+    password: { type: 'string', minLength: 1, writeOnly: true },
+    roles: { type: 'array', items: roleName, description: 'role names, evaluated in this order (first matching rule wins); each must exist in the tenant (400 naming it)' },
+    enabled: { type: 'boolean' },
+    client_id: { type: 'string', nullable: true, description: 'when set, the only client id the device may connect with (CONNACK 2 otherwise); null or "" for any' },
+    max_connections: { ...count, description: "the device's own connection limit (0: none); the tenant's applies too" },
+  };
+  return {
+    Device: {
+      type: 'object',
+      properties: {
+        tenant: username,
+        username,
+        enabled: { type: 'boolean' },
+        roles: deviceFields.roles,
+        client_id: { type: 'string', nullable: true },
+        max_connections: count,
+        connections: { ...count, description: 'live connections now' },
+        last_seen: { ...timestamp, nullable: true, description: 'when it last connected' },
+        created_at: timestamp,
+        updated_at: timestamp,
+      },
+    },
+    NewDevice: { type: 'object', required: ['tenant', 'username', 'password'], additionalProperties: false, properties: { tenant: username, username: { ...username, description: 'unique across tenants and devices; root is reserved' }, ...deviceFields } },
+    DevicePatch: { type: 'object', required: ['username'], additionalProperties: false, properties: { username, ...deviceFields } },
+    Rule: {
+      type: 'object',
+      required: ['permission', 'action', 'topic'],
+      additionalProperties: false,
+      properties: {
+        permission: { type: 'string', enum: ['allow', 'deny'] },
+        action: { type: 'string', enum: ['publish', 'subscribe', 'all'], description: 'subscribe governs reading: subscribing and receiving (retained and queued messages too)' },
+        topic: { type: 'string', example: 'sensors/%u/#', description: "a topic filter in the tenant's own view (without the namespace); %u (the device's username) and %c (its client id) stand for whole levels" },
+        max_qos: { type: 'integer', enum: [0, 1, 2], description: 'allow rules only: caps the granted and delivered QoS' },
+      },
+    },
+    Role: { type: 'object', properties: { tenant: username, name: roleName, rules: { type: 'array', items: ref('Rule') }, devices: { type: 'array', items: username, description: 'the devices holding it' } } },
+    RoleBody: { type: 'object', required: ['tenant', 'name', 'rules'], additionalProperties: false, properties: { tenant: username, name: roleName, rules: { type: 'array', maxItems: 1000, items: ref('Rule'), description: 'in order; a bad rule is refused (400) naming its position' } } },
+    RoleName: { type: 'object', required: ['tenant', 'name'], additionalProperties: false, properties: { tenant: username, name: roleName } },
+    Client: {
+      type: 'object',
+      properties: {
+        client_id: { type: 'string', description: 'as the client sent it (assigned for an empty one)' },
+        login: { type: 'string', description: "the tenant's own login or a device's username" },
+        transport: { type: 'string', enum: ['tcp', 'tls', 'ws', 'wss'] },
+        address: { type: 'string', nullable: true, description: 'remote address' },
+        connected_since: timestamp,
+        subscriptions: { type: 'array', items: { type: 'string' }, description: 'filters as the client wrote them' },
+        messages_in: count,
+        messages_out: count,
+      },
+    },
+    ClientKick: { type: 'object', required: ['tenant', 'client_id'], additionalProperties: false, properties: { tenant: username, client_id: { type: 'string' } } },
+  };
+}
+
 interface Operation {
   summary: string;
   description?: string;
@@ -168,6 +242,8 @@ interface Operation {
 
 const body = (name: string) => ({ required: true, content: json(ref(name)) });
 const usernameParam = (required: boolean): Schema => ({ name: 'username', in: 'query', required, schema: username });
+const tenantParam: Schema = { name: 'tenant', in: 'query', required: true, schema: username };
+const kicked = (description: string) => reply(description, okWith({ kicked: count }, ['kicked']));
 const limitParam = (max: number, fallback: number): Schema => ({ name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: max, default: fallback } });
 
 const operations: Record<RouteKey, Operation> = {
@@ -207,12 +283,17 @@ const operations: Record<RouteKey, Operation> = {
   'POST /internal/tenant/add': {
     summary: 'Adds a tenant; fields left out take the broker node\'s defaults',
     requestBody: body('NewTenant'),
-    responses: { '201': reply('Added', okWith({ tenant: ref('Tenant') }, ['tenant'])), ...ERRORS, '409': error('A tenant with this username exists') },
+    responses: { '201': reply('Added', okWith({ tenant: ref('Tenant') }, ['tenant'])), ...ERRORS, '409': error('A tenant or device with this username exists, or the namespace overlaps another tenant\'s') },
   },
   'POST /internal/tenant/update': {
-    summary: 'Changes a tenant; a new password or style, or disabling it, disconnects its clients',
+    summary: 'Changes a tenant; a new password, style or namespace, or disabling it, disconnects its clients',
     requestBody: body('TenantPatch'),
-    responses: { '200': reply('Updated', okWith({ tenant: ref('Tenant') }, ['tenant'])), ...ERRORS, ...NOT_FOUND },
+    responses: {
+      '200': reply('Updated', okWith({ tenant: ref('Tenant') }, ['tenant'])),
+      ...ERRORS,
+      ...NOT_FOUND,
+      '409': error("The namespace overlaps another tenant's, or the tenant holds retained messages, sessions or registry webhooks under its namespace"),
+    },
   },
   'POST /internal/tenant/remove': {
     summary: 'Removes a tenant with its webhooks and topic statistics and disconnects its clients',
@@ -220,9 +301,64 @@ const operations: Record<RouteKey, Operation> = {
     responses: { '200': reply('Removed', okWith({})), ...ERRORS, ...NOT_FOUND },
   },
   'POST /internal/tenant/kick': {
-    summary: 'Disconnects every client of a tenant (or of root)',
+    summary: 'Disconnects every client of a tenant, its devices included (or of root)',
     requestBody: body('Username'),
     responses: { '200': reply('How many were disconnected', okWith({ kicked: count }, ['kicked'])), ...ERRORS, ...NOT_FOUND },
+  },
+  'GET /internal/devices': {
+    summary: "A tenant's devices with live connection counts and last_seen (never a password hash)",
+    parameters: [tenantParam],
+    responses: { '200': reply('The devices', okWith({ devices: { type: 'array', items: ref('Device') } }, ['devices'])), ...ERRORS, ...NO_TENANT },
+  },
+  'POST /internal/device/add': {
+    summary: 'Adds a device: a login of its own inside the tenant, held to its roles',
+    requestBody: body('NewDevice'),
+    responses: { '201': reply('Added', okWith({ device: ref('Device') }, ['device'])), ...ERRORS, ...NO_TENANT, '409': error('The name is taken by a tenant or a device') },
+  },
+  'POST /internal/device/update': {
+    summary: 'Changes a device; disabling it, a new password or client id disconnects it; new roles apply to its next packet',
+    requestBody: body('DevicePatch'),
+    responses: { '200': reply('Updated', okWith({ device: ref('Device') }, ['device'])), ...ERRORS, ...NO_DEVICE },
+  },
+  'POST /internal/device/remove': {
+    summary: 'Removes a device and disconnects it',
+    requestBody: body('Username'),
+    responses: { '200': reply('Removed', okWith({})), ...ERRORS, ...NO_DEVICE },
+  },
+  'POST /internal/device/kick': {
+    summary: 'Disconnects every connection of a device',
+    requestBody: body('Username'),
+    responses: { '200': kicked('How many were disconnected'), ...ERRORS, ...NO_DEVICE },
+  },
+  'GET /internal/roles': {
+    summary: "A tenant's roles with their rules and the devices holding them",
+    parameters: [tenantParam],
+    responses: { '200': reply('The roles', okWith({ roles: { type: 'array', items: ref('Role') } }, ['roles'])), ...ERRORS, ...NO_TENANT },
+  },
+  'POST /internal/role/add': {
+    summary: 'Adds a role: an ordered list of rules',
+    requestBody: body('RoleBody'),
+    responses: { '201': reply('Added', okWith({ role: ref('Role') }, ['role'])), ...ERRORS, ...NO_TENANT, '409': error('A role with this name exists in the tenant') },
+  },
+  'POST /internal/role/update': {
+    summary: "Replaces a role's rules; they apply to the next packet of every device holding it, and a revoked read right stops delivery at once",
+    requestBody: body('RoleBody'),
+    responses: { '200': reply('Updated', okWith({ role: ref('Role') }, ['role'])), ...ERRORS, ...NO_ROLE },
+  },
+  'POST /internal/role/remove': {
+    summary: 'Removes a role no device holds',
+    requestBody: body('RoleName'),
+    responses: { '200': reply('Removed', okWith({})), ...ERRORS, ...NO_ROLE, '409': error('A device holds the role') },
+  },
+  'GET /internal/clients': {
+    summary: "A tenant's live connections (`root` for root's): client id, login, transport, address, subscriptions and messages as the client knows them",
+    parameters: [tenantParam],
+    responses: { '200': reply('The connections, oldest first', okWith({ clients: { type: 'array', items: ref('Client') } }, ['clients'])), ...ERRORS, ...NO_TENANT },
+  },
+  'POST /internal/client/kick': {
+    summary: 'Disconnects every connection with this client id in the tenant, whichever login (the same id in another tenant is left alone)',
+    requestBody: body('ClientKick'),
+    responses: { '200': kicked('How many were disconnected'), ...ERRORS, ...NO_TENANT },
   },
   'GET /internal/webhooks': {
     summary: 'Registry webhooks with their delivery counters',

@@ -6,6 +6,10 @@ import { MAX_TOPICS_PER_TENANT } from '../registry/topic-stats';
 import { renderMetrics, METRICS_CONTENT_TYPE } from './metrics';
 import { openApiDocument } from './openapi';
 import { ROUTE_KEYS, type RouteKey } from './route-keys';
+import { ClientService } from './client-service';
+import { requireString } from './device-api';
+import { DeviceService } from './device-service';
+import { RoleService } from './role-service';
 import { asObject, errorResponse, onlyFields, requireUsername } from './tenant-api';
 import { TenantService } from './tenant-service';
 import { PolicyService } from './policy-service';
@@ -39,6 +43,13 @@ function figuresView(f: TrafficFigures) {
   return { messages_in: f.messagesIn, bytes_in: f.bytesIn, messages_out: f.messagesOut, bytes_out: f.bytesOut, denials: f.denials };
 }
 
+/** A query parameter that must be there and not empty (400 naming it otherwise). */
+function requiredQuery(query: URLSearchParams, name: string): string {
+  const value = query.get(name);
+  if (!value) throw invalid(`the query parameter ${name} is required`, 'errors.bad-field', { field: name });
+  return value;
+}
+
 function parseJson(body: string | Buffer | undefined): unknown {
   const text = body === undefined ? '' : body.toString();
   // `curl -X POST .../reload` sends nothing: an empty body is an empty object
@@ -62,6 +73,9 @@ export class AdminRoutes {
     const registry = host.registry;
     const tenants = new TenantService(host);
     const policies = new PolicyService(registry);
+    const devices = new DeviceService(host);
+    const roles = new RoleService(host);
+    const clients = new ClientService(host);
     this.handlers = {
       'GET /internal/stats': () => {
         const stats = host.stats();
@@ -80,6 +94,25 @@ export class AdminRoutes {
         return ok();
       },
       'POST /internal/tenant/kick': ({ body }) => ok({ kicked: tenants.kick(this.usernameOnly(body)) }),
+      'GET /internal/devices': ({ query }) => ok({ devices: devices.list(requiredQuery(query, 'tenant')) }),
+      'POST /internal/device/add': async ({ body }) => ok({ device: await devices.add(body) }, 201),
+      'POST /internal/device/update': async ({ body }) => ok({ device: await devices.update(requireUsername(body), body) }),
+      'POST /internal/device/remove': ({ body }) => {
+        devices.remove(this.usernameOnly(body));
+        return ok();
+      },
+      'POST /internal/device/kick': ({ body }) => ok({ kicked: devices.kick(this.usernameOnly(body)) }),
+      'GET /internal/roles': ({ query }) => ok({ roles: roles.list(requiredQuery(query, 'tenant')) }),
+      'POST /internal/role/add': ({ body }) => ok({ role: roles.set(body, 'add') }, 201),
+      'POST /internal/role/update': ({ body }) => ok({ role: roles.set(body, 'update') }),
+      'POST /internal/role/remove': ({ body }) => {
+        const object = asObject(body);
+        onlyFields(object, ['tenant', 'name']);
+        roles.remove(requireString(object, 'tenant'), requireString(object, 'name'));
+        return ok();
+      },
+      'GET /internal/clients': ({ query }) => ok({ clients: clients.list(requiredQuery(query, 'tenant')) }),
+      'POST /internal/client/kick': ({ body }) => ok({ kicked: clients.kick(body) }),
       'GET /internal/webhooks': ({ query }) => {
         const username = this.queryTenant(query, false);
         return ok({ webhooks: registry.listWebhooks(username).map((w) => webhookView(w, host.webhooks.counters(REGISTRY_WEBHOOK_PREFIX + w.id))) });

@@ -9,6 +9,8 @@ import type { NewTenant, Tenant, TenantPatch } from '../registry/registry';
  */
 export interface TenantView {
   username: string;
+  /** The topic prefix of its topics (default: its username). */
+  namespace: string;
   isolation: string;
   enabled: boolean;
   max_connections: number;
@@ -23,6 +25,7 @@ export interface TenantView {
   max_queued_bytes: number;
   max_retained_messages: number;
   max_retained_bytes: number;
+  device_default_access: string;
   connections: number;
   created_at: string;
   updated_at: string;
@@ -32,9 +35,10 @@ export function tenantView(tenant: Tenant, connections: number): TenantView {
   const limits = Object.fromEntries(LIMIT_FIELDS.map(({ key, column }) => [column, tenant[key]]));
   return {
     username: tenant.username,
+    namespace: tenant.namespace,
     isolation: tenant.isolation,
     enabled: tenant.enabled,
-    ...(limits as Omit<TenantView, 'username' | 'isolation' | 'enabled' | 'connections' | 'created_at' | 'updated_at'>),
+    ...(limits as Omit<TenantView, 'username' | 'namespace' | 'isolation' | 'enabled' | 'connections' | 'created_at' | 'updated_at'>),
     connections,
     created_at: new Date(tenant.createdAt).toISOString(),
     updated_at: new Date(tenant.updatedAt).toISOString(),
@@ -65,9 +69,10 @@ const isBoolean = (v: unknown): v is boolean => typeof v === 'boolean';
 /** Reads the updatable fields; unknown fields are refused so a typo is not silently ignored. */
 export function parseTenantPatch(body: unknown, allowed: readonly string[] = []): TenantPatch {
   const object = asObject(body);
-  onlyFields(object, ['username', 'password', 'isolation', 'enabled', ...LIMIT_FIELDS.map((f) => f.column), ...allowed]);
+  onlyFields(object, ['username', 'password', 'namespace', 'isolation', 'enabled', ...LIMIT_FIELDS.map((f) => f.column), ...allowed]);
   const patch: TenantPatch = {
     password: optional(object, 'password', isString, 'a string'),
+    namespace: optional(object, 'namespace', isString, 'a topic prefix of one or more levels'),
     isolation: optional(object, 'isolation', (v): v is 'prefix' | 'mountpoint' => v === 'prefix' || v === 'mountpoint', '"prefix" or "mountpoint"'),
     enabled: optional(object, 'enabled', isBoolean, 'true or false'),
   };

@@ -1,7 +1,7 @@
 import type { BrokerHost } from '../broker/broker-host';
-import { notFound } from '../errors';
+import { invalid, notFound } from '../errors';
 import { kickTarget } from '../tenancy/policy';
-import { parseNewTenant, parseTenantPatch, tenantView, type TenantView } from './tenant-api';
+import { asObject, parseNewTenant, parseTenantPatch, tenantView, type TenantView } from './tenant-api';
 
 /**
  * Tenants as both HTTP surfaces serve them, the editor's Tenants tab and the
@@ -27,6 +27,8 @@ export class TenantService {
 
   /** `body` may name the tenant (`username`) only when it is the same one. */
   async update(username: string, body: unknown): Promise<TenantView> {
+    const named = asObject(body).username;
+    if (named !== undefined && named !== username) throw invalid('username must be the tenant the route names', 'errors.bad-field', { field: 'username' });
     await this.host.registry.updateTenant(username, parseTenantPatch(body));
     return this.get(username);
   }

@@ -5,10 +5,8 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { TenantBrokerError } from '../errors';
 import type { EngineEvents } from '../events';
-import type { ClientInfo } from '../model';
 import { Registry, type TenantDefaults } from '../registry/registry';
 import type { WatchRegistry } from '../registry/reload';
-import { newClientPolicyState } from '../tenancy/policy';
 import { LoginFailures } from '../tenancy/login';
 import { TenantBuckets } from '../tenancy/rate';
 import { MAX_TOPIC_LEVELS } from '../tenancy/topics';
@@ -16,10 +14,12 @@ import { WebhookDispatcher } from '../webhooks/dispatcher';
 import type { DeliveryResult, DispatcherOptions, WebhookCounters, WebhookSpec } from '../webhooks/types';
 import { disconnectedCleanly, fitWire, keepWillsStored, onBrokerError, persistenceOf, storeOnlyGranted } from '../aedes-seam';
 import { Authenticator } from './authenticator';
-import { clientInfo, ConnectionTracker, type ClientSession } from './connections';
+import { clientInfo, ConnectionTracker, newSession, type ClientSession } from './connections';
 import { BROKER_DEFAULTS, type LoginSettings } from '../defaults';
 import { createFabric, type Fabric, type FabricOptions } from './fabric';
 import { createHooks } from './hooks';
+import { Holdings } from './holdings';
+import { LiveClients } from './live-clients';
 import { acceptAfterConnack, PendingConnections, type ConnectionLimitOptions } from './pending';
 import { InProcessApi, type InProcessMessage, type InProcessSubscription, type PublishOptions, type SubscribeOptions } from './in-process';
 import { TcpListener, WsListener, type ConnectionInfo, type TlsFiles } from './listeners';
@@ -81,8 +81,8 @@ export interface BrokerHostOptions extends FabricOptions, ConnectionLimitOptions
 }
 
 export interface BoundAddresses {
-  mqtt?: AddressInfo;
-  ws?: AddressInfo & { path: string };
+  mqtt?: AddressInfo & { tls: boolean };
+  ws?: AddressInfo & { path: string; tls: boolean };
 }
 
 /** Everything `GET /internal/stats` and `/metrics` report. */
@@ -117,6 +117,8 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
   private readonly ownsRegistry: boolean;
   private readonly connections = new ConnectionTracker();
   private readonly sessions = new WeakMap<Client, ClientSession>();
+  /** Live connections of a tenant: listed, and kicked by device or client id. */
+  readonly live = new LiveClients(this.connections, this.sessions, this);
   private readonly inProcess: InProcessApi;
   private readonly webhookRouting: WebhookRouting;
   private readonly reactions: RegistryReactions;
@@ -165,6 +167,8 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
     this.lifecycle = new LifecycleEvents(this, this.registry, (topic, payload) => {
       if (this.state === 'running') this.aedes?.publish({ cmd: 'publish', topic, payload, qos: 0, retain: false, dup: false }, () => undefined);
     });
+    const holdings = new Holdings(this.registry.db, options.persistence ?? 'sqlite', () => (this.state === 'running' ? (this.fabric?.store ?? null) : null));
+    this.registry.namespaces.holds = (tenant, purpose) => holdings.holds(tenant, purpose);
   }
 
   /** Counters since start, per tenant and in total, with live connections and webhook counters. */
@@ -325,14 +329,14 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
     if (mqtt !== false) {
       const listener = new TcpListener({ ...BROKER_DEFAULTS.mqtt, ...stripUndefined(mqtt ?? {}), pending }, accept);
       this.servers.push(listener);
-      addresses.mqtt = await listener.start();
+      addresses.mqtt = { ...(await listener.start()), tls: Boolean(mqtt?.tls) };
     }
     if (ws !== false) {
       const adapter = this.httpPublish;
       const options = { ...BROKER_DEFAULTS.ws, ...stripUndefined(ws ?? {}), pending, onRequest: adapter ? (req: IncomingMessage, res: ServerResponse, path: string) => adapter.handles(req, res, path) : undefined };
       const listener = new WsListener(options, accept);
       this.servers.push(listener);
-      addresses.ws = { ...(await listener.start()), path: options.path };
+      addresses.ws = { ...(await listener.start()), path: options.path, tls: Boolean(options.tls) };
     }
     this.addresses = addresses;
     return addresses;
@@ -353,6 +357,7 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
     this.wills.reset();
     this.accepting = null;
     this.reactions.attach(null);
+    this.addresses = {};
     const aedes = this.aedes;
     const closingListeners = this.servers.splice(0).map((listener) => listener.close());
     if (aedes) {
@@ -401,12 +406,9 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
     return this.connections.counts();
   }
 
-  clients(tenant: string): ClientInfo[] {
-    return this.connections
-      .clients(tenant)
-      .map((client) => this.sessions.get(client))
-      .filter((session): session is ClientSession => Boolean(session?.scope))
-      .map(clientInfo);
+  /** The addresses the listeners are bound to now (empty while not running). */
+  get bound(): BoundAddresses {
+    return this.addresses;
   }
 
   private requireAedes(): Aedes {
@@ -453,25 +455,6 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
     else this.registry.stats.flush();
     this.state = 'closed';
   }
-}
-
-function newSession(info: ConnectionInfo, pending: ClientSession['pending']): ClientSession {
-  return {
-    ...newClientPolicyState(),
-    pending,
-    username: null,
-    clientId: '',
-    transport: info.transport,
-    remoteAddress: info.remoteAddress,
-    identifierRejected: false,
-    connectedAt: 0,
-    device: null,
-    access: null,
-    accessVersion: -1,
-    accessTenant: null,
-    messagesIn: 0,
-    messagesOut: 0,
-  };
 }
 
 function stripUndefined<T extends object>(value: T): Partial<T> {

@@ -2,10 +2,11 @@ import type { Client } from 'aedes';
 import type { Duplex } from 'node:stream';
 import type { ClientInfo, DisconnectReason, Transport } from '../model';
 import { ROOT_USER } from '../tenancy/topics';
-import type { ClientPolicyState } from '../tenancy/policy';
+import { newClientPolicyState, type ClientPolicyState } from '../tenancy/policy';
 import type { Access } from '../tenancy/rules';
 import type { PendingConnection } from './pending';
 import { clientOfStream } from '../aedes-seam';
+import type { ConnectionInfo } from './listeners';
 
 /** What the engine knows about one MQTT connection: the policy core's state and who it is. */
 export interface ClientSession extends ClientPolicyState {
@@ -28,6 +29,26 @@ export interface ClientSession extends ClientPolicyState {
   messagesOut: number;
   /** Until CONNACK: its deadline for a CONNECT and what it holds of the unauthenticated budget. */
   pending: PendingConnection | null;
+}
+
+/** A connection just accepted, before its CONNECT. */
+export function newSession(info: ConnectionInfo, pending: ClientSession['pending']): ClientSession {
+  return {
+    ...newClientPolicyState(),
+    pending,
+    username: null,
+    clientId: '',
+    transport: info.transport,
+    remoteAddress: info.remoteAddress,
+    identifierRejected: false,
+    connectedAt: 0,
+    device: null,
+    access: null,
+    accessVersion: -1,
+    accessTenant: null,
+    messagesIn: 0,
+    messagesOut: 0,
+  };
 }
 
 export function clientInfo(session: ClientSession): ClientInfo {

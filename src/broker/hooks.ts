@@ -222,7 +222,9 @@ function buildHooks(ctx: HookContext) {
   function authorizeWill(client: Client | null, stored: string | undefined, packet: PublishPacket, callback: (error?: Error | null) => void): void {
     const session = client ? sessions.get(client) : undefined;
     const storedOwner = stored ? parseSessionKey(stored) : null;
-    const owner = client ? (session?.scope ?? null) : stored ? scopeOfKey(stored) : null;
+    // the owner as the registry has it now, not as at login: a will of a client kicked by a namespace
+    // change or a removal must not land (retained) where another tenant may later live
+    const owner = client ? (session?.scope ? scopeOfKey(client.id) : null) : stored ? scopeOfKey(stored) : null;
     const will = { topic: packet.topic, payloadBytes: byteLength(packet.payload), retain: packet.retain };
     const verdict = decideWillPublish(owner, will, owner ? tenantOf(owner) : undefined, { client: session ?? newClientPolicyState(), tenants: tenantBuckets });
     if (verdict.kind === 'allow') {

@@ -27,11 +27,11 @@ export function recordSecurityTrail(events: EventEmitter<EngineEvents>, registry
   events.on('connection-shed', (e) => traffic.denied(null, e.reason));
   events.on('publish-denied', (e) => {
     traffic.denied(e.tenant, e.reason);
-    audit.record(e.tenant, 'security', 'publish.denied', { username: e.username, clientId: e.clientId, topic: e.topic, reason: e.reason, remoteAddress: e.remoteAddress });
+    audit.record(e.tenant, 'security', 'publish.denied', { login: e.username, clientId: e.clientId, topic: e.topic, reason: e.reason, remoteAddress: e.remoteAddress });
   });
   events.on('subscribe-denied', (e) => {
     traffic.denied(e.tenant, e.reason);
-    audit.record(e.tenant, 'security', 'subscribe.denied', { username: e.username, clientId: e.clientId, filter: e.filter, reason: e.reason, remoteAddress: e.remoteAddress });
+    audit.record(e.tenant, 'security', 'subscribe.denied', { login: e.username, clientId: e.clientId, filter: e.filter, reason: e.reason, remoteAddress: e.remoteAddress });
   });
   events.on('policy-violated', (e) => {
     for (const v of e.violations) traffic.violated(e.tenant, v.policy, v.reason);
@@ -52,6 +52,10 @@ export function recordSecurityTrail(events: EventEmitter<EngineEvents>, registry
     if (e.reason === 'quota') {
       traffic.denied(e.tenant, 'quota-kick');
       audit.record(e.tenant, 'security', 'quota.kick', { count: e.count });
+    } else if (e.device !== undefined) {
+      audit.record(e.tenant, 'admin', 'device.kick', { device: e.device, count: e.count });
+    } else if (e.clientId !== undefined) {
+      audit.record(e.tenant, 'admin', 'client.kick', { clientId: e.clientId, logins: e.logins ?? [], count: e.count });
     } else {
       audit.record(e.tenant, 'admin', 'tenant.kick', { count: e.count });
     }

@@ -457,6 +457,19 @@ export class MemoryPersistence extends EventEmitter {
     return tenant !== null && this.#removed.has(tenant);
   }
 
+  /**
+   * What a tenant keeps here: retained messages counted to it (by namespace,
+   * when stored) and sessions of its logins holding subscriptions or queued
+   * messages (a will or QoS 2 state only while offline: a connected client's
+   * end with its connection).
+   */
+  heldBy(tenant: string): { retained: number; sessions: number } {
+    const ids = new Set<string>();
+    for (const holder of [this.#subscriptions.clients(), this.#outgoing.clients()]) for (const id of holder) if (this.#tenantOf(id) === tenant) ids.add(id);
+    for (const holder of [this.#incoming.keys(), this.#wills.keys()]) for (const id of holder) if (this.#tenantOf(id) === tenant && !this.#isConnected(id)) ids.add(id);
+    return { retained: this.#retained.usage(tenant).messages, sessions: ids.size };
+  }
+
   /** Sessions (and, for a tenant, its retained messages) dropped and committed; returns the sessions dropped. */
   #purge(owns: (clientId: string) => boolean, tenant: string | null): number {
     const ids = new Set<string>();

@@ -113,6 +113,21 @@ export class SqlitePersistence extends MemoryPersistence {
   }
 }
 
+/**
+ * What the tables keep, for while no persistence has them loaded (the broker
+ * is not running): retained messages on topics `inside` accepts, and sessions
+ * of client ids `owns` accepts (all offline then).
+ */
+export function heldInFile(db: Database, inside: (topic: string) => boolean, owns: (clientId: string) => boolean): { retained: number; sessions: number } {
+  if (!db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'persist_retained'").get()) return { retained: 0, sessions: 0 };
+  let retained = 0;
+  for (const row of db.prepare('SELECT topic FROM persist_retained').iterate() as Iterable<{ topic: string }>) if (inside(row.topic)) retained++;
+  let sessions = 0;
+  const ids = db.prepare('SELECT client_id FROM persist_subscriptions UNION SELECT client_id FROM persist_outgoing UNION SELECT client_id FROM persist_incoming UNION SELECT client_id FROM persist_wills');
+  for (const row of ids.iterate() as Iterable<{ client_id: string }>) if (owns(row.client_id)) sessions++;
+  return { retained, sessions };
+}
+
 /** Creates an aedes persistence on SQLite; pass it as `persistence` to `Aedes.createBroker()`. */
 export function createSqlitePersistence(opts: SqlitePersistenceOptions = {}): SqlitePersistence {
   return new SqlitePersistence(opts);

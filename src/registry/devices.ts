@@ -99,6 +99,11 @@ export class DeviceStore {
     return this.hashes.get(username);
   }
 
+  /** Every device of every tenant. */
+  all(): IterableIterator<Device> {
+    return this.devices.values();
+  }
+
   list(tenant: string): Device[] {
     return [...this.devices.values()].filter((d) => d.tenant === tenant);
   }

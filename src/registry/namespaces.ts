@@ -9,8 +9,13 @@ import type { Tenant } from './records';
  */
 export class NamespaceIndex {
   private byNamespace = new Map<string, Tenant>();
-  /** Set by a broker: what its persistence still holds under a tenant's namespace (retained messages, sessions), or null. */
-  holds: ((tenant: Tenant) => string | null) | null = null;
+  /**
+   * Set by a broker: what its persistence keeps for a tenant, in words, or
+   * null. `leaving`: retained messages under its namespace and its sessions,
+   * before the namespace changes. `taking`: sessions kept under a name a new
+   * tenant is to take (an earlier tenant's, which it would resume).
+   */
+  holds: ((tenant: Pick<Tenant, 'username' | 'namespace'>, purpose: 'leaving' | 'taking') => string | null) | null = null;
 
   constructor(private readonly registry: { webhooksOf(tenant: string): number }) {}
 
@@ -35,11 +40,18 @@ export class NamespaceIndex {
     }
   }
 
+  /** Refuses (409) a new tenant's name or namespace while an earlier tenant's sessions are kept under it. */
+  checkTaking(username: string, namespace: string): void {
+    this.checkFree(username, namespace);
+    const left = this.holds?.({ username, namespace }, 'taking');
+    if (left) throw conflict(`an earlier tenant named ${JSON.stringify(username)} left ${left}; start the broker once to drop them, or wait until they expire`, 'errors.name-holds-sessions', { tenant: username });
+  }
+
   /** Refuses (409) moving a tenant whose old namespace still holds registry webhooks, retained messages or sessions. */
   checkChange(tenant: Tenant, namespace: string): void {
     if (namespace === tenant.namespace) return;
     this.checkFree(tenant.username, namespace);
-    const holds = [this.registry.webhooksOf(tenant.username) > 0 ? 'registry webhooks' : null, this.holds?.(tenant) ?? null].filter(Boolean);
+    const holds = [this.registry.webhooksOf(tenant.username) > 0 ? 'registry webhooks' : null, this.holds?.(tenant, 'leaving') ?? null].filter(Boolean);
     if (holds.length > 0) throw conflict(`the namespace of ${JSON.stringify(tenant.username)} can change only while it holds no ${holds.join(', ')}`, 'errors.namespace-in-use', { tenant: tenant.username });
   }
 }

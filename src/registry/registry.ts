@@ -288,7 +288,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
     const free = () => {
       if (this.tenants.has(input.username)) throw this.exists(input.username);
       if (this.devices.get(input.username)) throw conflict(`the name ${JSON.stringify(input.username)} is a device's`, 'errors.login-exists', { device: input.username });
-      this.namespaces.checkFree(input.username, namespace);
+      this.namespaces.checkTaking(input.username, namespace);
     };
     free();
     const hash = await hashPassword(password);

@@ -139,7 +139,25 @@ describe('aedes seam: the assumptions, one by one', () => {
   it('persistenceOf: aedes exposes the persistence with the methods the engine uses', async () => {
     await start();
     const persistence = persistenceOf(aedes);
-    for (const method of ['streamWill', 'getWill', 'delWill', 'createRetainedStreamCombi', 'addSubscriptions'] as const) assert.equal(typeof persistence[method], 'function', method);
+    for (const method of ['streamWill', 'getWill', 'delWill', 'createRetainedStreamCombi', 'addSubscriptions', 'storeRetained'] as const) assert.equal(typeof persistence[method], 'function', method);
+  });
+
+  it("persistenceOf(...).storeRetained: an empty payload removes a retained message from aedes' memory persistence; aedes emits 'publish' for what it retains", async () => {
+    await start();
+    const retained: string[] = [];
+    aedes.on('publish', (packet) => {
+      if (packet.retain) retained.push(packet.topic);
+    });
+    await new Promise<void>((resolve) => aedes.publish({ cmd: 'publish', topic: 't/x', payload: Buffer.from('kept'), qos: 0, retain: true, dup: false }, () => resolve()));
+    assert.deepEqual(retained, ['t/x']);
+    const stored = async () => {
+      const found: string[] = [];
+      for await (const packet of persistenceOf(aedes).createRetainedStreamCombi(['t/#'])) found.push(packet.topic);
+      return found;
+    };
+    assert.deepEqual(await stored(), ['t/x']);
+    await persistenceOf(aedes).storeRetained({ cmd: 'publish', topic: 't/x', payload: Buffer.alloc(0), qos: 0, retain: true });
+    assert.deepEqual(await stored(), []);
   });
 
   it('brokerCounter / setBrokerCounter: aedes numbers stored packets with `counter`', async () => {

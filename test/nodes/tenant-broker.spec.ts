@@ -242,6 +242,7 @@ describe('tenant-broker node', function () {
     const text = await request.post('/tenant-broker/b1/tenants').set('Origin', `http://${editor}`).set('Host', editor).set('Content-Type', 'text/plain').send('{"username":"evil","password":"pw"}');
     assert.deepEqual([text.status, text.body.status], [415, 'error']);
     assert.equal((await request.put('/tenant-broker/b1/tenants/acme').type('form').send('enabled=false')).status, 415);
+    assert.equal((await request.post('/tenant-broker/b1/tenants/acme/devices/d1/kick').type('form').send('')).status, 415, 'an empty form');
     // sandboxed frames send Origin: null; reads and deletes from another page are refused too
     assert.equal((await request.post('/tenant-broker/b1/tenants').set('Origin', 'null').send({ username: 'evil', password: 'pw' })).status, 403);
     assert.equal((await request.get('/tenant-broker/b1/tenants').set('Host', editor).set('Origin', 'http://evil.example')).status, 403);
