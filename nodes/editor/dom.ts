@@ -1,5 +1,3 @@
-import { t } from './i18n';
-
 /**
  * Small builders for the sidebar and the forms. Text always goes in as text
  * (`.text()`, `.val()`, attributes): client ids, subscriptions and names come
@@ -61,34 +59,6 @@ export function message(parent: JQuery, cls = 'tenant-broker-message'): { show(t
   };
 }
 
-/**
- * A button that asks once more before it acts: the first click turns it into
- * "click again to confirm", the second acts, leaving it alone resets it.
- */
-export function confirmButton(label: string, confirmLabel: string, action: () => void, options: { icon?: string; small?: boolean } = {}): JQuery<HTMLButtonElement> {
-  const b = button(label, { ...options, cls: 'tenant-broker-danger' });
-  let armed = false;
-  let timer: number | undefined;
-  b.on('click', (event) => {
-    event.preventDefault();
-    event.stopPropagation();
-    if (!armed) {
-      armed = true;
-      b.find('span').text(confirmLabel);
-      timer = window.setTimeout(() => {
-        armed = false;
-        b.find('span').text(label);
-      }, 4000);
-      return;
-    }
-    window.clearTimeout(timer);
-    armed = false;
-    b.find('span').text(label);
-    action();
-  });
-  return b;
-}
-
 /** "3 connected", "disabled", …: a compact badge. */
 export function badge(text: string, kind: 'live' | 'off' | 'plain' = 'plain'): JQuery {
   // a long one ends in an ellipsis: the whole text stays on hover
@@ -100,8 +70,4 @@ export function searchBox(placeholder: string, onInput: (text: string) => void):
   const input = $<HTMLInputElement>('<input type="search" class="tenant-broker-search">').attr('placeholder', placeholder).attr('aria-label', placeholder);
   input.on('input change', () => onInput(String(input.val() ?? '').trim().toLowerCase()));
   return input;
-}
-
-export function busyText(): string {
-  return t('sidebar.loading');
 }
