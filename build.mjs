@@ -1,11 +1,14 @@
 // Builds what Node-RED loads: one .js per .ts (no bundling, so each engine
 // module exists once at runtime and every node file shares it), plus the
 // editor .html, locales/ and icons/ copied beside the built nodes because
-// Node-RED looks for them next to each node's .js file.
+// Node-RED looks for them next to each node's .js file. A node whose editor
+// code outgrew its .html has it in nodes/<type>.editor.ts (and nodes/editor/):
+// bundled into one browser script and inlined where its .html says
+// `<!-- <type>.editor.ts -->`.
 import { build } from 'esbuild';
-import { cp, mkdir, readdir, rm } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join, sep } from 'node:path';
 
 async function listFiles(dir, suffix) {
   if (!existsSync(dir)) return [];
@@ -18,9 +21,13 @@ async function listFiles(dir, suffix) {
   return out;
 }
 
+/** Code that runs in the browser, not in Node-RED's runtime. */
+const isEditorCode = (path) => path.endsWith('.editor.ts') || path.startsWith(join('nodes', 'editor') + sep);
+
 await rm('dist', { recursive: true, force: true });
+const nodeTs = await listFiles('nodes', '.ts');
 await build({
-  entryPoints: [...(await listFiles('src', '.ts')), ...(await listFiles('nodes', '.ts'))],
+  entryPoints: [...(await listFiles('src', '.ts')), ...nodeTs.filter((path) => !isEditorCode(path))],
   outdir: 'dist',
   outbase: '.',
   bundle: false,
@@ -30,9 +37,26 @@ await build({
   sourcemap: 'linked',
   logLevel: 'warning',
 });
+
+// the editor's own scripts: one iife per node type, for the browsers Node-RED supports
+const editorScripts = new Map();
+for (const entry of nodeTs.filter((path) => path.endsWith('.editor.ts'))) {
+  const result = await build({ entryPoints: [entry], bundle: true, format: 'iife', platform: 'browser', target: 'es2018', charset: 'utf8', write: false, logLevel: 'warning' });
+  const code = result.outputFiles[0].text;
+  if (/<\/script/i.test(code)) throw new Error(`${entry}: the bundle contains "</script", which would end the inline script early`);
+  editorScripts.set(basename(entry, '.editor.ts'), code);
+}
+
 await mkdir('dist/nodes', { recursive: true });
 for (const html of await listFiles('nodes', '.html')) {
-  await cp(html, join('dist', html));
+  const type = basename(html, '.html');
+  let text = await readFile(html, 'utf8');
+  const marker = `<!-- ${type}.editor.ts -->`;
+  if (editorScripts.has(type)) {
+    if (!text.includes(marker)) throw new Error(`${html} has no ${marker} to inline its editor script at`);
+    text = text.replace(marker, () => `<script type="text/javascript">\n${editorScripts.get(type)}</script>`);
+  }
+  await writeFile(join('dist', html), text);
 }
 for (const dir of ['locales', 'icons']) {
   if (existsSync(dir)) await cp(dir, join('dist/nodes', dir), { recursive: true });

@@ -1,6 +1,6 @@
 import type { NodeAPI } from 'node-red';
 import { isAbsolute, join } from 'node:path';
-import { BROKER_DEFAULTS, BrokerHost, portSetting as port, REGISTRY_WEBHOOK_PREFIX, wholeSetting as whole, type BrokerHostOptions, type WebhookHealthChange } from '../src';
+import { BROKER_DEFAULTS, BrokerHost, LIMIT_FIELDS, portSetting as port, REGISTRY_WEBHOOK_PREFIX, wholeSetting as whole, type BrokerHostOptions, type WebhookHealthChange } from '../src';
 import { withDefaults } from './shared/defaults';
 import { registerTenantRoutes } from './shared/admin-routes';
 import { describeError } from './shared/i18n';
@@ -158,5 +158,9 @@ export default function (RED: NodeAPI): void {
 
   RED.nodes.registerType('tenant-broker', TenantBroker as never, {
     credentials: { rootPassword: { type: 'password' } },
+    // the Tenants sidebar builds its tenant form from the limits the engine declares
+    settings: {
+      tenantBrokerLimitFields: { value: LIMIT_FIELDS.map(({ column, kind, fallback, choices }) => ({ column, kind, fallback, choices })), exportable: true },
+    },
   });
 }

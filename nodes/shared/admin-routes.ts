@@ -48,7 +48,11 @@ export function refuseCrossSite(RED: NodeAPI) {
     }
     const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
     // a form always names its type, even empty; a bare POST (a kick from curl) names none and carries nothing
-    if ((hasBody || req.headers['content-type'] !== undefined) && !req.is('application/json')) {
+    const contentType = req.headers['content-type'];
+    const namesType = req.method !== 'GET' && req.method !== 'HEAD' && contentType !== undefined;
+    // req.is() answers null for a bodiless request, so a DELETE that names JSON is judged by its header
+    const isJson = contentType !== undefined && /^application\/json\s*(;|$)/i.test(contentType);
+    if ((hasBody || namesType) && !isJson) {
       refuse(res, 415, new TenantBrokerError('the request body must be JSON (Content-Type: application/json)', 'errors.json-required', {}));
       return;
     }

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BrowserContext, Locator, Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { launchChromium } from '../helpers/browser';
+import { assertNothingClipped, assertPortFieldsFit, assertTranslated, closeTray, RAW_KEY, SWALLOWED_ERROR, topTray, traySettled } from '../helpers/editor-page';
 import { deployFlows, eventually, startNodeRed, type NodeRedProcess } from '../helpers/node-red-process';
 import { projectRoot } from '../helpers/package-install';
 import { tempDir } from '../helpers/tmp';
@@ -24,125 +25,9 @@ type EditorWindow = Window & {
   };
 };
 
-/** A raw i18n key of ours on screen: a missing or misspelt translation. */
-const RAW_KEY = /\b(?:node-red-contrib-tenant-broker\/)?tenant-(?:broker|in|out|webhook|admin)\.(?!(?:db|js|json|html|svg)\b)[A-Za-z][\w-]*(?:\.[\w-]+)*/;
-
-/** Markup shown as text: a translation with HTML rendered without `[html]`, or an escaped entity. */
-const VISIBLE_MARKUP = /<\/?[A-Za-z][\w-]*(?:\s[^<>]*)?\/?>|&(?:lt|gt|amp|quot|nbsp|#\d+);/;
-
-/** How the editor logs an error it caught in a node definition (red.js: oneditprepare, "Definition error", failedToAppendNode). */
-const SWALLOWED_ERROR = /^(?:oneditprepare|oneditsave|oneditcancel|oneditdelete|oneditresize)\b|^Definition error: |^\[node-red-contrib-tenant-broker\]/;
-
-/** Every piece of text a person sees in `root`: text, placeholders, titles, options. */
-async function visibleTexts(root: Locator): Promise<string[]> {
-  return root.evaluate((el) => {
-    const out: string[] = [];
-    const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
-    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
-      const parent = n.parentElement;
-      if (!parent || parent.closest('script,style,template')) continue;
-      const text = (n.textContent ?? '').trim();
-      if (text) out.push(text);
-    }
-    el.querySelectorAll('[placeholder],[title],option').forEach((e) => {
-      for (const attr of ['placeholder', 'title']) {
-        const value = e.getAttribute(attr);
-        if (value) out.push(value);
-      }
-      if (e.tagName === 'OPTION' && e.textContent) out.push(e.textContent.trim());
-    });
-    return out;
-  });
-}
-
-/**
- * `data-i18n` targets that came out empty: Node-RED renders a key missing
- * from the catalog as nothing at all, not as the key.
- */
-async function emptyI18nTargets(root: Locator): Promise<string[]> {
-  return root.evaluate((el) => {
-    const empty: string[] = [];
-    el.querySelectorAll('[data-i18n]').forEach((e) => {
-      for (const spec of (e.getAttribute('data-i18n') ?? '').split(';')) {
-        const match = /^\s*(?:\[([\w-]+)\])?(.+?)\s*$/.exec(spec);
-        if (!match) continue;
-        const [, target, key] = match;
-        const value = !target || target === 'html' || target === 'prepend' || target === 'append' ? e.textContent : e.getAttribute(target);
-        if (!value || !value.trim()) empty.push(`${e.tagName.toLowerCase()}${e.id ? '#' + e.id : ''} ${target ? '[' + target + ']' : ''}${key}`);
-      }
-    });
-    return empty;
-  });
-}
-
-async function assertTranslated(root: Locator, where: string): Promise<void> {
-  const texts = await visibleTexts(root);
-  const raw = texts.filter((t) => RAW_KEY.test(t));
-  assert.deepEqual(raw, [], `${where} shows untranslated i18n keys`);
-  assert.deepEqual(texts.filter((t) => VISIBLE_MARKUP.test(t)), [], `${where} shows markup as text`);
-  assert.deepEqual(await emptyI18nTargets(root), [], `${where} has data-i18n keys that translate to nothing (missing from the catalog?)`);
-}
-
-/**
- * Text inputs for ports take \${ENV_VAR}: the longest name the demo uses, and
- * the placeholder, must fit without scrolling.
- */
-async function assertPortFieldsFit(root: Locator, where: string): Promise<void> {
-  const clipped = await root.locator('input[type="text"][id$="Port"]:visible, input[type="text"][id$="-port"]:visible').evaluateAll((inputs) =>
-    (inputs as HTMLInputElement[]).flatMap((input) => {
-      const before = input.value;
-      const out: string[] = [];
-      for (const text of ['\${MQTT_WS_PORT}', input.placeholder]) {
-        input.value = text;
-        if (input.scrollWidth > input.clientWidth) out.push(`#${input.id}: "${text}" needs ${input.scrollWidth}px, has ${input.clientWidth}px`);
-      }
-      input.value = before;
-      return out;
-    }),
-  );
-  assert.deepEqual(clipped, [], `${where}: port fields clip their text`);
-}
-
 /** The label on the canvas of a node, as a person reads it. */
 function canvasLabel(page: Page, id: string): Promise<string> {
   return page.locator(`g.red-ui-flow-node-group[id="${id}"] .red-ui-flow-node-label`).first().evaluate((el) => (el.textContent ?? '').trim());
-}
-
-/** The edit tray that is open on top. */
-const topTray = (page: Page) => page.locator('.red-ui-tray').last();
-
-/**
- * Waits for the top tray's slide-in to end, so a screenshot shows where it
- * rests. Node-RED builds the tray in place, moves it off-screen, slides it in
- * with a transition on `right`, and 300 ms later raises the editor stack
- * above the sidebar (RED.tray show/finishBuild/raiseTrayZ). Rested: the
- * transition has reached 0, the stack is raised, and the tray's box has not
- * moved since the previous animation frame (polled once per frame).
- */
-async function traySettled(page: Page): Promise<void> {
-  await page.evaluate(() => {
-    (window as unknown as { __trayBox?: string }).__trayBox = '';
-  });
-  await page.waitForFunction(() => {
-    const memo = window as unknown as { __trayBox?: string };
-    const trays = document.querySelectorAll('.red-ui-tray');
-    const tray = trays[trays.length - 1] as HTMLElement | undefined;
-    const stack = document.querySelector('#red-ui-editor-stack') as HTMLElement | null;
-    if (!tray || !stack) return false;
-    const box = tray.getBoundingClientRect();
-    const key = `${box.left},${box.top},${box.width},${box.height}`;
-    const still = memo.__trayBox === key;
-    memo.__trayBox = key;
-    const slidIn = tray.style.transition.includes('right') && tray.style.right === '0px' && getComputedStyle(tray).right === '0px';
-    const raised = getComputedStyle(stack).zIndex === '13';
-    return still && slidIn && raised && Math.abs(box.right - stack.getBoundingClientRect().left) < 1;
-  }, null, { polling: 'raf' });
-}
-
-async function closeTray(page: Page, button: '#node-dialog-cancel' | '#node-config-dialog-ok' | '#node-config-dialog-cancel'): Promise<void> {
-  const before = await page.locator('.red-ui-tray').count();
-  await page.locator(button).click();
-  await page.waitForFunction((n) => document.querySelectorAll('.red-ui-tray').length < n, before);
 }
 
 /**
@@ -249,7 +134,7 @@ describe('e2e: the editor in headless Chromium', function () {
     assertNoEditorErrors();
   });
 
-  it('adds a tenant in the broker\'s Tenants tab, listed there and by the admin route', async function () {
+  it('points from the broker\'s Tenants tab to the Tenants sidebar, where a tenant is added and listed by the admin route', async function () {
     await page.evaluate(() => (window as unknown as EditorWindow).RED.actions.invoke('core:show-config-tab'));
     const entry = page.locator('.red-ui-palette-node-config', { hasText: 'e2e broker' });
     await entry.dblclick();
@@ -260,23 +145,12 @@ describe('e2e: the editor in headless Chromium', function () {
     await assertPortFieldsFit(tray, 'the tenant-broker dialog');
     await page.screenshot({ path: join(SCREENSHOTS, 'tenant-broker.png') });
 
+    // the tab says where tenants are managed now, and how many there are
     await tray.locator('#node-config-tenant-broker-tabs a', { hasText: 'Tenants' }).click();
-    await tray.locator('#node-config-tenant-broker-new-username').waitFor({ state: 'visible' });
-    await tray.locator('#node-config-tenant-broker-new-username').fill('e2e-tenant');
-    await tray.locator('#node-config-tenant-broker-new-password').fill('e2e-secret');
-    await tray.locator('#node-config-tenant-broker-add').click();
-    const row = tray.locator('#node-config-tenant-broker-tenants .tenant-broker-tenant-name', { hasText: 'e2e-tenant' });
-    await row.waitFor({ state: 'visible' });
-    assert.equal(await tray.locator('#node-config-tenant-broker-new-username').inputValue(), '', 'the form is not cleared after adding');
-    assert.equal((await tray.locator('#node-config-tenant-broker-tenants-message').innerText()).trim(), '');
+    await tray.locator('#node-config-tenant-broker-tenants-summary', { hasText: 'Tenants:' }).waitFor();
     await assertTranslated(tray, 'the tenant-broker dialog (Tenants tab)');
+    await assertNothingClipped(tray.locator('#tenant-broker-tab-tenants'), 'the Tenants tab');
     await page.screenshot({ path: join(SCREENSHOTS, 'tenant-broker-tenants.png') });
-
-    const listed = await red!.json<{ tenants: Array<{ username: string; isolation: string; enabled: boolean }> }>(`/tenant-broker/${BROKER_ID}/tenants`);
-    const tenant = listed.tenants.find((t) => t.username === 'e2e-tenant');
-    assert.ok(tenant, `the route does not list e2e-tenant: ${JSON.stringify(listed)}`);
-    assert.equal(tenant.isolation, 'prefix');
-    assert.equal(tenant.enabled, true);
 
     // every other tab renders too
     const tabs = await tray.locator('#node-config-tenant-broker-tabs a.red-ui-tab-label').evaluateAll((els) => els.map((e) => (e.textContent ?? '').trim()));
@@ -284,6 +158,28 @@ describe('e2e: the editor in headless Chromium', function () {
       await tray.locator('#node-config-tenant-broker-tabs a', { hasText: label }).click();
       await assertTranslated(tray, `the tenant-broker dialog (${label} tab)`);
     }
+    await tray.locator('#node-config-tenant-broker-tabs a', { hasText: 'Tenants' }).click();
+
+    // its button opens the sidebar on this broker, usable next to the open dialog
+    await tray.locator('#node-config-tenant-broker-open-sidebar').click();
+    const sidebar = page.locator('#red-ui-sidebar-content .tenant-broker-sidebar');
+    await sidebar.waitFor({ state: 'visible' });
+    assert.equal(await sidebar.locator('.tenant-broker-sidebar-header select').inputValue(), BROKER_ID);
+    await sidebar.locator('.tenant-broker-add-tenant').click();
+    const form = page.locator('.tenant-broker-form-tray');
+    await form.locator('#tenant-broker-tenant-username').waitFor({ state: 'visible' });
+    await traySettled(page);
+    await form.locator('#tenant-broker-tenant-username').fill('e2e-tenant');
+    await form.locator('#tenant-broker-tenant-password').fill('e2e-secret');
+    await form.locator('#tenant-broker-form-save').click();
+    await form.waitFor({ state: 'detached' });
+    await sidebar.locator('.tenant-broker-view-title', { hasText: 'e2e-tenant' }).waitFor();
+
+    const listed = await red!.json<{ tenants: Array<{ username: string; isolation: string; enabled: boolean }> }>(`/tenant-broker/${BROKER_ID}/tenants`);
+    const tenant = listed.tenants.find((t) => t.username === 'e2e-tenant');
+    assert.ok(tenant, `the route does not list e2e-tenant: ${JSON.stringify(listed)}`);
+    assert.equal(tenant.isolation, 'prefix');
+    assert.equal(tenant.enabled, true);
     await closeTray(page, '#node-config-dialog-ok');
     assertNoEditorErrors();
   });
