@@ -12,6 +12,10 @@ export interface ConnectionRefused {
   remoteAddress: string | undefined;
   reason: RefusalReason;
   returnCode: 2 | 3 | 4 | 5;
+  /** The provider that denied or failed (never the password). */
+  provider?: string;
+  /** Why a provider failed. */
+  detail?: string;
 }
 
 export interface PublishDenied extends ClientInfo {
@@ -70,7 +74,8 @@ export interface ClientFailure {
 
 /** Events of BrokerHost; the names are what `on()` takes. */
 export interface EngineEvents {
-  'client-connected': [ClientInfo];
+  /** `provider`: who admitted the login (`registry`, `jwt`, `http`, `flow`). */
+  'client-connected': [ClientInfo & { provider: string }];
   'client-disconnected': [ClientInfo & { reason: DisconnectReason }];
   /** Filters a client was granted, as it wrote them. */
   'client-subscribed': [ClientInfo & { filters: string[] }];

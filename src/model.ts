@@ -121,7 +121,15 @@ export type RefusalReason =
   /** The username's queue for password hashing is full: try again later. */
   | 'login-busy'
   /** The broker failed while deciding (a bug, reported as engine-error). */
-  | 'server-unavailable';
+  | 'server-unavailable'
+  /** An authentication provider answered deny. */
+  | 'provider-denied'
+  /** An authentication provider failed: timeout, error, malformed answer, or too many logins waiting for it. */
+  | 'provider-failed'
+  /** A provider allowed the login into a tenant that does not exist. */
+  | 'unknown-tenant'
+  /** A provider asked for root where it may not (a JWT, or the broker does not allow superusers). */
+  | 'superuser-refused';
 
 export const REFUSAL_RETURN_CODES: Record<RefusalReason, 2 | 3 | 4 | 5> = {
   'identifier-rejected': 2,
@@ -136,6 +144,10 @@ export const REFUSAL_RETURN_CODES: Record<RefusalReason, 2 | 3 | 4 | 5> = {
   'will-too-large': 5,
   'login-throttled': 5,
   'login-busy': 3,
+  'provider-denied': 5,
+  'provider-failed': 5,
+  'unknown-tenant': 5,
+  'superuser-refused': 5,
 };
 
 /** Why a PUBLISH, SUBSCRIBE or delivery was refused. */

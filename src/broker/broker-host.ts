@@ -31,6 +31,8 @@ import { KeptWills } from './wills';
 import { HttpPublishAdapter } from './http-publish';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { LifecycleEvents } from './lifecycle-events';
+import { AUTH_DEFAULTS, buildProviders, type AuthSettings } from '../auth/chain-config';
+import { FlowAuthProvider } from '../auth/flow-provider';
 
 export interface BrokerHostOptions extends FabricOptions, ConnectionLimitOptions {
   /** MQTT over TCP (or TLS); `false` disables it. Defaults: port 1883 on 0.0.0.0. */
@@ -78,6 +80,8 @@ export interface BrokerHostOptions extends FabricOptions, ConnectionLimitOptions
   willGraceMs?: number;
   /** Failed-login throttle and password hashing (BROKER_DEFAULTS.login; hashing only for a registry this host opens). */
   login?: Partial<LoginSettings>;
+  /** Authentication providers after the registry (JWT, an HTTP service, a flow), the allow cache, superusers. */
+  auth?: AuthSettings;
 }
 
 export interface BoundAddresses {
@@ -126,6 +130,8 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
   private readonly lifecycle: LifecycleEvents;
   private readonly httpPublish: HttpPublishAdapter | null;
   private readonly authenticator: Authenticator;
+  /** Logins decided by a flow: a `tenant-auth` node sets its handler here (asked only when the chain lists `flow`). */
+  readonly flowAuth = new FlowAuthProvider();
   private aedes: Aedes | null = null;
   /** Tenant-wide rate buckets, shared by MQTT clients and HTTP publishes. */
   private readonly tenantBuckets = new TenantBuckets();
@@ -150,7 +156,11 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
       this.registry = options.database;
       this.ownsRegistry = false;
     }
-    this.authenticator = new Authenticator(this.registry, new LoginFailures(login), () => this.rootPassword);
+    const auth = options.auth ?? {};
+    this.authenticator = new Authenticator(this.registry, new LoginFailures(login), () => this.rootPassword, {
+      providers: buildProviders(auth.providers ?? [], this.flowAuth),
+      cacheTtlMs: auth.cacheTtlMs ?? AUTH_DEFAULTS.cacheTtlMs,
+    });
     this.webhooks = new WebhookDispatcher(options.webhooks);
     this.inProcess = new InProcessApi(this.registry, this, { requireAedes: () => this.requireAedes(), currentAedes: () => this.aedes });
     this.webhookRouting = new WebhookRouting(this.registry, this.webhooks, this);
@@ -233,6 +243,7 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
     if (this.state !== 'new') throw new TenantBrokerError('a broker host starts once', 'errors.already-started');
     this.state = 'starting';
     try {
+      await this.authenticator.ready();
       const addresses = await this.open(this.options.mqtt, this.options.ws);
       this.webhookRouting.start();
       if (this.options.reloadOnSighup !== false) process.on('SIGHUP', this.onSighup);
@@ -277,6 +288,7 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
       authenticator: this.authenticator,
       maxPacketBytes: pending.options.maxPacketBytes,
       maxUnauthenticatedPacketBytes: pending.options.maxUnauthenticatedPacketBytes,
+      allowSuperuser: this.options.auth?.allowSuperuser ?? AUTH_DEFAULTS.allowSuperuser,
     });
     this.fabric = createFabric(this.options, this.registry, this);
     const aedes = await Aedes.createBroker({
@@ -378,7 +390,7 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
   private emitClient(event: 'client-connected' | 'client-disconnected', client: Client): void {
     const session = this.sessions.get(client);
     if (!session?.scope) return;
-    if (event === 'client-connected') return void this.emit(event, clientInfo(session));
+    if (event === 'client-connected') return void this.emit(event, { ...clientInfo(session), provider: session.provider });
     const reason = this.connections.reasonOf(client) ?? (disconnectedCleanly(client) ? 'client' : 'error');
     this.emit(event, { ...clientInfo(session), reason });
   }
@@ -449,7 +461,7 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
     this.lifecycle.stop();
     this.webhookRouting.stop();
     process.off('SIGHUP', this.onSighup);
-    await Promise.all([this.shut(true), this.webhooks.close()]);
+    await Promise.all([this.shut(true), this.webhooks.close(), this.authenticator.close()]);
     this.inProcess.clear();
     if (this.ownsRegistry) this.registry.close();
     else this.registry.stats.flush();

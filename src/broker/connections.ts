@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { ClientInfo, DisconnectReason, Transport } from '../model';
 import { ROOT_USER } from '../tenancy/topics';
 import { newClientPolicyState, type ClientPolicyState } from '../tenancy/policy';
-import type { Access } from '../tenancy/rules';
+import type { Access, CompiledRule } from '../tenancy/rules';
 import type { PendingConnection } from './pending';
 import { clientOfStream } from '../aedes-seam';
 import type { ConnectionInfo } from './listeners';
@@ -19,8 +19,14 @@ export interface ClientSession extends ClientPolicyState {
   /** Refused with CONNACK 2 once authentication runs (see identifierProblem). */
   identifierRejected: boolean;
   connectedAt: number;
-  /** Set when the login is a device's: its name (rules apply). */
+  /** Set when the login is a registry device's: its name (its roles and limits apply). */
   device: string | null;
+  /** Who admitted the login: `registry` (root included), or a provider's name. */
+  provider: string;
+  /** For a provider's login: its name (`%u`, the session key) and its own rules, evaluated before the device's roles. */
+  providerLogin: { login: string; rules: CompiledRule[] } | null;
+  /** Closes the connection when a token expires. */
+  expiry: NodeJS.Timeout | null;
   /** The device's rules as last compiled, and what they were compiled from (see accessOf in hooks.ts). */
   access: Access | null;
   accessVersion: number;
@@ -43,6 +49,9 @@ export function newSession(info: ConnectionInfo, pending: ClientSession['pending
     identifierRejected: false,
     connectedAt: 0,
     device: null,
+    provider: 'registry',
+    providerLogin: null,
+    expiry: null,
     access: null,
     accessVersion: -1,
     accessTenant: null,

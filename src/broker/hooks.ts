@@ -31,6 +31,8 @@ import { tenantViewOf } from '../tenancy/views';
 import { discard, isOwnWill, pendingWillOf, publisherIdOf, setSessionKey, type ParsedPacket, type Wire } from '../aedes-seam';
 import { clientInfo, parseSessionKey, sessionKey, type ClientSession, type ConnectionTracker } from './connections';
 import type { Authenticator } from './authenticator';
+import type { LoginAttempt } from '../auth/provider';
+import { loginAccess, placeLogin } from './login-placement';
 import type { TrafficCounters } from './traffic';
 
 export interface HookContext {
@@ -47,6 +49,8 @@ export interface HookContext {
   maxPacketBytes: number;
   /** Largest packet before authentication. */
   maxUnauthenticatedPacketBytes: number;
+  /** Whether an HTTP or flow provider may make a login root. */
+  allowSuperuser: boolean;
 }
 
 /** Who published a message through the in-process API; aedes hands the packet back to `published`. */
@@ -141,6 +145,10 @@ function guardHooks(hooks: Hooks, events: EventEmitter<EngineEvents>): Hooks {
   };
 }
 
+function stripUndefined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
 function byteLength(payload: Buffer | string): number {
   return typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
 }
@@ -156,9 +164,31 @@ function buildHooks(ctx: HookContext) {
     for (const limit of limits) events.emit('limit-applied', { ...clientInfo(session), limit });
   }
 
-  function refuse(session: ClientSession, reason: RefusalReason, done: (err: AuthenticateError, ok: null) => void): void {
-    events.emit('connection-refused', { username: session.username, clientId: session.clientId, transport: session.transport, remoteAddress: session.remoteAddress, reason, returnCode: REFUSAL_RETURN_CODES[reason] });
+  function refuse(session: ClientSession, reason: RefusalReason, done: (err: AuthenticateError, ok: null) => void, by: { provider?: string; detail?: string } = {}): void {
+    events.emit('connection-refused', { username: session.username, clientId: session.clientId, transport: session.transport, remoteAddress: session.remoteAddress, reason, returnCode: REFUSAL_RETURN_CODES[reason], ...stripUndefined(by) });
     done(refusal(reason), null);
+  }
+
+  /** A provider's credentials stop at `expiresAt` (a JWT's exp plus the tolerance): the connection goes then, audited. */
+  function closeAtExpiry(client: Client, session: ClientSession, expiresAt: number): void {
+    const arm = () => {
+      const left = expiresAt - Date.now();
+      if (left <= 0) {
+        session.expiry = null;
+        if (client.closed) return;
+        connections.closing(client, 'token-expired');
+        client.close();
+        return;
+      }
+      // timers hold at most 2^31-1 ms: a far expiry is reached in steps
+      session.expiry = setTimeout(arm, Math.min(left, 0x7fffffff));
+      session.expiry.unref?.();
+    };
+    arm();
+    client.conn.once('close', () => {
+      if (session.expiry) clearTimeout(session.expiry);
+      session.expiry = null;
+    });
   }
 
   /** The scope of a stored will's owner, from its session key. */
@@ -176,12 +206,14 @@ function buildHooks(ctx: HookContext) {
    * changed rule applies to the next packet and no packet parses rules.
    */
   function accessOf(session: ClientSession): Access | null {
-    if (session.device === null) return null;
+    const provided = session.providerLogin;
+    if (session.device === null && provided === null) return null;
+    if (session.scope?.kind === 'root') return null;
     const tenant = session.scope?.kind === 'tenant' ? registry.getTenant(session.scope.tenant) : undefined;
-    const device = registry.devices.get(session.device);
-    if (!tenant || !device) return DENY_ALL;
+    const device = session.device !== null ? registry.devices.get(session.device) : undefined;
+    if (!tenant || (session.device !== null && !device)) return DENY_ALL;
     if (session.access && session.accessVersion === registry.devices.version && session.accessTenant === tenant) return session.access;
-    session.access = deviceAccess(registry.devices.layersOf(device), tenant, { username: device.username, clientId: session.clientId });
+    session.access = loginAccess(registry, tenant, device, provided, session.clientId);
     session.accessVersion = registry.devices.version;
     session.accessTenant = tenant;
     return session.access;
@@ -279,38 +311,38 @@ function buildHooks(ctx: HookContext) {
       const session = sessions.get(client)!;
       if (session.identifierRejected) return refuse(session, 'identifier-rejected', done);
       if (!username) return refuse(session, 'no-credentials', done);
+      const attempt: LoginAttempt = { username, password: password ?? Buffer.alloc(0), clientId: session.clientId, peerhost: session.remoteAddress, protocol: 'mqtt', transport: session.transport };
       ctx.authenticator
-        .check(username, password ? password.toString('utf8') : '', session.remoteAddress)
+        .check(attempt)
         .then(
-          ({ passwordOk, throttled }) => {
-            const login = username === ROOT_USER ? undefined : registry.login(username);
-            const device = login?.device;
-            const tenantName = login?.tenant.username ?? username;
-            // the key aedes will know this connection by: a takeover happens only within one login
-            const key = sessionKey(tenantName, username, session.clientId);
+          (result) => {
+            if (result.kind === 'refused') {
+              if (result.reason === 'provider-denied') ctx.authenticator.failed(username, session.remoteAddress);
+              return refuse(session, result.reason, done, { provider: result.provider, detail: result.detail });
+            }
             // from here to connections.add is one synchronous step: the quota counts every login admitted before
-            const verdict = admit({
+            const placed = placeLogin(registry, result, {
               username,
               clientId: session.clientId,
-              passwordOk,
-              throttled,
               rootEnabled: ctx.rootPassword() !== undefined,
-              tenant: login?.tenant,
-              device,
-              liveConnections: connections.countExcept(tenantName, key),
-              liveLoginConnections: device ? connections.countDeviceExcept(device.username, key) : 0,
+              allowSuperuser: ctx.allowSuperuser,
+              liveConnections: (tenant, key) => connections.countExcept(tenant, key),
+              liveLoginConnections: (device, key) => connections.countDeviceExcept(device, key),
             });
-            if (verdict.kind === 'refuse') {
-              if (verdict.reason === 'bad-credentials') ctx.authenticator.failed(username, session.remoteAddress);
-              return refuse(session, verdict.reason, done);
+            if (placed.verdict.kind === 'refuse') {
+              if (placed.verdict.reason === 'bad-credentials') ctx.authenticator.failed(username, session.remoteAddress);
+              return refuse(session, placed.verdict.reason, done, result.kind === 'provider' ? { provider: result.provider } : {});
             }
-            session.scope = verdict.scope;
-            session.device = device?.username ?? null;
+            const scope = placed.verdict.scope;
+            session.scope = scope;
+            session.device = placed.device;
+            session.provider = result.kind === 'provider' ? result.provider : 'registry';
+            session.providerLogin = placed.providerLogin;
             const will = pendingWillOf(client);
             let willLimits: AppliedLimit[] = [];
             if (will) {
               // mounted and limited once, here: the will is stored (and may be persisted) as it will be published
-              const target = decideWill(verdict.scope, { topic: will.topic, payloadBytes: byteLength(will.payload), retain: will.retain }, tenantOf(verdict.scope), accessOf(session));
+              const target = decideWill(scope, { topic: will.topic, payloadBytes: byteLength(will.payload), retain: will.retain }, tenantOf(scope), accessOf(session));
               if (target.kind === 'refuse') {
                 session.scope = null;
                 return refuse(session, target.reason, done);
@@ -324,11 +356,13 @@ function buildHooks(ctx: HookContext) {
               return done(refusal('bad-credentials'), null);
             }
             session.connectedAt = Date.now();
+            const key = placed.key;
             // [MQTT-3.1.4-2] aedes closes an earlier connection of the same key: say why
-            for (const earlier of connections.clients(ownerOf(verdict.scope))) if (earlier.id === key && earlier !== client) connections.closing(earlier, 'takeover');
+            for (const earlier of connections.clients(ownerOf(scope))) if (earlier.id === key && earlier !== client) connections.closing(earlier, 'takeover');
             setSessionKey(client, key);
-            connections.add(ownerOf(verdict.scope), session.device, client);
-            if (device) registry.devices.seen(device.username);
+            connections.add(ownerOf(scope), session.device, client);
+            if (session.device !== null) registry.devices.seen(session.device);
+            if (result.kind === 'provider' && result.answer.expiresAt !== undefined) closeAtExpiry(client, session, result.answer.expiresAt);
             applied(session, willLimits);
             done(null, true);
           },

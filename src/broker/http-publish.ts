@@ -2,16 +2,16 @@ import type { Aedes, PublishPacket } from 'aedes';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EventEmitter } from 'node:events';
 import type { EngineEvents } from '../events';
-import { REFUSAL_RETURN_CODES, type ClientInfo, type Transport } from '../model';
+import { REFUSAL_RETURN_CODES, type ClientInfo, type RefusalReason, type Transport } from '../model';
 import type { Registry } from '../registry/registry';
-import { admit, decidePublish, newClientPolicyState, deviceAccess, type ClientPolicyState } from '../tenancy/policy';
+import { decidePublish, newClientPolicyState, type ClientPolicyState } from '../tenancy/policy';
 import { MAX_THROTTLE_MS, type TenantBuckets } from '../tenancy/rate';
 import type { Access } from '../tenancy/rules';
 import { publishTopicProblem } from '../tenancy/topics';
 import { stampPublisher } from '../aedes-seam';
 import { HashingBusy } from '../registry/passwords';
-import { sessionKey } from './connections';
-import type { Authenticator, CredentialCheck } from './authenticator';
+import type { Authenticator, LoginResult } from './authenticator';
+import { loginAccess, placeLogin } from './login-placement';
 import type { OriginPacket } from './hooks';
 
 export interface HttpPublishOptions {
@@ -89,29 +89,33 @@ export class HttpPublishAdapter {
     if (qosText !== '0' && qosText !== '1') return this.answer(res, { status: 400, error: 'qos must be 0 or 1' }, cors);
     const retain = search.get('retain') === '1' || search.get('retain') === 'true';
 
-    const credentials = basicCredentials(req.headers.authorization);
-    const login = credentials ? this.registry.login(credentials.username) : undefined;
+    const credentials = credentialsOf(req.headers.authorization);
     const unauthorized = { status: 401, error: 'wrong or missing credentials', headers: { 'WWW-Authenticate': 'Basic realm="tenant-broker", charset="UTF-8"' } };
     if (!credentials) return this.answer(res, unauthorized, cors);
     const remoteAddress = req.socket.remoteAddress;
-    let checked: CredentialCheck;
+    let result: LoginResult;
     try {
-      checked = await this.authenticator.check(credentials.username, credentials.password, remoteAddress);
+      result = await this.authenticator.check({ username: credentials.username, password: Buffer.from(credentials.password, 'utf8'), clientId: HTTP_CLIENT_ID, peerhost: remoteAddress, protocol: 'http', transport });
     } catch (err) {
       if (!(err instanceof HashingBusy)) throw err;
       return this.answer(res, { status: 503, error: 'too many logins of this username wait; try again', headers: { 'Retry-After': '1' } }, cors);
     }
-    const info: ClientInfo = { tenant: login?.tenant.username ?? null, username: credentials.username, clientId: HTTP_CLIENT_ID, transport, remoteAddress };
-    // root publishes over MQTT or a flow: a leaked root password must not also open this door
-    const verdict = admit({ username: credentials.username, clientId: HTTP_CLIENT_ID, ...checked, rootEnabled: false, tenant: login?.tenant, device: login?.device, liveConnections: 0, liveLoginConnections: 0 });
-    if (verdict.kind === 'refuse') {
-      if (verdict.reason === 'bad-credentials') this.authenticator.failed(credentials.username, remoteAddress);
-      this.events.emit('connection-refused', { username: credentials.username, clientId: HTTP_CLIENT_ID, transport, remoteAddress: info.remoteAddress, reason: verdict.reason, returnCode: REFUSAL_RETURN_CODES[verdict.reason] });
-      if (verdict.reason === 'bad-credentials') return this.answer(res, unauthorized, cors);
-      if (verdict.reason === 'login-throttled') return this.answer(res, { status: 429, error: 'too many failed logins lately; try again later', headers: { 'Retry-After': '60' } }, cors);
-      return this.answer(res, { status: 403, error: `refused: ${verdict.reason}` }, cors);
-    }
-    const tenant = login!.tenant;
+    const refused = (reason: RefusalReason, provider?: string) => {
+      if (reason === 'bad-credentials' || reason === 'provider-denied') this.authenticator.failed(credentials.username, remoteAddress);
+      this.events.emit('connection-refused', { username: credentials.username, clientId: HTTP_CLIENT_ID, transport, remoteAddress, reason, returnCode: REFUSAL_RETURN_CODES[reason], ...(provider ? { provider } : {}) });
+      if (reason === 'bad-credentials') return this.answer(res, unauthorized, cors);
+      if (reason === 'login-throttled') return this.answer(res, { status: 429, error: 'too many failed logins lately; try again later', headers: { 'Retry-After': '60' } }, cors);
+      return this.answer(res, { status: 403, error: `refused: ${reason}` }, cors);
+    };
+    if (result.kind === 'refused') return refused(result.reason, result.provider);
+    // root publishes over MQTT or a flow: a leaked root password (or a superuser answer) must not also open this door
+    const placed = placeLogin(this.registry, result, { username: credentials.username, clientId: HTTP_CLIENT_ID, rootEnabled: false, allowSuperuser: false, liveConnections: () => 0, liveLoginConnections: () => 0 });
+    if (placed.verdict.kind === 'refuse') return refused(placed.verdict.reason, result.kind === 'provider' ? result.provider : undefined);
+    const scope = placed.verdict.scope;
+    const tenant = scope.kind === 'tenant' ? this.registry.getTenant(scope.tenant) : undefined;
+    if (!tenant) return refused('bad-credentials');
+    const login = placed.providerLogin?.login ?? credentials.username;
+    const info: ClientInfo = { tenant: tenant.username, username: login, clientId: HTTP_CLIENT_ID, transport, remoteAddress };
     const limit = Math.min(this.options.maxBodyBytes, tenant.maxPayloadBytes > 0 ? tenant.maxPayloadBytes : Infinity);
     const declared = Number(req.headers['content-length'] ?? NaN);
     if (declared > limit) return this.answer(res, { status: 413, error: `the body is larger than ${limit} bytes` }, cors);
@@ -122,9 +126,10 @@ export class HttpPublishAdapter {
       return this.answer(res, { status: 413, error: `the body is larger than ${limit} bytes`, headers: { Connection: 'close' } }, cors);
     }
 
-    const access: Access | null = login!.device ? deviceAccess(this.registry.devices.layersOf(login!.device), tenant, { username: credentials.username, clientId: HTTP_CLIENT_ID }) : null;
+    const device = placed.device !== null ? this.registry.devices.get(placed.device) : undefined;
+    const access: Access | null = loginAccess(this.registry, tenant, device, placed.providerLogin, HTTP_CLIENT_ID);
     const set = this.registry.policies.of(tenant.username);
-    const decided = decidePublish(verdict.scope, { topic, payloadBytes: payload.length, retain }, tenant, { client: this.rateState(credentials.username), tenants: this.tenantBuckets }, access, set ? { set, namespace: tenant.namespace, payload } : undefined);
+    const decided = decidePublish(scope, { topic, payloadBytes: payload.length, retain }, tenant, { client: this.rateState(placed.key), tenants: this.tenantBuckets }, access, set ? { set, namespace: tenant.namespace, payload } : undefined);
     if (decided.violations) {
       const action = decided.kind === 'refuse' ? 'close' : decided.kind === 'discard' ? 'drop' : 'detect';
       this.events.emit('policy-violated', { ...info, topic, action, violations: decided.violations });
@@ -139,8 +144,8 @@ export class HttpPublishAdapter {
     if (decided.wait > 0) await new Promise((resolve) => setTimeout(resolve, decided.wait));
     const aedes = this.aedes();
     if (!aedes) return this.answer(res, { status: 503, error: 'the broker is not running' }, cors);
-    const packet: OriginPacket = { cmd: 'publish', topic: decided.topic, payload, qos: Number(qosText) as 0 | 1, retain: decided.retain, dup: false, origin: { username: credentials.username, clientId: HTTP_CLIENT_ID } };
-    stampPublisher(packet as PublishPacket, sessionKey(tenant.username, credentials.username, HTTP_CLIENT_ID));
+    const packet: OriginPacket = { cmd: 'publish', topic: decided.topic, payload, qos: Number(qosText) as 0 | 1, retain: decided.retain, dup: false, origin: { username: login, clientId: HTTP_CLIENT_ID } };
+    stampPublisher(packet as PublishPacket, placed.key);
     await new Promise<void>((resolve, reject) => aedes.publish(packet, (err) => (err ? reject(err) : resolve())));
     this.answer(res, { status: 204 }, cors);
   }
@@ -164,7 +169,12 @@ export class HttpPublishAdapter {
   }
 }
 
-function basicCredentials(header: string | undefined): { username: string; password: string } | null {
+/** HTTP Basic credentials, or a bearer token (a JWT: its username is empty). */
+function credentialsOf(header: string | undefined): { username: string; password: string } | null {
+  if (header && /^bearer /i.test(header)) {
+    const token = header.slice(7).trim();
+    return token ? { username: '', password: token } : null;
+  }
   if (!header || !/^basic /i.test(header)) return null;
   const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
   const colon = decoded.indexOf(':');

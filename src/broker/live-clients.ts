@@ -12,6 +12,8 @@ export interface LiveClient {
   login: string;
   /** The device's name when the login is a device's. */
   device: string | null;
+  /** Who admitted it: `registry`, `jwt`, `http` or `flow`. */
+  provider: string;
   transport: Transport;
   remoteAddress: string | undefined;
   connectedAt: number;
@@ -39,6 +41,7 @@ export class LiveClients {
       clientId: s.clientId,
       login: s.username ?? owner,
       device: s.device,
+      provider: s.provider,
       transport: s.transport,
       remoteAddress: s.remoteAddress,
       connectedAt: s.connectedAt,

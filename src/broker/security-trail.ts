@@ -43,6 +43,10 @@ export function recordSecurityTrail(events: EventEmitter<EngineEvents>, registry
     traffic.denied(e.tenant, `will-${e.reason}`);
     audit.record(e.tenant, 'security', 'will.dropped', { clientId: e.clientId, topic: e.topic, reason: e.reason });
   });
+  // an expired token ends its connection: the operator sees who and when
+  events.on('client-disconnected', (e) => {
+    if (e.reason === 'token-expired') audit.record(e.tenant, 'security', 'token.expired', { login: e.username, clientId: e.clientId, remoteAddress: e.remoteAddress });
+  });
   events.on('limit-applied', (e) => traffic.denied(e.tenant, LIMIT_COUNTERS[e.limit]));
   events.on('storage-limit', (e) => traffic.denied(e.tenant, e.reason));
   events.on('client-error', (e) => {

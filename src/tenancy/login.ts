@@ -36,12 +36,13 @@ export class LoginFailures {
 
   /** Whether a login of this username from this address is refused without hashing now. */
   locked(username: string, address: string | undefined, now: number): boolean {
-    return isLocked(this.byUsername, username, now) || (address !== undefined && isLocked(this.byAddress, address, now));
+    // an empty username (a bearer token) is no one's: only its address is throttled
+    return (username !== '' && isLocked(this.byUsername, username, now)) || (address !== undefined && isLocked(this.byAddress, address, now));
   }
 
   /** Records a failed login (a wrong password, or an unknown username). */
   failed(username: string, address: string | undefined, now: number): void {
-    this.record(this.byUsername, username, this.limits.failuresPerUsername, now);
+    if (username !== '') this.record(this.byUsername, username, this.limits.failuresPerUsername, now);
     if (address !== undefined) this.record(this.byAddress, address, this.limits.failuresPerAddress, now);
   }
 
