@@ -94,6 +94,7 @@ export function renderMetrics(host: BrokerHost): string {
   }
   out.family('tenant_broker_server_unauthenticated_connections', 'gauge', 'Connections not yet accepted (before CONNACK)', [[{}, stats.unauthenticated.connections]]);
   out.family('tenant_broker_server_unauthenticated_bytes', 'gauge', 'Memory charged to connections not yet accepted (estimated per connection, plus the bytes they sent)', [[{}, stats.unauthenticated.bytes]]);
+  out.family('tenant_broker_auth_total', 'counter', 'Logins answered by each authentication provider, by result (cached: an allow reused)', (stats.auth ?? []).map((a): Sample => [{ provider: a.provider, result: a.result }, a.count]));
   out.family('tenant_broker_server_denials_total', 'counter', 'Refused or limited actions by reason since start, unknown usernames included', Object.entries(stats.total.denials).map(([reason, n]): Sample => [{ reason }, n]));
 
   if (stats.persistence) {

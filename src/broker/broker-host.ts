@@ -102,6 +102,8 @@ export interface BrokerStats {
   persistence: { store: 'sqlite' | 'memory'; retained: number; subscriptions: number; queued: number; offlineDropped: number; sessionsExpired: number } | null;
   /** What the audit trail did not keep: entries dropped, pruned to a bound, or added to an earlier one. */
   audit: AuditCounters;
+  /** Logins answered per provider (`registry`, `jwt`, `http`, `flow`) and result (`allow`, `deny`, `ignore`, `failure`, `cached`). */
+  auth: Array<{ provider: string; result: string; count: number }>;
 }
 
 /**
@@ -200,6 +202,7 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
       webhooks: this.webhooks.allCounters(),
       unauthenticated: { connections: this.pending?.memory.connections ?? 0, bytes: this.pending?.memory.bytes ?? 0 },
       audit: this.registry.audit.counters(),
+      auth: this.authenticator.counters(),
       persistence: persisted && {
         store: this.fabric!.durable ? 'sqlite' : 'memory',
         retained: persisted.retained,
