@@ -13,6 +13,10 @@ const CLOSE_TIMEOUT_MS = 10_000;
 // how long an engine error stays on the node's status before the client count returns
 const ERROR_STATUS_MS = 10_000;
 
+// client churn can be fast (thousands of connects a second): the client counts on the
+// nodes' statuses follow it at most once per this interval (trailing edge)
+const CLIENT_STATUS_MS = 300;
+
 export default function (RED: NodeAPI): void {
   registerTenantRoutes(RED);
 
@@ -22,26 +26,38 @@ export default function (RED: NodeAPI): void {
     const node = this;
     const users = new Set<BrokerUser>();
     let host: BrokerHost | null = null;
-    let pendingStatus = false;
+    let statusTimer: NodeJS.Timeout | null = null;
     // registry webhooks failing now, and their tenants (flow webhooks show it on their own node)
     const failingWebhooks = new Map<string, string | null>();
     let errorShown: NodeJS.Timeout | null = null;
 
     const setState = (state: BrokerState) => {
+      if (state.kind !== 'listening' && statusTimer) {
+        clearTimeout(statusTimer);
+        statusTimer = null;
+      }
       node.state = state;
       for (const user of users) tellUser(user, state);
     };
-    // client churn can be fast: coalesce status updates to one per tick
-    const refreshClients = () => {
-      if (pendingStatus || errorShown) return;
-      pendingStatus = true;
-      setImmediate(() => {
-        pendingStatus = false;
-        if (!host?.running) return;
-        for (const id of failingWebhooks.keys()) if (!host.webhooks.has(id)) failingWebhooks.delete(id);
-        setState({ kind: 'listening', clients: host.connectionCounts(), failingWebhooks: [...failingWebhooks.values()] });
-      });
+    const showClients = () => {
+      statusTimer = null;
+      if (!host?.running || errorShown) return;
+      for (const id of failingWebhooks.keys()) if (!host.webhooks.has(id)) failingWebhooks.delete(id);
+      setState({ kind: 'listening', clients: host.connectionCounts(), failingWebhooks: [...failingWebhooks.values()] });
     };
+    // client counts: once per CLIENT_STATUS_MS at most, after the churn; `now` for a change a user must see at once
+    const refreshClients = (now = false) => {
+      if (errorShown) return;
+      if (now) {
+        if (statusTimer) clearTimeout(statusTimer);
+        showClients();
+        return;
+      }
+      if (statusTimer) return;
+      statusTimer = setTimeout(showClients, CLIENT_STATUS_MS);
+      statusTimer.unref();
+    };
+    const onClients = () => refreshClients();
     // once when a registry webhook starts failing and once when it recovers, however many deliveries fail
     const onWebhookHealth = (change: WebhookHealthChange) => {
       if (!change.webhookId.startsWith(REGISTRY_WEBHOOK_PREFIX)) return;
@@ -49,18 +65,29 @@ export default function (RED: NodeAPI): void {
       if (change.state === 'failing') failingWebhooks.set(change.webhookId, change.tenant);
       else failingWebhooks.delete(change.webhookId);
       node.warn(RED._(`tenant-broker.warn.webhook-${change.state}`, params));
-      refreshClients();
+      refreshClients(true);
     };
 
     node.state = { kind: 'starting' };
+    // what each user shows now, so that an update that changes nothing on it is not sent to the editor
+    const shown = new Map<BrokerUser, string>();
     // a user with its own status (tenant-webhook) takes the state itself
-    const tellUser = (user: BrokerUser, state: BrokerState) => (user.onBrokerState ? user.onBrokerState(state) : user.status(brokerStatus(RED, state, user.tenantScope)));
+    const tellUser = (user: BrokerUser, state: BrokerState) => {
+      if (user.onBrokerState) return user.onBrokerState(state);
+      const status = brokerStatus(RED, state, user.tenantScope);
+      const key = `${status.fill}\u0000${status.shape}\u0000${status.text}`;
+      if (shown.get(user) === key) return;
+      shown.set(user, key);
+      user.status(status);
+    };
     node.register = (user) => {
       users.add(user);
+      shown.delete(user);
       tellUser(user, node.state);
     };
     node.deregister = (user) => {
       users.delete(user);
+      shown.delete(user);
     };
 
     node.ready = (async () => {
@@ -99,8 +126,8 @@ export default function (RED: NodeAPI): void {
         httpPublish: config.httpPublish === true ? { corsOrigins: String(config.httpCorsOrigins ?? '').split(',').map((o) => o.trim()).filter(Boolean) } : false,
       };
       host = new BrokerHost(options);
-      host.on('client-connected', refreshClients);
-      host.on('client-disconnected', refreshClients);
+      host.on('client-connected', onClients);
+      host.on('client-disconnected', onClients);
       host.on('engine-error', (err) => {
         const reason = describeError(RED, err);
         node.error(RED._('tenant-broker.errors.engine', { reason }));
@@ -109,7 +136,7 @@ export default function (RED: NodeAPI): void {
         if (errorShown) clearTimeout(errorShown);
         errorShown = setTimeout(() => {
           errorShown = null;
-          refreshClients();
+          refreshClients(true);
         }, ERROR_STATUS_MS);
       });
       // the broker's state is unknown: replace it (same ports, same registry) rather than go on with it
@@ -118,7 +145,7 @@ export default function (RED: NodeAPI): void {
         node.error(RED._('tenant-broker.errors.restarting', { reason: describeError(RED, err) }));
         setState({ kind: 'starting' });
         running.restart().then(
-          () => refreshClients(),
+          () => refreshClients(true),
           (restartError: unknown) => {
             const reason = describeError(RED, restartError);
             node.error(RED._('tenant-broker.errors.restart-failed', { reason }));
@@ -141,6 +168,8 @@ export default function (RED: NodeAPI): void {
 
     node.on('close', (_removed: boolean, done: () => void) => {
       if (errorShown) clearTimeout(errorShown);
+      if (statusTimer) clearTimeout(statusTimer);
+      statusTimer = null;
       const closing = node.ready.then(
         (running) => running.close(),
         () => host?.close(),
@@ -151,6 +180,7 @@ export default function (RED: NodeAPI): void {
         .finally(() => {
           setState({ kind: 'closed' });
           users.clear();
+          shown.clear();
           done();
         });
     });

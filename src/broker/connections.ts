@@ -79,7 +79,12 @@ export function clientInfo(session: ClientSession): ClientInfo {
  * or taken over by the login that created it. Names cannot contain `:` or `/`.
  */
 export function sessionKey(tenant: string, login: string, clientId: string): string {
-  return (login === tenant ? tenant : tenant + '/' + login) + ':' + clientId;
+  return loginKey(tenant, login) + ':' + clientId;
+}
+
+/** The part of a session key before the client id: whose sessions they are (a tenant's own login, or one device). */
+export function loginKey(tenant: string, login: string): string {
+  return login === tenant ? tenant : tenant + '/' + login;
 }
 
 export function parseSessionKey(id: string): { tenant: string; login: string; clientId: string } | null {

@@ -6,7 +6,7 @@ import { createSqlitePersistence } from '../persistence/sqlite-persistence';
 import { queueBounds, type BrokerQueueBounds } from '../tenancy/quotas';
 import { BROKER_DEFAULTS } from '../defaults';
 import { firstLevel, ROOT_USER } from '../tenancy/topics';
-import { parseSessionKey } from './connections';
+import { loginKey, parseSessionKey } from './connections';
 
 /**
  * Where the broker keeps state (persistence) and how messages fan out (the
@@ -88,6 +88,10 @@ export function createFabric(options: FabricOptions, registry: Registry, events:
     ownerOfTopic: (topic) => registry.tenantOfTopic(topic)?.username ?? firstLevel(topic),
     sessionExpiryMs: options.sessionExpiryMs || undefined,
     tenantOf: (clientId) => parseSessionKey(clientId)?.tenant ?? null,
+    loginOf: (clientId) => {
+      const key = parseSessionKey(clientId);
+      return key ? loginKey(key.tenant, key.login) : null;
+    },
   };
   const store = choice === 'memory' ? createMemoryPersistence(common) : createSqlitePersistence({ ...common, db: registry.db, flushIntervalMs: options.persistenceFlushMs });
   reportStore(store, events);

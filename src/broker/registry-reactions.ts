@@ -2,10 +2,9 @@ import type { EventEmitter } from 'node:events';
 import type { EngineEvents } from '../events';
 import type { MemoryPersistence } from '../persistence/memory-store';
 import type { DeviceChange, Registry, TenantChange } from '../registry/registry';
-import { connectionsAfterChange, deviceConnectionsAfterChange } from '../tenancy/policy';
-import { ROOT_USER } from '../tenancy/topics';
+import { connectionsAfterChange, deviceConnectionsAfterChange, deviceSessionsAfterChange, sessionOwnerExists } from '../tenancy/policy';
 import { dropWill } from '../aedes-seam';
-import type { ConnectionTracker } from './connections';
+import { loginKey, parseSessionKey, type ConnectionTracker } from './connections';
 import type { TrafficCounters } from './traffic';
 
 /**
@@ -34,12 +33,17 @@ export class RegistryReactions {
 
   /**
    * The store of the broker now running (null: a persistence the engine was
-   * given, which it cannot search). Sessions of users that are no longer
-   * tenants (removed while the broker was down) are dropped at once.
+   * given, which it cannot search). Sessions of logins that are no longer
+   * tenants or devices (removed while the broker was down) are dropped at once.
    */
   attach(store: MemoryPersistence | null): void {
     this.store = store;
-    store?.dropOrphanSessions((user) => user === ROOT_USER || this.registry.getTenant(user) !== undefined);
+    const isTenant = (name: string) => this.registry.getTenant(name) !== undefined;
+    const tenantOfDevice = (login: string) => this.registry.devices.get(login)?.tenant;
+    store?.dropSessions((clientId) => {
+      const owner = parseSessionKey(clientId);
+      return owner !== null && !sessionOwnerExists(owner, isTenant, tenantOfDevice);
+    });
   }
 
   stop(): void {
@@ -71,8 +75,14 @@ export class RegistryReactions {
   }
 
   private deviceChanged(change: DeviceChange): void {
+    const sessions = deviceSessionsAfterChange(change.before, change.after);
+    const login = loginKey(change.tenant, change.username);
+    // whatever a crash or an outside edit left under this name is not the new device's
+    if (sessions === 'open') this.withStore((store) => store.openLogin(login));
     if (!change.before) return;
     if (deviceConnectionsAfterChange(change.before, change.after, change.passwordChanged)?.kind === 'kick') this.connections.kickDevice(change.username);
+    // its sessions go with it: a new device of the same name inherits nothing (with its tenant, they went already)
+    if (sessions === 'purge' && this.registry.getTenant(change.tenant)) this.withStore((store) => store.removeLogin(login));
   }
 
   private withStore(task: (store: MemoryPersistence) => void): void {

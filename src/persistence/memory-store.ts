@@ -43,6 +43,8 @@ export interface MemoryPersistenceOptions {
   ownerOfTopic?: (topic: string) => string;
   /** Tenant of a client id, or null; default: the part before the first ':' (`<tenant>:<clientid>`). */
   tenantOf?: (clientId: string) => string | null;
+  /** The login a client id belongs to (what `removeLogin` names), or null; default: the part before the first ':'. */
+  loginOf?: (clientId: string) => string | null;
   /** Offline time after which a session (subscriptions, queue, in-flight state, will) is discarded. */
   sessionExpiryMs?: number;
   /** How often expired sessions are swept; default sessionExpiryMs / 2, clamped to 1 s..60 s. */
@@ -122,8 +124,11 @@ export class MemoryPersistence extends EventEmitter {
   readonly #retained: RetainedIndex;
   readonly #tenantOf: (clientId: string) => string | null;
   readonly #ownerOfTopic: (topic: string) => string;
+  readonly #loginOf: (clientId: string) => string | null;
   /** Tenants removed (and purged) whose name has not been given to a new tenant since. */
   readonly #removed = new Set<string>();
+  /** Logins (devices) removed (and purged) whose name has not been given to a new login since. */
+  readonly #removedLogins = new Set<string>();
   readonly #outgoing: OutgoingQueues;
   readonly #subscriptions: SubscriptionIndex;
   #incoming = new Map<string, Map<number, IncomingEntry>>();
@@ -140,6 +145,7 @@ export class MemoryPersistence extends EventEmitter {
     this.#ownerOfTopic = opts.ownerOfTopic ?? firstLevelOwner;
     this.#retained = new RetainedIndex(journal, opts.retainedQuota ?? (() => undefined), (event) => this.emit('retainedRefused', event satisfies RetainedRefused), this.#ownerOfTopic);
     this.#tenantOf = opts.tenantOf ?? defaultTenantOf;
+    this.#loginOf = opts.loginOf ?? defaultTenantOf;
     const fixed: QueueBounds = { clientMessages: opts.maxOfflinePerClient ?? 0, clientBytes: 0, tenantMessages: opts.maxOfflinePerTenant ?? 0, tenantBytes: opts.maxQueuedBytesPerTenant ?? 0 };
     this.#outgoing = new OutgoingQueues(journal, {
       tenantOf: this.#tenantOf,
@@ -451,10 +457,41 @@ export class MemoryPersistence extends EventEmitter {
     }, null);
   }
 
+  /**
+   * Removes, at once, every session of a removed login (a device): its
+   * subscriptions, queues, in-flight state and will, and commits it. Until
+   * `openLogin`, nothing more is kept for it: its kicked clients' packets
+   * still on their way are not stored.
+   */
+  removeLogin(login: string): void {
+    this.assertOpen();
+    this.#removedLogins.add(login);
+    this.#purge((clientId) => this.#loginOf(clientId) === login, null);
+  }
+
+  /** A login of this name (new): it inherits nothing, whatever was left under its name. */
+  openLogin(login: string): void {
+    this.assertOpen();
+    this.#purge((clientId) => this.#loginOf(clientId) === login, null);
+    this.#removedLogins.delete(login);
+  }
+
+  /** Drops, and commits, the sessions of the client ids `owns` names (e.g. logins gone while the broker was down); returns how many. */
+  dropSessions(owns: (clientId: string) => boolean): number {
+    this.assertOpen();
+    return this.#purge(owns, null);
+  }
+
   #gone(clientId: string): boolean {
-    if (this.#removed.size === 0) return false;
-    const tenant = this.#tenantOf(clientId);
-    return tenant !== null && this.#removed.has(tenant);
+    if (this.#removed.size > 0) {
+      const tenant = this.#tenantOf(clientId);
+      if (tenant !== null && this.#removed.has(tenant)) return true;
+    }
+    if (this.#removedLogins.size > 0) {
+      const login = this.#loginOf(clientId);
+      if (login !== null && this.#removedLogins.has(login)) return true;
+    }
+    return false;
   }
 
   /**

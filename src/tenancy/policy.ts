@@ -354,6 +354,29 @@ export function deviceConnectionsAfterChange(before: DevicePolicy, after: Device
   return null;
 }
 
+/**
+ * What a change of a device does to the sessions its logins left in the
+ * store: a removed device's go at once (subscriptions, queued messages, will),
+ * and a new device inherits nothing left under its name, whatever its tenant
+ * had before.
+ */
+export function deviceSessionsAfterChange(before: DevicePolicy | null, after: DevicePolicy | null): 'purge' | 'open' | null {
+  if (before && !after) return 'purge';
+  if (!before && after) return 'open';
+  return null;
+}
+
+/**
+ * A persistent session left by a login while the broker was down: kept only
+ * while its tenant exists and, for a device's, while that device still exists
+ * in the same tenant. Root's are always kept.
+ */
+export function sessionOwnerExists(owner: { tenant: string; login: string }, isTenant: (name: string) => boolean, tenantOfDevice: (login: string) => string | undefined): boolean {
+  if (owner.tenant === ROOT_USER) return true;
+  if (!isTenant(owner.tenant)) return false;
+  return owner.login === owner.tenant || tenantOfDevice(owner.login) === owner.tenant;
+}
+
 /** The rules a device's connection is held to: its roles' rules in order, then the tenant's default. */
 export function deviceAccess(layers: Access['layers'], tenant: TenantPolicy, subject: Access['subject']): Access {
   return { layers, defaultAllow: tenant.deviceDefaultAccess === 'allow', subject };

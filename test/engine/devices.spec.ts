@@ -1,6 +1,21 @@
 import assert from 'node:assert/strict';
 import { engineFixture } from '../helpers/engine';
+import BetterSqlite3 from 'better-sqlite3';
+import { BrokerHost } from '../../src';
 import { closed, connackCode, connect, type TestClient } from '../helpers/mqtt';
+import { tempDir } from '../helpers/tmp';
+import { until } from '../helpers/until';
+
+/** A login's stored session rows (client ids starting with `prefix`), read through another connection. */
+function deviceRowsOnDisk(dbPath: string, prefix: string): { subscriptions: number; queued: number } {
+  const db = new BetterSqlite3(dbPath, { readonly: true });
+  try {
+    const count = (table: string) => (db.prepare(`SELECT count(*) AS n FROM ${table} WHERE substr(client_id, 1, ?) = ?`).get(prefix.length, prefix) as { n: number }).n;
+    return { subscriptions: count('persist_subscriptions'), queued: count('persist_outgoing') };
+  } finally {
+    db.close();
+  }
+}
 
 /**
  * Devices, roles and rules inside a tenant, with real clients: logins of their
@@ -134,6 +149,34 @@ describe('devices and roles', () => {
       await gone;
       assert.equal(tenantLogin.client.connected, true);
       assert.equal(await code({ username: 'sensor-2', password: 'new' }), 0);
+    });
+
+    it('a removed device\'s persistent sessions go at once, on disk too: the same name added again inherits nothing', async () => {
+      const r = fixture.engine.host.registry;
+      const persisted = () => fixture.engine.host.stats().persistence!;
+      const first = await device('sensor-1', undefined, { clientId: 'keep', clean: false });
+      assert.equal(first.sessionPresent, false);
+      await first.subscribe('cmd/+', 1);
+      await first.end();
+      await fixture.engine.host.publish('globex', { topic: 'cmd/reboot', payload: 'queued for the old sensor-1', qos: 1 });
+      await until('the offline session holds the message', () => persisted().queued === 1 && persisted().subscriptions === 1);
+
+      r.devices.remove('sensor-1');
+      // no flush interval waited for: gone, and committed, by the time remove returns
+      assert.deepEqual([persisted().queued, persisted().subscriptions], [0, 0]);
+      assert.deepEqual(deviceRowsOnDisk(fixture.engine.dbPath, 'globex/sensor-1:'), { subscriptions: 0, queued: 0 });
+
+      await r.devices.add({ tenant: 'globex', username: 'sensor-1', password: 'another-pw' });
+      const again = await device('sensor-1', 'another-pw', { clientId: 'keep', clean: false });
+      assert.equal(again.sessionPresent, false);
+      await again.subscribe('status', 1);
+      // messages to cmd/+ would still reach a subscription it inherited
+      await fixture.engine.host.publish('globex', { topic: 'cmd/reboot', payload: 'for nobody', qos: 1 });
+      await sentinel(again, 'globex', 'status');
+      assert.deepEqual(
+        again.inbox.filter((m) => m.topic !== 'status').map((m) => m.payload),
+        [],
+      );
     });
 
     it('counts toward the tenant\'s connection quota, has one of its own, and is kicked with its tenant', async () => {
@@ -437,5 +480,54 @@ describe('devices and roles', () => {
       assert.equal((await r.waitFor((m) => m.payload === 'moved')).topic, 'org/globex/x/1');
       while (!seen.includes('x/1')) await new Promise((resolve) => setTimeout(resolve, 10));
     });
+  });
+});
+
+describe('a device removed while the broker was down', () => {
+  it('its persistent sessions go at the next start; another device of the tenant keeps its own', async () => {
+    const tmp = tempDir();
+    const database = tmp.file('registry.db');
+    const options = { mqtt: { port: 0, host: '127.0.0.1' }, ws: false as const, database, rootPassword: 'rootpw' };
+    const open: TestClient[] = [];
+    let host = new BrokerHost(options);
+    try {
+      await host.registry.addTenant({ username: 'globex', password: 'globex-pw', isolation: 'mountpoint' });
+      await host.registry.devices.add({ tenant: 'globex', username: 'sensor-1', password: 'sensor-1-pw' });
+      await host.registry.devices.add({ tenant: 'globex', username: 'sensor-2', password: 'sensor-2-pw' });
+      let url = `mqtt://127.0.0.1:${(await host.start()).mqtt!.port}`;
+      for (const username of ['sensor-1', 'sensor-2']) {
+        const c = await connect(url, { username, password: `${username}-pw`, clientId: 'keep', clean: false });
+        await c.subscribe('cmd/+', 1);
+        await c.end();
+      }
+      await host.publish('globex', { topic: 'cmd/reboot', payload: 'queued', qos: 1 });
+      await until('both offline sessions hold the message', () => host.stats().persistence!.queued === 2);
+      await host.close();
+      // an outside edit while the broker is down (the sqlite3 shell)
+      const db = new BetterSqlite3(database);
+      db.prepare("DELETE FROM devices WHERE username = 'sensor-1'").run();
+      db.close();
+
+      host = new BrokerHost(options);
+      url = `mqtt://127.0.0.1:${(await host.start()).mqtt!.port}`;
+      assert.deepEqual(deviceRowsOnDisk(database, 'globex/sensor-1:'), { subscriptions: 0, queued: 0 });
+      assert.deepEqual(deviceRowsOnDisk(database, 'globex/sensor-2:'), { subscriptions: 1, queued: 1 });
+      await host.registry.devices.add({ tenant: 'globex', username: 'sensor-1', password: 'another-pw' });
+      const fresh = await connect(url, { username: 'sensor-1', password: 'another-pw', clientId: 'keep', clean: false });
+      open.push(fresh);
+      assert.equal(fresh.sessionPresent, false);
+      const kept = await connect(url, { username: 'sensor-2', password: 'sensor-2-pw', clientId: 'keep', clean: false });
+      open.push(kept);
+      assert.equal(kept.sessionPresent, true);
+      await kept.waitFor((m) => m.payload === 'queued');
+      await fresh.subscribe('status', 1);
+      await host.publish('globex', { topic: 'status', payload: 'sentinel', qos: 1 });
+      await fresh.waitFor((m) => m.payload === 'sentinel');
+      assert.deepEqual(fresh.inbox.map((m) => m.payload), ['sentinel']);
+    } finally {
+      await Promise.all(open.map((c) => c.end().catch(() => undefined)));
+      await host.close();
+      tmp.remove();
+    }
   });
 });
