@@ -93,7 +93,16 @@ export default function (RED: NodeAPI): void {
     node.ready = (async () => {
       const userDir = (RED.settings as { userDir?: string }).userDir ?? process.cwd();
       const database = config.database?.trim() || BROKER_DEFAULTS.database;
-      const tls = config.tls ? { keyFile: config.keyFile, certFile: config.certFile, caFile: config.caFile || undefined, requireClientCert: Boolean(config.requireClientCert) } : undefined;
+      const tls = config.tls
+        ? {
+            keyFile: config.keyFile,
+            certFile: config.certFile,
+            caFile: config.caFile || undefined,
+            requireClientCert: Boolean(config.requireClientCert),
+            crlFile: config.crlFile || undefined,
+            certificateIdentity: config.certificateIdentity || 'none',
+          }
+        : undefined;
       const options: BrokerHostOptions = {
         mqtt: { port: port(config.tcpPort, BROKER_DEFAULTS.mqtt.port), host: config.tcpHost || BROKER_DEFAULTS.mqtt.host, tls },
         ws: config.wsEnabled === false ? false : { port: port(config.wsPort, BROKER_DEFAULTS.ws.port), host: config.wsHost || config.tcpHost || BROKER_DEFAULTS.ws.host, path: config.wsPath || BROKER_DEFAULTS.ws.path, tls },

@@ -60,11 +60,17 @@ export interface WillDropped {
   reason: DenialReason;
 }
 
-/** A connection closed or refused before CONNACK: over the unauthenticated memory budget, or no CONNECT in time. */
+/**
+ * A connection closed or refused before CONNACK: over the unauthenticated
+ * memory budget, no CONNECT in time, or (`tls-rejected`) a client certificate
+ * required and not verified: missing, revoked, or signed by another CA.
+ */
 export interface ConnectionShed {
   transport: Transport;
   remoteAddress: string | undefined;
   reason: ShedReason;
+  /** For `tls-rejected`: Node's verification code (CERT_REVOKED, UNABLE_TO_VERIFY_LEAF_SIGNATURE, ...). */
+  detail?: string;
 }
 
 export interface ClientFailure {
@@ -74,7 +80,7 @@ export interface ClientFailure {
 
 /** Events of BrokerHost; the names are what `on()` takes. */
 export interface EngineEvents {
-  /** `provider`: who admitted the login (`registry`, `jwt`, `http`, `flow`). */
+  /** `provider`: who admitted the login (`registry`, `certificate`, `jwt`, `http`, `flow`). */
   'client-connected': [ClientInfo & { provider: string }];
   'client-disconnected': [ClientInfo & { reason: DisconnectReason }];
   /** Filters a client was granted, as it wrote them. */

@@ -15,6 +15,7 @@ export type { FabricOptions, PersistenceChoice } from './broker/fabric';
 export { Registry } from './registry/registry';
 export type { Device, DevicePatch, NewDevice, NewTenant, NewWebhook, Role, Tenant, TenantChange, TenantDefaults, TenantPatch, Webhook } from './registry/registry';
 export type { AccessRule } from './tenancy/rules';
+export { CERTIFICATE_IDENTITY_SOURCES, type CertificateIdentitySource } from './tenancy/certificate-identity';
 export { LIMIT_FIELDS } from './registry/limits';
 export type { AuditCategory, AuditEvent } from './audit/audit-log';
 export type { TopicStat } from './registry/topic-stats';

@@ -22,6 +22,8 @@ export const NODE_DEFAULTS = {
     certFile: '',
     caFile: '',
     requireClientCert: false,
+    crlFile: '',
+    certificateIdentity: 'none',
     database: BROKER_DEFAULTS.database,
     defaultIsolation: 'prefix',
     defaultMaxConnections: '0',

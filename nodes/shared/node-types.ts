@@ -1,5 +1,5 @@
 import type { Node, NodeDef } from 'node-red';
-import type { BrokerHost } from '../../src';
+import type { BrokerHost, CertificateIdentitySource } from '../../src';
 import type { BrokerState } from './status';
 
 export interface TenantBrokerNodeDef extends NodeDef {
@@ -16,6 +16,10 @@ export interface TenantBrokerNodeDef extends NodeDef {
   certFile: string;
   caFile: string;
   requireClientCert: boolean;
+  /** A certificate revocation list (PEM); empty: none. */
+  crlFile: string;
+  /** Where a client certificate names the login: none, cn, san-dns, san-email, san-uri. */
+  certificateIdentity: CertificateIdentitySource;
   database: string;
   defaultIsolation: 'prefix' | 'mountpoint';
   defaultMaxConnections: string;

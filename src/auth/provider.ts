@@ -12,6 +12,12 @@ export interface LoginAttempt {
   /** `mqtt`, or `http` for the HTTP publish adapter. */
   protocol: 'mqtt' | 'http';
   transport: Transport;
+  /**
+   * The login a verified client certificate names, on a listener that takes
+   * identities from certificates: it is the username, and the certificate is
+   * the proof (no password is asked). Null: the certificate names none.
+   */
+  certificate?: { identity: string | null };
 }
 
 /**

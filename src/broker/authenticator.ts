@@ -13,7 +13,7 @@ export type LoginResult =
    * The registry's (or root's) own check. `passwordOk` false: no provider
    * allowed or denied either (CONNACK 4, or 5 while throttled).
    */
-  | { kind: 'registry'; passwordOk: boolean; throttled: boolean }
+  | { kind: 'registry'; passwordOk: boolean; throttled: boolean; via?: 'certificate' }
   | { kind: 'provider'; provider: ProviderName; answer: AllowAnswer; mayGrantSuperuser: boolean; cached: boolean }
   | { kind: 'refused'; provider: ProviderName; reason: 'provider-denied' | 'provider-failed'; detail?: string };
 
@@ -64,6 +64,7 @@ export class Authenticator {
   }
 
   async check(attempt: LoginAttempt): Promise<LoginResult> {
+    if (attempt.certificate) return this.checkCertificate(attempt.certificate.identity);
     const { username } = attempt;
     const now = Date.now();
     const throttled = this.failures.locked(username, attempt.peerhost, now);
@@ -99,6 +100,21 @@ export class Authenticator {
       return { kind: 'provider', provider: provider.name, answer, mayGrantSuperuser: provider.mayGrantSuperuser, cached: false };
     }
     return { kind: 'registry', passwordOk: false, throttled };
+  }
+
+  /**
+   * The certificate step: on a listener that takes identities from client
+   * certificates, the verified certificate is the only credential. The login
+   * it names is admitted as a registry login whose password verified (its
+   * enabled flag, quotas and client id binding still apply); an identity that
+   * is no registry login (root never is) ends the chain with CONNACK 4. No
+   * provider is asked, nothing is cached, and there is nothing to throttle:
+   * a certificate cannot be guessed.
+   */
+  private checkCertificate(identity: string | null): LoginResult {
+    const passwordOk = identity !== null && identity !== ROOT_USER && this.registry.login(identity) !== undefined;
+    this.count('certificate', passwordOk ? 'allow' : 'ignore');
+    return { kind: 'registry', passwordOk, throttled: false, via: 'certificate' };
   }
 
   /** Resolves once every provider can answer; rejects with the first that cannot (a bad key file). */

@@ -21,7 +21,9 @@ export interface ClientSession extends ClientPolicyState {
   connectedAt: number;
   /** Set when the login is a registry device's: its name (its roles and limits apply). */
   device: string | null;
-  /** Who admitted the login: `registry` (root included), or a provider's name. */
+  /** On a listener that takes identities from client certificates: the login the certificate names (see ConnectionInfo). */
+  certificate: { identity: string | null } | null;
+  /** Who admitted the login: `registry` (root included), `certificate`, or a provider's name. */
   provider: string;
   /** For a provider's login: its name (`%u`, the session key) and its own rules, evaluated before the device's roles. */
   providerLogin: { login: string; rules: CompiledRule[] } | null;
@@ -46,6 +48,7 @@ export function newSession(info: ConnectionInfo, pending: ClientSession['pending
     clientId: '',
     transport: info.transport,
     remoteAddress: info.remoteAddress,
+    certificate: info.certificate ?? null,
     identifierRejected: false,
     connectedAt: 0,
     device: null,

@@ -310,19 +310,35 @@ function buildHooks(ctx: HookContext) {
       };
       const session = sessions.get(client)!;
       if (session.identifierRejected) return refuse(session, 'identifier-rejected', done);
+      // on a listener that takes identities from client certificates, the certificate's replaces the CONNECT's username
+      const certificate = session.certificate;
+      if (certificate) {
+        session.username = certificate.identity;
+        if (certificate.identity === null) return refuse(session, 'bad-credentials', done, { provider: 'certificate', detail: 'the certificate names no login' });
+        username = certificate.identity;
+      }
       if (!username) return refuse(session, 'no-credentials', done);
-      const attempt: LoginAttempt = { username, password: password ?? Buffer.alloc(0), clientId: session.clientId, peerhost: session.remoteAddress, protocol: 'mqtt', transport: session.transport };
+      const login = username;
+      const attempt: LoginAttempt = {
+        username: login,
+        password: certificate ? Buffer.alloc(0) : (password ?? Buffer.alloc(0)),
+        clientId: session.clientId,
+        peerhost: session.remoteAddress,
+        protocol: 'mqtt',
+        transport: session.transport,
+        ...(certificate ? { certificate } : {}),
+      };
       ctx.authenticator
         .check(attempt)
         .then(
           (result) => {
             if (result.kind === 'refused') {
-              if (result.reason === 'provider-denied') ctx.authenticator.failed(username, session.remoteAddress);
+              if (result.reason === 'provider-denied') ctx.authenticator.failed(login, session.remoteAddress);
               return refuse(session, result.reason, done, { provider: result.provider, detail: result.detail });
             }
             // from here to connections.add is one synchronous step: the quota counts every login admitted before
             const placed = placeLogin(registry, result, {
-              username,
+              username: login,
               clientId: session.clientId,
               rootEnabled: ctx.rootPassword() !== undefined,
               allowSuperuser: ctx.allowSuperuser,
@@ -330,13 +346,13 @@ function buildHooks(ctx: HookContext) {
               liveLoginConnections: (device, key) => connections.countDeviceExcept(device, key),
             });
             if (placed.verdict.kind === 'refuse') {
-              if (placed.verdict.reason === 'bad-credentials') ctx.authenticator.failed(username, session.remoteAddress);
-              return refuse(session, placed.verdict.reason, done, result.kind === 'provider' ? { provider: result.provider } : {});
+              if (placed.verdict.reason === 'bad-credentials' && !certificate) ctx.authenticator.failed(login, session.remoteAddress);
+              return refuse(session, placed.verdict.reason, done, result.kind === 'provider' ? { provider: result.provider } : certificate ? { provider: 'certificate' } : {});
             }
             const scope = placed.verdict.scope;
             session.scope = scope;
             session.device = placed.device;
-            session.provider = result.kind === 'provider' ? result.provider : 'registry';
+            session.provider = result.kind === 'provider' ? result.provider : (result.via ?? 'registry');
             session.providerLogin = placed.providerLogin;
             const will = pendingWillOf(client);
             let willLimits: AppliedLimit[] = [];

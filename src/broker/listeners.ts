@@ -6,6 +6,7 @@ import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { TenantBrokerError } from '../errors';
+import { certificateIdentity, isCertificateIdentitySource, type CertificateIdentitySource } from '../tenancy/certificate-identity';
 import type { PendingConnections } from './pending';
 
 export interface TlsFiles {
@@ -14,6 +15,15 @@ export interface TlsFiles {
   caFile?: string;
   /** Ask for a client certificate and refuse connections without a valid one (signed by `caFile`). */
   requireClientCert?: boolean;
+  /** A certificate revocation list (PEM): a client certificate it lists is refused like a foreign one. */
+  crlFile?: string;
+  /**
+   * Take the login from the verified client certificate instead of the
+   * CONNECT's username and password (see tenancy/certificate-identity.ts):
+   * `none` (default), `cn`, `san-dns`, `san-email` or `san-uri`. Needs
+   * `requireClientCert`.
+   */
+  certificateIdentity?: CertificateIdentitySource;
 }
 
 export interface ListenerOptions {
@@ -38,6 +48,11 @@ export interface ConnectionInfo {
   req?: http.IncomingMessage;
   /** The socket whose arrival opened the pending connection (TCP or TLS socket; under WebSocket, the request's). */
   socket: net.Socket;
+  /**
+   * On a listener that takes identities from client certificates: the login
+   * the verified certificate names (null when it names none). Absent elsewhere.
+   */
+  certificate?: { identity: string | null };
 }
 
 export type ConnectionHandler = (stream: Duplex, info: ConnectionInfo) => void;
@@ -50,15 +65,46 @@ function readTlsFiles(files: TlsFiles, handshakeTimeout: number): tls.TlsOptions
       throw new TenantBrokerError(`cannot read TLS ${what} file ${path}: ${(err as Error).message}`, 'errors.tls-file', { path, what });
     }
   };
-  return {
+  const identity = files.certificateIdentity ?? 'none';
+  if (!isCertificateIdentitySource(identity)) {
+    throw new TenantBrokerError(`unknown certificate identity ${String(identity)}: none, cn, san-dns, san-email or san-uri`, 'errors.tls-identity', { identity: String(identity) });
+  }
+  if (identity !== 'none' && !files.requireClientCert) {
+    throw new TenantBrokerError('an identity from client certificates needs requireClientCert', 'errors.tls-identity-needs-client-cert', { identity });
+  }
+  const options: tls.TlsOptions = {
     key: read(files.keyFile, 'key'),
     cert: read(files.certFile, 'certificate'),
     ca: files.caFile ? read(files.caFile, 'CA') : undefined,
+    crl: files.crlFile ? read(files.crlFile, 'CRL') : undefined,
     requestCert: Boolean(files.requireClientCert),
-    rejectUnauthorized: Boolean(files.requireClientCert),
+    // Node would destroy an unverified socket silently after the handshake;
+    // verifiedPeer does the same, and counts it (`tls-rejected`)
+    rejectUnauthorized: false,
     // the handshake comes before the CONNECT's own deadline starts, and gets as long
     handshakeTimeout,
   };
+  try {
+    // a file that reads but does not parse (a key, a certificate, a CRL) is a settings error, said at start
+    tls.createSecureContext(options);
+  } catch (err) {
+    throw new TenantBrokerError(`TLS settings unusable: ${(err as Error).message}`, 'errors.tls-settings', { reason: (err as Error).message });
+  }
+  return options;
+}
+
+/**
+ * The TLS socket's client certificate as the listener's settings require:
+ * false when one is required and not verified (missing, revoked, signed by
+ * another CA: the caller counts and closes it); otherwise what the
+ * connection carries of it.
+ */
+function verifiedPeer(socket: tls.TLSSocket, files: TlsFiles | undefined): false | Pick<ConnectionInfo, 'certificate'> {
+  if (!files?.requireClientCert) return {};
+  if (!socket.authorized) return false;
+  const source = files.certificateIdentity ?? 'none';
+  if (source === 'none') return {};
+  return { certificate: { identity: certificateIdentity(socket.getPeerCertificate(), source) } };
 }
 
 function listen(server: net.Server, options: ListenerOptions, what: string): Promise<AddressInfo> {
@@ -116,8 +162,10 @@ export class TcpListener {
     const transport: Transport = options.tls ? 'tls' : 'tcp';
     const pending = options.pending;
     const accept = (socket: net.Socket) => {
+      const peer = options.tls ? verifiedPeer(socket as tls.TLSSocket, options.tls) : {};
+      if (peer === false) return void pending.refuse(socket, transport, 'tls-rejected', String((socket as tls.TLSSocket).authorizationError));
       if (!pending.open(socket, transport)) return void socket.destroy();
-      onConnection(socket, { transport, remoteAddress: socket.remoteAddress, socket });
+      onConnection(socket, { transport, remoteAddress: socket.remoteAddress, socket, ...peer });
       pending.meter(socket);
     };
     if (options.tls) {
@@ -160,6 +208,7 @@ export class WsListener {
     trackSockets(this.server, this.sockets);
     // pending from the socket's arrival: the HTTP upgrade counts against the deadline and the budget too
     this.server.on(options.tls ? 'secureConnection' : 'connection', (socket: net.Socket) => {
+      if (options.tls && verifiedPeer(socket as tls.TLSSocket, options.tls) === false) return void pending.refuse(socket, transport, 'tls-rejected', String((socket as tls.TLSSocket).authorizationError));
       if (pending.open(socket, transport)) pending.meter(socket);
       else socket.destroy();
     });
@@ -169,10 +218,12 @@ export class WsListener {
       const socket = req.socket;
       // ws no longer lets a connection's cap be lowered: refuse rather than buffer messages of any size
       if (!pending.of(socket)?.upgraded(ws)) return void ws.terminate();
+      const peer = options.tls ? verifiedPeer(socket as tls.TLSSocket, options.tls) : {};
+      if (peer === false) return void ws.terminate();
       const stream = createWebSocketStream(ws);
       // a protocol error on the socket surfaces here; the broker closes the client
       stream.on('error', () => stream.destroy());
-      onConnection(stream, { transport, remoteAddress: socket.remoteAddress, req, socket });
+      onConnection(stream, { transport, remoteAddress: socket.remoteAddress, req, socket, ...peer });
     });
     this.wss.on('error', () => undefined);
   }

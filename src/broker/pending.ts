@@ -31,6 +31,8 @@ export interface ShedConnection {
   transport: Transport;
   remoteAddress: string | undefined;
   reason: ShedReason;
+  /** For `tls-rejected`: why the certificate was not verified (Node's code, e.g. CERT_REVOKED). */
+  detail?: string;
 }
 
 const pendingOf = new WeakMap<net.Socket, PendingConnection>();
@@ -142,6 +144,12 @@ export class PendingConnections {
     pendingOf.set(socket, new PendingConnection(this, socket, transport, base));
     socket.once('close', closed);
     return true;
+  }
+
+  /** A socket refused before it was opened (a client certificate not verified): counted and closed. */
+  refuse(socket: net.Socket, transport: Transport, reason: ShedReason, detail?: string): void {
+    this.onShed({ transport, remoteAddress: socket.remoteAddress, reason, ...(detail ? { detail } : {}) });
+    socket.destroy();
   }
 
   /**

@@ -14,7 +14,7 @@ import type { Transport } from '../model';
 export const UNAUTHENTICATED_BASE_BYTES: Readonly<Record<Exclude<Transport, 'flow' | 'http'>, number>> = { tcp: 16 * 1024, tls: 32 * 1024, ws: 32 * 1024, wss: 48 * 1024 };
 
 /** Why a connection was closed or refused before it was accepted. */
-export type ShedReason = 'unauthenticated-memory' | 'connect-timeout';
+export type ShedReason = 'unauthenticated-memory' | 'connect-timeout' | 'tls-rejected';
 
 /**
  * The memory held by connections not yet accepted, against `limit` (0: no
