@@ -98,7 +98,7 @@ describe('e2e: the packed package in a real Node-RED', function () {
     assert.deepEqual(missing, [], 'the README links to files the tarball does not ship');
   });
 
-  it('loads the node types tenant-broker, tenant-in and tenant-out', async function () {
+  it('loads the node types tenant-broker, tenant-in, tenant-out and tenant-auth', async function () {
     const sets = await red!.json<NodeSet[]>('/nodes');
     const ours = sets.filter((s) => s.module === MODULE);
     for (const type of NODE_TYPES) {
