@@ -1,6 +1,22 @@
 import type { NodeAPI } from 'node-red';
-import { isAbsolute, join } from 'node:path';
-import { BROKER_DEFAULTS, BrokerHost, LIMIT_FIELDS, portSetting as port, REGISTRY_WEBHOOK_PREFIX, wholeSetting as whole, type BrokerHostOptions, type WebhookHealthChange } from '../src';
+import { readFileSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import {
+  AUTH_DEFAULTS,
+  BROKER_DEFAULTS,
+  BrokerHost,
+  HTTP_AUTH_DEFAULTS,
+  LIMIT_FIELDS,
+  MAX_JWT_CLOCK_TOLERANCE_SECONDS,
+  portSetting as port,
+  REGISTRY_WEBHOOK_PREFIX,
+  TenantBrokerError,
+  wholeSetting as whole,
+  type AuthSettings,
+  type BrokerHostOptions,
+  type ProviderConfig,
+  type WebhookHealthChange,
+} from '../src';
 import { withDefaults } from './shared/defaults';
 import { registerTenantRoutes } from './shared/admin-routes';
 import { describeError } from './shared/i18n';
@@ -16,6 +32,95 @@ const ERROR_STATUS_MS = 10_000;
 // client churn can be fast (thousands of connects a second): the client counts on the
 // nodes' statuses follow it at most once per this interval (trailing edge)
 const CLIENT_STATUS_MS = 300;
+const PROVIDER_KINDS = ['jwt', 'http', 'flow'] as const;
+
+/**
+ * The provider chain the node's Authentication tab describes, asked after the
+ * registry in `authOrder`: JWT only when a key is given, HTTP only when a URL
+ * is, the flow always (it answers "not mine" while no tenant-auth node is
+ * deployed). Relative file paths are relative to the user directory.
+ * Throws a translated sentence for a setting that cannot work.
+ */
+function authSettings(RED: NodeAPI, config: TenantBrokerNodeDef, credentials: TenantBrokerCredentials | undefined, userDir: string): AuthSettings {
+  const order = String(config.authOrder ?? '')
+    .split(',')
+    .map((kind) => kind.trim().toLowerCase())
+    .filter(Boolean);
+  if (order.some((kind) => !(PROVIDER_KINDS as readonly string[]).includes(kind)) || new Set(order).size !== order.length) {
+    throw new Error(RED._('tenant-broker.errors.auth-order', { value: String(config.authOrder) }));
+  }
+  const text = (value: unknown) => String(value ?? '').trim();
+  const file = (value: unknown) => (text(value) ? resolve(userDir, text(value)) : undefined);
+  const providers: ProviderConfig[] = [];
+  for (const kind of order) {
+    if (kind === 'jwt') {
+      const secret = credentials?.jwtSecret || undefined;
+      const publicKey = text(config.jwtPublicKey) || undefined;
+      const jwksFile = file(config.jwtJwksFile);
+      if (!secret && !publicKey && !jwksFile) continue;
+      providers.push({
+        kind,
+        secret,
+        secretEncoding: config.jwtSecretEncoding === 'base64' ? 'base64' : 'utf8',
+        publicKey,
+        jwksFile,
+        issuer: text(config.jwtIssuer) || undefined,
+        audience: text(config.jwtAudience) || undefined,
+        tenantClaim: text(config.jwtTenantClaim) || 'tenant',
+        aclClaim: text(config.jwtAclClaim) || 'acl',
+        usernameClaim: text(config.jwtUsernameClaim) || undefined,
+        clockToleranceSeconds: whole(config.jwtClockTolerance, MAX_JWT_CLOCK_TOLERANCE_SECONDS, 'JWT clock tolerance (0-5 s)', MAX_JWT_CLOCK_TOLERANCE_SECONDS),
+      });
+    } else if (kind === 'http') {
+      const url = text(config.httpAuthUrl);
+      if (!url) continue;
+      let headers: Record<string, string> | undefined;
+      const rawHeaders = text(credentials?.httpAuthHeaders);
+      if (rawHeaders) {
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(rawHeaders);
+        } catch {
+          parsed = null;
+        }
+        if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed) || Object.values(parsed).some((v) => typeof v !== 'string')) {
+          throw new Error(RED._('tenant-broker.errors.auth-headers'));
+        }
+        headers = parsed as Record<string, string>;
+      }
+      const caFile = file(config.httpAuthCaFile);
+      let ca: string | undefined;
+      if (caFile) {
+        try {
+          ca = readFileSync(caFile, 'utf8');
+        } catch (err) {
+          throw new Error(RED._('tenant-broker.errors.auth-ca', { path: caFile, reason: (err as Error).message }));
+        }
+      }
+      providers.push({
+        kind,
+        url,
+        headers,
+        ca,
+        timeoutMs: whole(config.httpAuthTimeout, HTTP_AUTH_DEFAULTS.timeoutMs, 'auth service timeout') || HTTP_AUTH_DEFAULTS.timeoutMs,
+        maxConcurrent: Math.max(1, whole(config.httpAuthMaxConcurrent, HTTP_AUTH_DEFAULTS.maxConcurrent, 'number of auth service requests')),
+      });
+    } else {
+      providers.push({ kind: 'flow' });
+    }
+  }
+  return {
+    providers,
+    cacheTtlMs: whole(config.authCacheTtl, AUTH_DEFAULTS.cacheTtlMs, 'allow cache time'),
+    allowSuperuser: config.allowSuperuser === true,
+  };
+}
+
+/** Why the broker did not start; a bad JWT key says which and why (the catalog's text is generic). */
+function startFailure(RED: NodeAPI, err: unknown): string {
+  const reason = describeError(RED, err);
+  return err instanceof TenantBrokerError && err.key === 'errors.jwt-key' && err.message !== reason ? `${reason}: ${err.message}` : reason;
+}
 
 export default function (RED: NodeAPI): void {
   registerTenantRoutes(RED);
@@ -93,6 +198,7 @@ export default function (RED: NodeAPI): void {
     node.ready = (async () => {
       const userDir = (RED.settings as { userDir?: string }).userDir ?? process.cwd();
       const database = config.database?.trim() || BROKER_DEFAULTS.database;
+      const credentials = node.credentials as TenantBrokerCredentials | undefined;
       const tls = config.tls
         ? {
             keyFile: config.keyFile,
@@ -107,7 +213,8 @@ export default function (RED: NodeAPI): void {
         mqtt: { port: port(config.tcpPort, BROKER_DEFAULTS.mqtt.port), host: config.tcpHost || BROKER_DEFAULTS.mqtt.host, tls },
         ws: config.wsEnabled === false ? false : { port: port(config.wsPort, BROKER_DEFAULTS.ws.port), host: config.wsHost || config.tcpHost || BROKER_DEFAULTS.ws.host, path: config.wsPath || BROKER_DEFAULTS.ws.path, tls },
         database: database === ':memory:' || isAbsolute(database) ? database : join(userDir, database),
-        rootPassword: (node.credentials as TenantBrokerCredentials | undefined)?.rootPassword,
+        rootPassword: credentials?.rootPassword,
+        auth: authSettings(RED, config, credentials, userDir),
         defaults: {
           isolation: config.defaultIsolation || 'prefix',
           maxConnections: whole(config.defaultMaxConnections, 0, 'connection limit'),
@@ -170,7 +277,7 @@ export default function (RED: NodeAPI): void {
       return host;
     })();
     node.ready.catch((err: unknown) => {
-      const reason = describeError(RED, err);
+      const reason = startFailure(RED, err);
       node.error(RED._('tenant-broker.errors.start-failed', { reason }));
       setState({ kind: 'error', reason });
     });
@@ -196,7 +303,8 @@ export default function (RED: NodeAPI): void {
   }
 
   RED.nodes.registerType('tenant-broker', TenantBroker as never, {
-    credentials: { rootPassword: { type: 'password' } },
+    // the auth service's headers often hold its token: kept with the credentials, shown in the dialog
+    credentials: { rootPassword: { type: 'password' }, jwtSecret: { type: 'password' }, httpAuthHeaders: { type: 'text' } },
     // the Tenants sidebar builds its tenant form from the limits the engine declares
     settings: {
       tenantBrokerLimitFields: { value: LIMIT_FIELDS.map(({ column, kind, fallback, choices }) => ({ column, kind, fallback, choices })), exportable: true },

@@ -3,6 +3,8 @@
 // environment so that two demos can run side by side:
 //   NODE_RED_PORT (1880)  MQTT_PORT (1883)  MQTT_WS_PORT (4035)  ADMIN_PORT (4036)
 //   ROOT_PASSWORD (root's password, set at each start)  DEMO_DIR (./.demo)
+//   JWT_SECRET (also accept HS256 tokens signed with it)  AUTH_HTTP_URL (also ask this auth service)
+// ROOT_PASSWORD, JWT_SECRET and AUTH_HTTP_URL are applied at every start when set; set empty to clear one.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -53,19 +55,29 @@ writeFileSync(
 // The getting-started example, with ports from the environment (Node-RED substitutes ${VAR}).
 const flowFile = join(demoDir, 'flows.json');
 if (!existsSync(flowFile)) writeFileSync(flowFile, JSON.stringify(demoFlow(project), null, 2));
-// Settings the demo applies at every start, to a demo folder of any age: the HTTP publish adapter is on.
+// Settings the demo applies at every start, to a demo folder of any age: the HTTP publish adapter is on, and
+// the auth service of AUTH_HTTP_URL is asked (the chain: registry, then JWT, then HTTP, then a tenant-auth flow).
 {
   const flow = JSON.parse(readFileSync(flowFile, 'utf8'));
   const broker = flow.find((node) => node.id === brokerId);
   if (broker) {
     broker.httpPublish = true;
+    if (process.env.AUTH_HTTP_URL !== undefined) broker.httpAuthUrl = process.env.AUTH_HTTP_URL;
+    if (process.env.JWT_SECRET !== undefined || process.env.AUTH_HTTP_URL !== undefined) {
+      broker.authOrder = 'jwt,http,flow';
+      if (process.env.JWT_SECRET !== undefined) broker.jwtSecretEncoding = 'utf8';
+    }
     writeFileSync(flowFile, JSON.stringify(flow, null, 2));
   }
 }
-if (process.env.ROOT_PASSWORD !== undefined) {
+// Credentials: root's password, and the HMAC secret of HS256 tokens (its UTF-8 bytes, as typed).
+const credentials = { rootPassword: process.env.ROOT_PASSWORD, jwtSecret: process.env.JWT_SECRET };
+if (Object.values(credentials).some((value) => value !== undefined)) {
   const credFile = join(demoDir, 'flows_cred.json');
   const creds = existsSync(credFile) ? JSON.parse(readFileSync(credFile, 'utf8')) : {};
-  creds[brokerId] = { ...(creds[brokerId] || {}), rootPassword: process.env.ROOT_PASSWORD };
+  const broker = { ...(creds[brokerId] || {}) };
+  for (const [key, value] of Object.entries(credentials)) if (value !== undefined) broker[key] = value;
+  creds[brokerId] = broker;
   writeFileSync(credFile, JSON.stringify(creds, null, 2));
 }
 
@@ -77,6 +89,8 @@ if (!existsSync(database)) {
 }
 
 console.log(`Node-RED editor: http://127.0.0.1:${env.NODE_RED_PORT}  MQTT: ${env.MQTT_PORT}  MQTT over WebSocket: ${env.MQTT_WS_PORT}/ws  Admin API: http://127.0.0.1:${env.ADMIN_PORT}`);
+if (process.env.JWT_SECRET) console.log('JWT: HS256 tokens signed with $JWT_SECRET are accepted as passwords (claims: tenant, sub, acl)');
+if (process.env.AUTH_HTTP_URL) console.log(`HTTP authentication: logins the registry and JWT do not decide are asked of ${process.env.AUTH_HTTP_URL}`);
 const red = spawn(process.execPath, [require.resolve('node-red/red.js'), '--userDir', demoDir, '--settings', join(demoDir, 'settings.js')], {
   stdio: 'inherit',
   env: { ...process.env, ...env },

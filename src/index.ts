@@ -11,6 +11,13 @@ export type { FlowWebhookSpec } from './broker/webhook-routing';
 export type { TlsFiles } from './broker/listeners';
 export type { TrafficFigures } from './broker/traffic';
 export type { FabricOptions, PersistenceChoice } from './broker/fabric';
+export { AUTH_DEFAULTS } from './auth/chain-config';
+export type { AuthSettings, ProviderConfig } from './auth/chain-config';
+export { FLOW_AUTH_DEFAULTS } from './auth/flow-provider';
+export type { FlowAuthHandler, FlowAuthProvider, FlowLoginRequest } from './auth/flow-provider';
+export { HTTP_AUTH_DEFAULTS } from './auth/http-provider';
+export { MAX_JWT_CLOCK_TOLERANCE_SECONDS } from './auth/jwt-provider';
+export type { LoginAttempt } from './auth/provider';
 
 export { Registry } from './registry/registry';
 export type { Device, DevicePatch, NewDevice, NewTenant, NewWebhook, Role, Tenant, TenantChange, TenantDefaults, TenantPatch, Webhook } from './registry/registry';

@@ -39,7 +39,7 @@ export function prepareBrokerDialog(node: EditorNode): void {
       $('#' + tab.id).show();
     },
   });
-  for (const id of ['connection', 'security', 'limits', 'storage', 'tenants']) tabs.addTab({ id: `tenant-broker-tab-${id}`, label: t(`tabs.${id}`) });
+  for (const id of ['connection', 'security', 'authentication', 'limits', 'storage', 'tenants']) tabs.addTab({ id: `tenant-broker-tab-${id}`, label: t(`tabs.${id}`) });
 
   const toggleTls = () => $('.tenant-broker-tls-row').toggle($('#node-config-input-tls').prop('checked') === true);
   const toggleWs = () => $('.tenant-broker-ws-row').toggle($('#node-config-input-wsEnabled').prop('checked') === true);

@@ -4,7 +4,7 @@
  * config lacks, or has as null, reads as its default at run time, so that
  * examples and flows written by earlier versions keep their meaning.
  */
-import { ADMIN_DEFAULTS, ALL_TENANTS, BROKER_DEFAULTS, WEBHOOK_DEFAULTS } from '../../src';
+import { ADMIN_DEFAULTS, ALL_TENANTS, AUTH_DEFAULTS, BROKER_DEFAULTS, FLOW_AUTH_DEFAULTS, HTTP_AUTH_DEFAULTS, MAX_JWT_CLOCK_TOLERANCE_SECONDS, WEBHOOK_DEFAULTS } from '../../src';
 
 export const NODE_DEFAULTS = {
   'tenant-broker': {
@@ -43,11 +43,29 @@ export const NODE_DEFAULTS = {
     maxOfflinePerTenant: String(BROKER_DEFAULTS.maxOfflinePerTenant),
     maxQueuedBytesPerTenant: String(BROKER_DEFAULTS.maxQueuedBytesPerTenant),
     sessionExpiry: String(BROKER_DEFAULTS.sessionExpirySeconds),
+    // authentication providers, asked after the registry in this order; each only when configured (flow: always)
+    authOrder: 'jwt,http,flow',
+    jwtSecretEncoding: 'utf8',
+    jwtPublicKey: '',
+    jwtJwksFile: '',
+    jwtIssuer: '',
+    jwtAudience: '',
+    jwtTenantClaim: 'tenant',
+    jwtAclClaim: 'acl',
+    jwtUsernameClaim: '',
+    jwtClockTolerance: String(MAX_JWT_CLOCK_TOLERANCE_SECONDS),
+    httpAuthUrl: '',
+    httpAuthTimeout: String(HTTP_AUTH_DEFAULTS.timeoutMs),
+    httpAuthMaxConcurrent: String(HTTP_AUTH_DEFAULTS.maxConcurrent),
+    httpAuthCaFile: '',
+    authCacheTtl: String(AUTH_DEFAULTS.cacheTtlMs),
+    allowSuperuser: AUTH_DEFAULTS.allowSuperuser,
   },
   'tenant-in': { name: '', tenant: ALL_TENANTS, topic: '', qos: '0', datatype: 'auto', inputs: 0 },
   'tenant-out': { name: '', tenant: '', topic: '', qos: '', retain: '' },
   'tenant-webhook': { name: '', tenant: ALL_TENANTS, topic: '#', url: '', headers: '', timeout: String(WEBHOOK_DEFAULTS.timeoutMs), retries: String(WEBHOOK_DEFAULTS.retries), concurrency: String(WEBHOOK_DEFAULTS.concurrency) },
   'tenant-admin': { name: '', host: ADMIN_DEFAULTS.host, port: String(ADMIN_DEFAULTS.port) },
+  'tenant-auth': { name: '', timeout: String(FLOW_AUTH_DEFAULTS.timeoutMs) },
 } as const;
 
 export type DefaultedType = keyof typeof NODE_DEFAULTS;

@@ -39,10 +39,30 @@ export interface TenantBrokerNodeDef extends NodeDef {
   maxOfflinePerTenant: string;
   maxQueuedBytesPerTenant: string;
   sessionExpiry: string;
+  authOrder: string;
+  jwtSecretEncoding: 'utf8' | 'base64';
+  jwtPublicKey: string;
+  jwtJwksFile: string;
+  jwtIssuer: string;
+  jwtAudience: string;
+  jwtTenantClaim: string;
+  jwtAclClaim: string;
+  jwtUsernameClaim: string;
+  jwtClockTolerance: string;
+  httpAuthUrl: string;
+  httpAuthTimeout: string;
+  httpAuthMaxConcurrent: string;
+  httpAuthCaFile: string;
+  authCacheTtl: string;
+  allowSuperuser: boolean;
 }
 
 export interface TenantBrokerCredentials {
   rootPassword?: string;
+  /** The JWT provider's HMAC secret. */
+  jwtSecret?: string;
+  /** The HTTP auth service's extra request headers, a JSON object (often a token). */
+  httpAuthHeaders?: string;
 }
 
 /**
@@ -75,6 +95,11 @@ export interface TenantOutNodeDef extends NodeDef {
   topic: string;
   qos: string;
   retain: string;
+}
+
+export interface TenantAuthNodeDef extends NodeDef {
+  broker: string;
+  timeout: string;
 }
 
 export interface TenantWebhookNodeDef extends NodeDef {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { BrowserContext, Page } from 'playwright-core';
 import { closedPort } from '../helpers/http-sink';
+import { connackCode } from '../helpers/mqtt';
 import { launchChromium } from '../helpers/browser';
 import { eventually, startNodeRed, type NodeRedProcess } from '../helpers/node-red-process';
 import { projectRoot } from '../helpers/package-install';
@@ -11,7 +12,7 @@ import { tempDir } from '../helpers/tmp';
 
 const MODULE = 'node-red-contrib-tenant-broker';
 const SCREENSHOTS = join(projectRoot, 'test-results', 'screenshots');
-const OUR_TYPES = ['tenant-broker', 'tenant-in', 'tenant-out', 'tenant-webhook', 'tenant-admin'];
+const OUR_TYPES = ['tenant-broker', 'tenant-in', 'tenant-out', 'tenant-webhook', 'tenant-admin', 'tenant-auth'];
 
 type FlowNode = { id: string; type: string; z?: string; x?: number; y?: number; label?: string; name?: string; [key: string]: unknown };
 type DemoModule = {
@@ -97,6 +98,7 @@ describe('e2e: the examples next to the npm start demo and each other', function
   let context: BrowserContext | undefined;
   let page: Page;
   let demo: DemoModule;
+  let mqttPort = '';
   const pageErrors: string[] = [];
 
   before(async function () {
@@ -113,6 +115,7 @@ describe('e2e: the examples next to the npm start demo and each other', function
     const { Registry } = require(join(projectRoot, 'dist', 'src', 'index.js'));
     await demo.addDemoTenants(Registry, join(userDir, 'tenant-broker.db'));
     const env = { MQTT_PORT: String(await closedPort()), MQTT_WS_PORT: String(await closedPort()), ADMIN_PORT: String(await closedPort()) };
+    mqttPort = env.MQTT_PORT;
     red = await startNodeRed({ userDir, env });
     await eventually('the demo broker', async () => ((await red!.request(`/tenant-broker/${demo.DEMO_BROKER_ID}/tenants`)).ok ? true : undefined));
 
@@ -193,6 +196,25 @@ describe('e2e: the examples next to the npm start demo and each other', function
     assert.equal(typeof shown.body, 'string');
     assert.match(body, /"client_id":"sensor_01"/);
     await page.screenshot({ path: join(SCREENSHOTS, 'examples-deployed.png') });
+
+    // example 05 on its tab, deployed: the demo's broker asks its flow; flow-demo / let-me-in gets in, a wrong password does not
+    const authTab = await page.evaluate((label) => {
+      const RED = (window as unknown as EditorWindow).RED;
+      return RED.nodes.getWorkspaceOrder().find((id) => RED.nodes.workspace(id)?.label === label);
+    }, 'Auth as a flow');
+    assert.ok(authTab, 'example 05 has no tab');
+    await page.evaluate((z) => (window as unknown as EditorWindow & { RED: { workspaces: { show(id: string): void } } }).RED.workspaces.show(z), authTab);
+    const mqttUrl = `mqtt://127.0.0.1:${mqttPort}`;
+    assert.equal(await connackCode(mqttUrl, { username: 'flow-demo', password: 'let-me-in', clientId: 'flow-demo' }), 0, 'flow-demo / let-me-in');
+    assert.equal(await connackCode(mqttUrl, { username: 'flow-demo', password: 'wrong', clientId: 'flow-demo' }), 5, 'a wrong password');
+    // the function's status says what it decided, and tenant-auth counts the answers
+    await eventually('the tenant-auth status counts two answers', async () => {
+      const text = await page.evaluate((z) => (window as unknown as EditorWindow).RED.nodes.filterNodes({ type: 'tenant-auth', z })[0]?.status?.text, authTab);
+      return text && /^2 answered/.test(text) ? text : undefined;
+    }, 30_000);
+    // the deploy's notifications would cover the flow
+    await page.evaluate(() => document.querySelectorAll<HTMLElement>('.red-ui-notification').forEach((el) => (el.style.visibility = 'hidden')));
+    await page.screenshot({ path: join(SCREENSHOTS, '05-auth-as-a-flow.png') });
     assert.deepEqual(pageErrors.splice(0), [], 'the editor reported errors');
   });
 

@@ -9,6 +9,31 @@ import { tempDir } from '../helpers/tmp';
 
 const project = join(__dirname, '../..');
 
+/** The README's token line: signs {tenant:'tenant1', sub:'sensor-1'} with $JWT_SECRET (HS256, one hour). */
+const README_TOKEN_LINE = `node -e "import('jose').then(async ({SignJWT}) => console.log(await new SignJWT({tenant:'tenant1',sub:'sensor-1'}).setProtectedHeader({alg:'HS256'}).setExpirationTime('1h').sign(new TextEncoder().encode(process.env.JWT_SECRET))))"`;
+const JWT_SECRET = 'demo-jwt-secret';
+
+/** An auth service as the README describes it: allows http-dev / from-service into tenant2, "ignore" otherwise. */
+async function authService(): Promise<{ url: string; requests: Array<Record<string, unknown>>; close(): Promise<void> }> {
+  const requests: Array<Record<string, unknown>> = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    req.on('end', () => {
+      const login = JSON.parse(body) as { username: string; password: string };
+      requests.push(login);
+      const answer = login.username === 'http-dev' && login.password === 'from-service' ? { result: 'allow', tenant: 'tenant2', device: 'http-dev' } : { result: 'ignore' };
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/mqtt/auth`,
+    requests,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
 /** Runs a command line through the shell, as a user would type it; resolves with its stdout. */
 function shell(line: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -79,8 +104,10 @@ describe('npm start (end to end)', function () {
   let child: ChildProcess;
   let exited: Promise<void>;
   const ports = { NODE_RED_PORT: 0, MQTT_PORT: 0, MQTT_WS_PORT: 0, ADMIN_PORT: 0 };
+  let auth: Awaited<ReturnType<typeof authService>>;
 
   before(async () => {
+    auth = await authService();
     await shell('curl --version').catch(() => {
       throw new Error('curl is missing: the README\'s curl lines cannot be checked (install it, e.g. apt-get install -y curl)');
     });
@@ -88,6 +115,7 @@ describe('npm start (end to end)', function () {
     for (const key of Object.keys(ports) as Array<keyof typeof ports>) ports[key] = await closedPort();
     const env: NodeJS.ProcessEnv = { ...process.env, DEMO_DIR: demo.dir, ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])) };
     delete env.ROOT_PASSWORD;
+    Object.assign(env, { JWT_SECRET, AUTH_HTTP_URL: auth.url });
     // its own process group, so the after hook can end Node-RED with the script that started it
     child = spawn(process.execPath, ['scripts/start.mjs'], { cwd: project, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     exited = new Promise((resolve) => child.once('exit', () => resolve()));
@@ -109,6 +137,34 @@ describe('npm start (end to end)', function () {
       clearTimeout(kill);
     }
     demo?.remove();
+    await auth?.close();
+  });
+
+  it('with JWT_SECRET set, admits the README\'s token into tenant1 as device sensor-1; the registry still decides its own logins', async () => {
+    const token = (await shell(`JWT_SECRET='${JWT_SECRET}' ${README_TOKEN_LINE}`)).trim();
+    const url = `mqtt://127.0.0.1:${ports.MQTT_PORT}`;
+    const owner = await connect(url, { username: 'tenant1', password: 'secret', clientId: 'e2e-owner' });
+    const device = await connect(url, { username: 'sensor-1', password: token, clientId: 'sensor-1' });
+    try {
+      await owner.subscribe('tenant1/jwt/#', 1);
+      await device.publish('tenant1/jwt/t', '21');
+      assert.equal((await owner.waitFor((m) => m.topic === 'tenant1/jwt/t')).payload, '21');
+    } finally {
+      await device.end();
+      await owner.end();
+    }
+    // the registry decided tenant1; the JWT provider the token: the service was not asked for either
+    assert.deepEqual(auth.requests.map((r) => r.username).filter((u) => u === 'tenant1' || u === 'sensor-1'), []);
+  });
+
+  it('with AUTH_HTTP_URL set, asks that service for logins the registry and JWT do not decide', async () => {
+    const url = `mqtt://127.0.0.1:${ports.MQTT_PORT}`;
+    const device = await connect(url, { username: 'http-dev', password: 'from-service', clientId: 'http-dev' });
+    await device.end();
+    const asked = auth.requests.find((r) => r.username === 'http-dev');
+    assert.deepEqual(asked && { ...asked, peerhost: undefined }, { username: 'http-dev', password: 'from-service', clientid: 'http-dev', peerhost: undefined, protocol: 'mqtt', transport: 'tcp' });
+    // "ignore" from the service, no tenant-auth node in the demo: the end of the chain
+    await assert.rejects(connect(url, { username: 'nobody', password: 'x', clientId: 'n' }), (err: { code?: number }) => err.code === 4);
   });
 
   it('kicks with the README\'s curl line: {"status":"ok","kicked":N}', async () => {

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { connect, type TestClient } from '../helpers/mqtt';
+import { connackCode, connect, type TestClient } from '../helpers/mqtt';
 import { deployFlows, eventually, freePort, startNodeRed, type NodeRedProcess } from '../helpers/node-red-process';
 import { installTarball, nativePrebuildAvailable, packProject, projectRoot } from '../helpers/package-install';
 import { tempDir } from '../helpers/tmp';
 
 const MODULE = 'node-red-contrib-tenant-broker';
-const NODE_TYPES = ['tenant-broker', 'tenant-in', 'tenant-out'];
+const NODE_TYPES = ['tenant-broker', 'tenant-in', 'tenant-out', 'tenant-auth'];
 
 type NodeSet = { id: string; module: string; types: string[]; enabled: boolean; err?: string };
 type FlowNode = { id: string; type: string; [key: string]: unknown };
@@ -98,7 +98,7 @@ describe('e2e: the packed package in a real Node-RED', function () {
     assert.deepEqual(missing, [], 'the README links to files the tarball does not ship');
   });
 
-  it('loads the node types tenant-broker, tenant-in and tenant-out', async function () {
+  it('loads the node types tenant-broker, tenant-in, tenant-out and tenant-auth', async function () {
     const sets = await red!.json<NodeSet[]>('/nodes');
     const ours = sets.filter((s) => s.module === MODULE);
     for (const type of NODE_TYPES) {
@@ -214,6 +214,18 @@ describe('e2e: the packed package in a real Node-RED', function () {
       for (const port of admins) {
         const stats = await eventually(`${name}: the admin API on ${port} answers`, async () => (await fetch(`http://127.0.0.1:${port}/internal/stats`)).status);
         assert.equal(stats, 200, `${name}: GET /internal/stats`);
+      }
+      if (flow.some((n) => n.type === 'tenant-auth')) {
+        // example 05: the flow admits flow-demo / let-me-in into tenant1 (which the getting-started test added) and refuses a wrong password
+        const broker = brokers[0];
+        const tenants = await red!.json<{ tenants: Array<{ username: string }> }>(`/tenant-broker/${encodeURIComponent(broker.id)}/tenants`);
+        if (!tenants.tenants.some((t) => t.username === 'tenant1')) {
+          const res = await red!.request(`/tenant-broker/${encodeURIComponent(broker.id)}/tenants`, { method: 'POST', body: JSON.stringify({ username: 'tenant1', password: 'secret' }) });
+          assert.equal(res.status, 201, `${name}: POST tenant1`);
+        }
+        const url = `mqtt://127.0.0.1:${broker.tcpPort}`;
+        assert.equal(await connackCode(url, { username: 'flow-demo', password: 'let-me-in', clientId: 'flow-demo' }), 0, `${name}: flow-demo / let-me-in`);
+        assert.equal(await connackCode(url, { username: 'flow-demo', password: 'wrong', clientId: 'flow-demo' }), 5, `${name}: a wrong password`);
       }
       assert.doesNotMatch(red!.output().slice(from), /\[error\]/, `${name}: Node-RED logged an error after the deploy`);
     }

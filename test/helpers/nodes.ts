@@ -9,7 +9,7 @@ export type NodeInitializer = (RED: NodeAPI) => void;
  * The BUILT node, exactly what Node-RED loads. Node-RED unwraps an ES module
  * `default` itself; the test helper calls the export directly, so unwrap here.
  */
-export function loadNode(type: 'tenant-broker' | 'tenant-in' | 'tenant-out' | 'tenant-webhook' | 'tenant-admin'): NodeInitializer {
+export function loadNode(type: 'tenant-broker' | 'tenant-in' | 'tenant-out' | 'tenant-webhook' | 'tenant-admin' | 'tenant-auth'): NodeInitializer {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   return require(`../../dist/nodes/${type}.js`).default as NodeInitializer;
 }

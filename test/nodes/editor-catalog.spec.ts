@@ -45,7 +45,7 @@ describe('editor catalog', () => {
       sections: ['devices', 'roles', 'clients', 'connect'],
       'clients.transport': ['tcp', 'tls', 'ws', 'wss'],
       rules: ['allow', 'deny', 'all', 'publish', 'subscribe', 'permission', 'action', 'topic', 'max-qos'],
-      tabs: ['connection', 'security', 'limits', 'storage', 'tenants'],
+      tabs: ['connection', 'security', 'authentication', 'limits', 'storage', 'tenants'],
     };
     const missing = Object.entries(families).flatMap(([prefix, values]) => values.map((v) => `${prefix}.${v}`).filter((key) => typeof text(key) !== 'string'));
     assert.deepEqual(missing, []);

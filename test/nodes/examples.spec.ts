@@ -6,7 +6,7 @@ import { connect } from '../helpers/mqtt';
 import { brokerOf, helper, loadNode, nodeRedFixture } from '../helpers/nodes';
 import type { tempDir } from '../helpers/tmp';
 
-const ours = (['tenant-broker', 'tenant-in', 'tenant-out', 'tenant-webhook', 'tenant-admin'] as const).map(loadNode);
+const ours = (['tenant-broker', 'tenant-in', 'tenant-out', 'tenant-webhook', 'tenant-admin', 'tenant-auth'] as const).map(loadNode);
 // the core nodes the examples use, as Node-RED ships them
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const core = ['common/20-inject.js', 'common/90-comment.js', 'common/21-debug.js', 'function/10-function.js', 'function/10-switch.js', 'function/15-change.js', 'network/21-httpin.js'].map((file) => require(`@node-red/nodes/core/${file}`));
