@@ -39,7 +39,7 @@ export class LiveClients {
   list(owner: string): LiveClient[] {
     return this.of(owner).map(([, s]) => ({
       clientId: s.clientId,
-      login: s.username ?? owner,
+      login: s.providerLogin?.login ?? s.username ?? owner,
       device: s.device,
       provider: s.provider,
       transport: s.transport,
