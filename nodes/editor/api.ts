@@ -47,6 +47,8 @@ export interface RoleJson {
 export interface ClientJson {
   client_id: string;
   login: string;
+  /** Who admitted it: registry, certificate, jwt, http or flow. */
+  provider?: string;
   transport: string;
   address: string | null;
   connected_since: string;

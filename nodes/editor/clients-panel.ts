@@ -21,6 +21,8 @@ function row(client: ClientJson, data: TenantData, view: PanelContext): JQuery {
   // a client id is whatever the client sent: text only, and shown whole on hover
   $('<span class="tenant-broker-row-title"></span>').text(client.client_id || t('clients.empty-id')).attr('title', client.client_id).appendTo(main);
   badge(client.login === data.tenant.username ? t('clients.tenant-login') : client.login).appendTo(main);
+  // a login no password in the registry admitted says who did
+  if (client.provider && client.provider !== 'registry') badge(t('clients.provider', { provider: client.provider })).attr('title', t('clients.provider-hint')).appendTo(main);
   button('', { icon: 'fa-sign-out', small: true, title: t('clients.kick'), cls: 'tenant-broker-kick' })
     .on('click', (event) => {
       $(event.currentTarget as HTMLElement).prop('disabled', true);

@@ -32,6 +32,8 @@ export interface RoleView {
 export interface ClientView {
   client_id: string;
   login: string;
+  /** Who admitted it: registry, certificate, jwt, http or flow. */
+  provider: string;
   transport: string;
   address: string | null;
   connected_since: string;
@@ -65,6 +67,7 @@ export function clientView(client: LiveClient): ClientView {
   return {
     client_id: client.clientId,
     login: client.login,
+    provider: client.provider,
     transport: client.transport,
     address: client.remoteAddress ?? null,
     connected_since: iso(client.connectedAt),

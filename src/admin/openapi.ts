@@ -219,7 +219,8 @@ function accessSchemas(): Record<string, Schema> {
       type: 'object',
       properties: {
         client_id: { type: 'string', description: 'as the client sent it (assigned for an empty one)' },
-        login: { type: 'string', description: "the tenant's own login or a device's username" },
+        login: { type: 'string', description: "the tenant's own login, a device's username, or the login an authentication provider named" },
+        provider: { type: 'string', enum: ['registry', 'certificate', 'jwt', 'http', 'flow'], description: 'who admitted the connection' },
         transport: { type: 'string', enum: ['tcp', 'tls', 'ws', 'wss'] },
         address: { type: 'string', nullable: true, description: 'remote address' },
         connected_since: timestamp,

@@ -11,7 +11,7 @@ function assertError(reply: Reply, status: number, pattern?: RegExp): void {
 }
 
 const DEVICE_KEYS = ['client_id', 'connections', 'created_at', 'enabled', 'last_seen', 'max_connections', 'roles', 'tenant', 'updated_at', 'username'];
-const CLIENT_KEYS = ['address', 'client_id', 'connected_since', 'login', 'messages_in', 'messages_out', 'subscriptions', 'transport'];
+const CLIENT_KEYS = ['address', 'client_id', 'connected_since', 'login', 'messages_in', 'messages_out', 'provider', 'subscriptions', 'transport'];
 
 /**
  * The admin API of issue 11 over real HTTP, against a real engine with real
@@ -225,7 +225,7 @@ describe('admin API: devices, roles and live clients', () => {
       for (const c of reply.json.clients) assert.deepEqual(Object.keys(c).sort(), CLIENT_KEYS);
       const o = byId['owner-1'];
       // the mountpoint tenant's filters as its client wrote them, not as mounted (globex/sensors/+)
-      assert.deepEqual([o.login, o.transport, o.subscriptions, o.messages_in, o.messages_out], ['globex', 'tcp', ['sensors/+', 'cmd/#'], 0, 2]);
+      assert.deepEqual([o.login, o.provider, o.transport, o.subscriptions, o.messages_in, o.messages_out], ['globex', 'registry', 'tcp', ['sensors/+', 'cmd/#'], 0, 2]);
       assert.match(o.address, /127\.0\.0\.1/);
       assert.ok(!Number.isNaN(Date.parse(o.connected_since)));
       const d = byId['dev-1'];
