@@ -205,7 +205,7 @@ describe('authentication providers', () => {
     it('never sends more than maxConcurrent requests at once: a login flood waits, then is refused', async () => {
       service.answer = () => ({ status: 200, body: '{"result":"allow","tenant":"globex"}', delayMs: 100 });
       const codes = await Promise.all(Array.from({ length: 8 }, (_, i) => connackCode(engine.mqttUrl, { username: 'flood-' + i, password: 'pw', clientId: 'f' + i })));
-      assert.equal(service.maxInFlight, 2);
+      assert.ok(service.maxInFlight >= 1 && service.maxInFlight <= 2, `${service.maxInFlight} requests at once`);
       assert.ok(codes.includes(0));
       assert.ok(codes.every((c) => c === 0 || c === 5));
     });
