@@ -3,7 +3,7 @@ import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { launchChromium } from '../helpers/browser';
-import { assertNothingClipped, assertPortFieldsFit, assertTranslated, closeTray, RAW_KEY, SWALLOWED_ERROR, topTray, traySettled } from '../helpers/editor-page';
+import { assertNothingClipped, assertPortFieldsFit, assertTranslated, closeTray, RAW_KEY, SIDEBAR_CONTENT, SWALLOWED_ERROR, topTray, traySettled } from '../helpers/editor-page';
 import { deployFlows, eventually, startNodeRed, type NodeRedProcess } from '../helpers/node-red-process';
 import { projectRoot } from '../helpers/package-install';
 import { tempDir } from '../helpers/tmp';
@@ -162,7 +162,7 @@ describe('e2e: the editor in headless Chromium', function () {
 
     // its button opens the sidebar on this broker, usable next to the open dialog
     await tray.locator('#node-config-tenant-broker-open-sidebar').click();
-    const sidebar = page.locator('#red-ui-sidebar-content .tenant-broker-sidebar');
+    const sidebar = page.locator(`${SIDEBAR_CONTENT} .tenant-broker-sidebar`);
     await sidebar.waitFor({ state: 'visible' });
     assert.equal(await sidebar.locator('.tenant-broker-sidebar-header select').inputValue(), BROKER_ID);
     await sidebar.locator('.tenant-broker-add-tenant').click();

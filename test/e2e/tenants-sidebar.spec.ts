@@ -3,7 +3,7 @@ import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BrowserContext, Locator, Page } from 'playwright-core';
 import { launchChromium } from '../helpers/browser';
-import { assertFillsDown, assertNothingClipped, assertReachable, assertTranslated, RAW_KEY, SWALLOWED_ERROR, topTray, traySettled } from '../helpers/editor-page';
+import { assertFillsDown, assertNothingClipped, assertReachable, assertTranslated, RAW_KEY, SIDEBAR_CONTENT, SWALLOWED_ERROR, topTray, traySettled } from '../helpers/editor-page';
 import { connect, type TestClient } from '../helpers/mqtt';
 import { deployFlows, eventually, startNodeRed, type NodeRedProcess } from '../helpers/node-red-process';
 import { projectRoot } from '../helpers/package-install';
@@ -66,7 +66,7 @@ describe('e2e: the Tenants sidebar in headless Chromium', function () {
   /** Requests to our routes that are meant to fail (a refused rule): not an editor error. */
   const expectedFailures: RegExp[] = [];
 
-  const sidebar = () => page.locator('#red-ui-sidebar-content .tenant-broker-sidebar');
+  const sidebar = () => page.locator(`${SIDEBAR_CONTENT} .tenant-broker-sidebar`);
   const api = <T>(path: string, init?: RequestInit & { status?: number }) => red.json<T>(`/tenant-broker/${BROKER_ID}${path}`, init);
   const post = (path: string, body: unknown, status = 201) => api(path, { method: 'POST', body: JSON.stringify(body), status });
   const shot = (name: string) => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`) });
@@ -200,7 +200,7 @@ describe('e2e: the Tenants sidebar in headless Chromium', function () {
     const list = sidebar().locator('.tenant-broker-list');
     const scrolls = await list.evaluate((el) => el.scrollHeight > el.clientHeight);
     assert.ok(scrolls, 'with 20 tenants the list should scroll in a 900 px window');
-    await assertFillsDown(list, page.locator('#red-ui-sidebar-content'), 'the tenant list');
+    await assertFillsDown(list, page.locator(SIDEBAR_CONTENT).filter({ has: page.locator('.tenant-broker-sidebar') }), 'the tenant list');
     await assertNothingClipped(sidebar(), 'the tenant list');
     await assertReachable(list, rows.last(), 'the last tenant');
     assert.equal(await rows.last().getAttribute('data-tenant'), 'tenant-19', 'tenants are listed by name');
@@ -225,7 +225,7 @@ describe('e2e: the Tenants sidebar in headless Chromium', function () {
     assert.match(await sidebar().locator('.tenant-broker-facts').innerText(), /tenants\/acme/);
     await assertNothingClipped(sidebar(), 'the device list');
     await assertReachable(panel.locator('.tenant-broker-list'), rows.last(), 'the last device');
-    await assertFillsDown(panel.locator('.tenant-broker-list'), page.locator('#red-ui-sidebar-content'), 'the device list');
+    await assertFillsDown(panel.locator('.tenant-broker-list'), page.locator(SIDEBAR_CONTENT).filter({ has: page.locator('.tenant-broker-sidebar') }), 'the device list');
     await assertTranslated(sidebar(), 'the device list');
     await panel.locator('.tenant-broker-list').evaluate((el) => el.scrollTo(0, 0));
     await shot('sidebar-devices');

@@ -87,6 +87,9 @@ export async function assertPortFieldsFit(root: Locator, where: string): Promise
 }
 
 /** The edit tray that is open on top. */
+/** The sidebar's content area: an id in Node-RED 4, a class (one per sidebar section) in Node-RED 5. */
+export const SIDEBAR_CONTENT = ':is(#red-ui-sidebar-content, .red-ui-sidebar-content)';
+
 export const topTray = (page: Page) => page.locator('.red-ui-tray').last();
 
 /**
