@@ -2,10 +2,12 @@
 // are its own. Started by bench/run.mjs through child_process.fork():
 //
 //   node --expose-gc bench/broker.mjs aedes            bare aedes, accept-all authenticate hook
+//   node --expose-gc bench/broker.mjs http             a bare Node HTTP server answering 204 to every request
 //   node --expose-gc bench/broker.mjs engine <dir> [index.js] [options JSON]
 //                                                      the BUILT engine (default dist/src/index.js),
 //                                                      registry in <dir>/registry.db, extra
-//                                                      BrokerHost options merged in (e.g. persistence)
+//                                                      BrokerHost options merged in (e.g. persistence;
+//                                                      `ws` and `httpPublish` for the HTTP adapter)
 //
 // It answers the parent over IPC: {id, cmd} -> {id, ok, ...}.
 //   mem     GC twice, then process.memoryUsage()
@@ -16,6 +18,8 @@
 //   stats   engine only: full scrypt checks so far, live connection count
 //   webhook engine only: {url} adds a webhook on all of tenant t1's topics (registry),
 //           {remove: id} removes it; answers its id and the webhook counters
+//   policy  engine only: {add: policy, tenant?} adds a message policy (tenant t1 by default),
+//           {remove: id} removes one; answers the added policy's id
 //   profile-start   start V8's sampling profiler (in-process inspector session, 1 ms interval)
 //   profile-stop    {file}: stop it and write the .cpuprofile there
 //   gc-start / gc-stop   count GC pauses by kind (perf_hooks) between the two; gc-stop answers them
@@ -73,14 +77,24 @@ if (kind === 'aedes') {
     pubPrefix: '', // publishes bench/<n>
     subFilter: 'bench/#',
   });
+} else if (kind === 'http') {
+  // the ceiling of any HTTP adapter on this machine: a Node HTTP server that reads each body and answers 204
+  const { createServer } = await import('node:http');
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(204).end());
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  close = () => new Promise((resolve) => server.close(() => resolve(), server.closeAllConnections()));
+  targets.push({ name: 'http', wsPort: server.address().port, username: 'bench', password: 'bench', pubPrefix: '' });
 } else if (kind === 'engine') {
   const dir = process.argv[3];
   if (!dir) throw new Error('engine needs a directory for its registry');
   const { BrokerHost } = require(process.argv[4] || '../dist/src/index.js');
   host = new BrokerHost({
+    ws: false,
     ...JSON.parse(process.argv[5] || '{}'),
     mqtt: { port: 0, host: '127.0.0.1' },
-    ws: false,
     database: join(dir, 'registry.db'),
     rootPassword: randomBytes(12).toString('hex'),
     reloadOnSighup: false,
@@ -93,10 +107,11 @@ if (kind === 'aedes') {
   await registry.addTenant({ username: 't2', password: p2, isolation: 'mountpoint' });
   const addresses = await host.start();
   const port = addresses.mqtt.port;
+  const wsPort = addresses.ws?.port; // with a `ws` option: where the HTTP publish adapter listens, when it is on
   close = () => host.close();
   targets.push(
-    { name: 'prefix', port, username: 't1', password: p1, pubPrefix: 't1/', subFilter: 't1/bench/#' },
-    { name: 'mountpoint', port, username: 't2', password: p2, pubPrefix: '', subFilter: 'bench/#' },
+    { name: 'prefix', port, wsPort, username: 't1', password: p1, pubPrefix: 't1/', subFilter: 't1/bench/#' },
+    { name: 'mountpoint', port, wsPort, username: 't2', password: p2, pubPrefix: '', subFilter: 'bench/#' },
   );
 } else {
   throw new Error(`unknown broker kind ${JSON.stringify(kind)}`);
@@ -139,6 +154,10 @@ process.on('message', async (msg) => {
       if (msg.remove !== undefined) registry.removeWebhook(msg.remove);
       const added = msg.url ? registry.addWebhook({ tenant: 't1', topicFilter: 't1/#', url: msg.url }) : null;
       reply = { webhookId: added?.id, webhooks: host.stats().webhooks };
+    } else if (cmd === 'policy') {
+      if (msg.remove !== undefined) registry.policies.remove(msg.remove);
+      const added = msg.add ? registry.policies.add(msg.tenant ?? 't1', msg.add) : null;
+      reply = { policyId: added?.id };
     } else if (cmd === 'profile-start') {
       await inspectorCall('Profiler.enable');
       await inspectorCall('Profiler.setSamplingInterval', { interval: 1000 });

@@ -13,11 +13,13 @@
 //               client 'raw' (default): a minimal MQTT 3.1.1 client on a bare socket (CONNECT,
 //               wait for CONNACK, DISCONNECT), so the broker, not mqtt.js' per-client setup
 //               (about as costly as the broker's side), limits the rate; client 'mqttjs': mqtt.js.
+//   http        HTTP publishes (POST /publish/<topic>) from one undici client with keep-alive
 //   disconnect  close the clients `connect` left open
 import mqtt from 'mqtt';
 import mqttPacket from 'mqtt-packet';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { Client, Pool } from 'undici';
 
 if (typeof process.send !== 'function') {
   console.error('bench/load.mjs is started by bench/run.mjs');
@@ -152,8 +154,8 @@ function counterFor(clients) {
   return counter;
 }
 
-async function fanIn({ target, qos, publishers, perPublisher, payloadSize, window, quietMs, retain = false, persistentSubscriber = false }) {
-  const payload = Buffer.alloc(payloadSize, 0x61);
+async function fanIn({ target, qos, publishers, perPublisher, payloadSize, payloadText, window, quietMs, retain = false, persistentSubscriber = false }) {
+  const payload = payloadText === undefined ? Buffer.alloc(payloadSize, 0x61) : Buffer.from(payloadText);
   // a persistent subscriber (clean session off) makes the broker store its subscription and queue for it
   const sub = await open(target, persistentSubscriber ? { clean: false, clientId: `ps${process.pid % 1000}x${(serial++).toString(36)}` } : {});
   await subscribe(sub, target.subFilter, qos);
@@ -356,8 +358,8 @@ function rawPump(session, topic, payload, qos, total, window) {
   });
 }
 
-async function fanInRaw({ target, qos, publishers, perPublisher, payloadSize, window, quietMs }) {
-  const payload = Buffer.alloc(payloadSize, 0x61);
+async function fanInRaw({ target, qos, publishers, perPublisher, payloadSize, payloadText, window, quietMs }) {
+  const payload = payloadText === undefined ? Buffer.alloc(payloadSize, 0x61) : Buffer.from(payloadText);
   const counter = { received: 0, last: 0, sendersDone: false, sendersDoneAt: 0, onMessage: null };
   const sub = await rawSubscriber(target, target.subFilter, qos, counter);
   const pubs = await Promise.all(Array.from({ length: publishers }, () => openRaw(target)));
@@ -419,11 +421,53 @@ async function disconnectAll() {
   return { closed: all.length };
 }
 
+/**
+ * HTTP publishes (the broker's HTTP adapter, POST /publish/<topic>) from one
+ * undici client with keep-alive: `connections` 1 is one `Client` (one socket,
+ * one request at a time); more is one `Pool` of that many sockets, one
+ * request in flight on each. A subscriber on the target's filter counts what
+ * arrives.
+ */
+async function httpPublish({ target, requests, connections = 1, qos = 0, payloadText, quietMs = 2000 }) {
+  const origin = `http://127.0.0.1:${target.wsPort}`;
+  const client = connections === 1 ? new Client(origin) : new Pool(origin, { connections });
+  const headers = { authorization: `Basic ${Buffer.from(`${target.username}:${target.password}`).toString('base64')}`, 'content-type': 'application/json' };
+  const body = Buffer.from(payloadText);
+  const path = `/publish/${target.pubPrefix}bench/http?qos=${qos}`;
+  // no MQTT side for a bare HTTP server (bench/broker.mjs http)
+  const sub = target.port ? await open(target) : null;
+  if (sub) await subscribe(sub, target.subFilter, qos);
+  const counter = counterFor(sub ? [sub] : []);
+  const statuses = {};
+  let started = 0;
+  const worker = async () => {
+    while (started < requests) {
+      started++;
+      const res = await client.request({ method: 'POST', path, headers, body });
+      await res.body.dump();
+      statuses[res.statusCode] = (statuses[res.statusCode] ?? 0) + 1;
+    }
+  };
+  // warm-up: the first request pays the password check, which the adapter then caches like an MQTT login
+  await client.request({ method: 'POST', path, headers, body }).then((res) => res.body.dump());
+  const before = counter.received;
+  const start = performance.now();
+  await Promise.all(Array.from({ length: connections }, worker));
+  const seconds = (performance.now() - start) / 1000;
+  const accepted = statuses[204] ?? 0;
+  const deadline = Date.now() + quietMs;
+  while (sub && counter.received - before < accepted && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  await client.close();
+  if (sub) await closeClient(sub);
+  return { requests, statuses, received: counter.received - before, seconds, rate: accepted / seconds };
+}
+
 const rawUsable = (p) => p.client === 'raw' && !p.retain && !p.persistentSubscriber;
 const tasks = {
   fanin: (p) => (rawUsable(p) ? fanInRaw(p) : fanIn(p)),
   fanout: (p) => (rawUsable(p) ? fanOutRaw(p) : fanOut(p)),
   connect: connectMany,
+  http: httpPublish,
   disconnect: disconnectAll,
 };
 

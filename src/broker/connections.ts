@@ -7,9 +7,10 @@ import type { Access, CompiledRule } from '../tenancy/rules';
 import type { PendingConnection } from './pending';
 import { clientOfStream } from '../aedes-seam';
 import type { ConnectionInfo } from './listeners';
+import { newPublishWindow, type PublishWindow } from './publish-window';
 
 /** What the engine knows about one MQTT connection: the policy core's state and who it is. */
-export interface ClientSession extends ClientPolicyState {
+export interface ClientSession extends ClientPolicyState, PublishWindow {
   /** The username the CONNECT claimed; a tenant name or `root` once authenticated. */
   username: string | null;
   /** The client identifier as the client itself knows it (or the one generated for an empty one). */
@@ -43,6 +44,7 @@ export interface ClientSession extends ClientPolicyState {
 export function newSession(info: ConnectionInfo, pending: ClientSession['pending']): ClientSession {
   return {
     ...newClientPolicyState(),
+    ...newPublishWindow(),
     pending,
     username: null,
     clientId: '',
@@ -102,7 +104,9 @@ export function parseSessionKey(id: string): { tenant: string; login: string; cl
 export class ConnectionTracker {
   private readonly byOwner = new Map<string, Set<Client>>();
   private readonly byLogin = new Map<string, Set<Client>>();
-  private readonly ownerOf = new Map<Client, { owner: string; login: string | null }>();
+  private readonly ownerOf = new Map<Client, { owner: string; login: string | null; key: string }>();
+  /** By session key (aedes' id): a takeover finds its earlier connection without a scan of the tenant's. */
+  private readonly byKey = new Map<string, Set<Client>>();
   /** Why the broker closed a connection, for its disconnect event. */
   private readonly closedFor = new WeakMap<Client, DisconnectReason>();
   private readonly closeHandler: (this: Duplex) => void;
@@ -119,7 +123,8 @@ export class ConnectionTracker {
   add(owner: string, device: string | null, client: Client): void {
     addTo(this.byOwner, owner, client);
     if (device !== null) addTo(this.byLogin, device, client);
-    this.ownerOf.set(client, { owner, login: device });
+    addTo(this.byKey, client.id, client);
+    this.ownerOf.set(client, { owner, login: device, key: client.id });
     client.conn.once('close', this.closeHandler);
   }
 
@@ -128,6 +133,7 @@ export class ConnectionTracker {
     if (entry === undefined) return;
     this.ownerOf.delete(client);
     removeFrom(this.byOwner, entry.owner, client);
+    removeFrom(this.byKey, entry.key, client);
     if (entry.login !== null) removeFrom(this.byLogin, entry.login, client);
   }
 
@@ -180,6 +186,11 @@ export class ConnectionTracker {
     let n = 0;
     for (const client of this.byOwner.get(owner) ?? []) if (client.id !== internalId && !client.closed) n++;
     return n;
+  }
+
+  /** Live connections known by this session key (more than one only during a takeover). */
+  withKey(key: string): Client[] {
+    return [...(this.byKey.get(key) ?? [])];
   }
 
   clients(owner: string): Client[] {

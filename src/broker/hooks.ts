@@ -28,6 +28,7 @@ import type { TenantBuckets } from '../tenancy/rate';
 import type { Access } from '../tenancy/rules';
 import { ROOT_USER } from '../tenancy/topics';
 import { tenantViewOf } from '../tenancy/views';
+import { enterWindow, leaveWindow } from './publish-window';
 import { discard, isOwnWill, pendingWillOf, publisherIdOf, setSessionKey, type ParsedPacket, type Wire } from '../aedes-seam';
 import { clientInfo, parseSessionKey, sessionKey, type ClientSession, type ConnectionTracker } from './connections';
 import type { Authenticator } from './authenticator';
@@ -374,7 +375,7 @@ function buildHooks(ctx: HookContext) {
             session.connectedAt = Date.now();
             const key = placed.key;
             // [MQTT-3.1.4-2] aedes closes an earlier connection of the same key: say why
-            for (const earlier of connections.clients(ownerOf(scope))) if (earlier.id === key && earlier !== client) connections.closing(earlier, 'takeover');
+            for (const earlier of connections.withKey(key)) if (earlier !== client) connections.closing(earlier, 'takeover');
             setSessionKey(client, key);
             connections.add(ownerOf(scope), session.device, client);
             if (session.device !== null) registry.devices.seen(session.device);
@@ -420,14 +421,15 @@ function buildHooks(ctx: HookContext) {
           return callback(new Error(`publish to ${view} denied: ${verdict.reason}`));
         }
         discard(packet);
-        return callback(null);
+        // a discarded publish still goes through aedes (onto the sink), to `published`
+        return enterWindow(session, packet.qos, () => callback(null));
       }
       packet.topic = verdict.topic;
       packet.retain = verdict.retain;
       applied(session, verdict.applied);
-      if (verdict.wait === 0) return callback(null);
+      const wait = verdict.wait;
       // answering later holds this packet's batch, so aedes reads the client's socket later: TCP pushes back
-      setTimeout(callback, verdict.wait, null);
+      enterWindow(session, packet.qos, wait === 0 ? () => callback(null) : () => setTimeout(callback, wait, null));
     },
 
     authorizeSubscribe(client, sub, callback) {
@@ -470,6 +472,7 @@ function buildHooks(ctx: HookContext) {
 
     published(packet, client, callback) {
       const session = client ? sessions.get(client) : undefined;
+      if (session) leaveWindow(session, packet.qos);
       const topic = packet.topic;
       // lifecycle events are the broker's: never counted as traffic, but webhooks may want them
       const event = isEventTopic(topic);

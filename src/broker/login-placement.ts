@@ -50,8 +50,8 @@ export function placeLogin(registry: Registry, result: Exclude<LoginResult, { ki
       rootEnabled: ctx.rootEnabled,
       tenant: login?.tenant,
       device,
-      liveConnections: ctx.liveConnections(tenantName, key),
-      liveLoginConnections: device ? ctx.liveLoginConnections(device.username, key) : 0,
+      liveConnections: () => ctx.liveConnections(tenantName, key),
+      liveLoginConnections: () => (device ? ctx.liveLoginConnections(device.username, key) : 0),
     });
     return { verdict, key, device: device?.username ?? null, providerLogin: null };
   }

@@ -97,11 +97,18 @@ export interface LoginFacts {
   tenant: TenantPolicy | undefined;
   /** Set when the login is a device's. */
   device?: DevicePolicy;
-  /** The tenant's live connections, this client's own earlier connection (a takeover) not counted. */
-  liveConnections: number;
+  /**
+   * The tenant's live connections, this client's own earlier connection (a
+   * takeover) not counted; a function is called only when a quota needs it
+   * (counting walks every connection of the tenant).
+   */
+  liveConnections: Count;
   /** The same for the device alone. */
-  liveLoginConnections?: number;
+  liveLoginConnections?: Count;
 }
+
+type Count = number | (() => number);
+const countOf = (count: Count | undefined): number => (typeof count === 'function' ? count() : (count ?? 0));
 
 export function tenantScope(tenant: Pick<TenantPolicy, 'username' | 'namespace' | 'isolation'>): Scope {
   return { kind: 'tenant', tenant: tenant.username, namespace: tenant.namespace, isolation: tenant.isolation };
@@ -130,8 +137,8 @@ export function admit(facts: LoginFacts): ConnectVerdict {
   if (!tenant.enabled) return { kind: 'refuse', reason: 'tenant-disabled' };
   if (device && !device.enabled) return { kind: 'refuse', reason: 'login-disabled' };
   if (device?.clientId != null && device.clientId !== facts.clientId) return { kind: 'refuse', reason: 'identifier-rejected' };
-  if (tenant.maxConnections > 0 && facts.liveConnections >= tenant.maxConnections) return { kind: 'refuse', reason: 'over-quota' };
-  if (device && device.maxConnections > 0 && (facts.liveLoginConnections ?? 0) >= device.maxConnections) return { kind: 'refuse', reason: 'over-quota' };
+  if (tenant.maxConnections > 0 && countOf(facts.liveConnections) >= tenant.maxConnections) return { kind: 'refuse', reason: 'over-quota' };
+  if (device && device.maxConnections > 0 && countOf(facts.liveLoginConnections) >= device.maxConnections) return { kind: 'refuse', reason: 'over-quota' };
   return { kind: 'allow', scope: tenantScope(tenant) };
 }
 

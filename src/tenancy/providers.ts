@@ -133,8 +133,8 @@ export function placeAnswer(answer: AllowAnswer, lookups: PlacementLookups, fact
     rootEnabled: false,
     tenant,
     device,
-    liveConnections: facts.liveConnections(tenant.username, login),
-    liveLoginConnections: device ? facts.liveLoginConnections(device.username, login) : 0,
+    liveConnections: () => facts.liveConnections(tenant.username, login),
+    liveLoginConnections: () => (device ? facts.liveLoginConnections(device.username, login) : 0),
   });
   if (verdict.kind === 'refuse') return { verdict };
   return { verdict, login: { tenant, login, device: device?.username ?? null, rules: compileRules(answer.rules ?? []) } };

@@ -51,6 +51,17 @@ describe('policy core (pure verdicts)', () => {
       assert.deepEqual(admit({ ...facts, username: 'root' }), { kind: 'allow', scope: root });
     });
 
+    it('counts live connections only for a quota that needs them', () => {
+      const counted: string[] = [];
+      const count = (what: string, n: number) => () => (counted.push(what), n);
+      const facts = { username: 'acme', clientId: 'c1', passwordOk: true, throttled: false, rootEnabled: true, liveConnections: count('tenant', 5) };
+      assert.deepEqual(admit({ ...facts, tenant: tenant() }), { kind: 'allow', scope: prefix });
+      assert.deepEqual(counted, []);
+      assert.deepEqual(admit({ ...facts, tenant: tenant({ maxConnections: 5 }) }), { kind: 'refuse', reason: 'over-quota' });
+      assert.deepEqual(admit({ ...facts, tenant: tenant({ maxConnections: 6 }) }), { kind: 'allow', scope: prefix });
+      assert.deepEqual(counted, ['tenant', 'tenant']);
+    });
+
     it('mounts a will once, refuses one outside, and checks a stored will against its owner', () => {
       assert.deepEqual(decideWill(mount, { topic: 'status', payloadBytes: 1, retain: false }, tenant({ isolation: 'mountpoint' })), { kind: 'allow', topic: 'globex/status', retain: false, applied: [] });
       assert.deepEqual(decideWill(prefix, { topic: 'globex/x', payloadBytes: 1, retain: false }, tenant()), { kind: 'refuse', reason: 'will-denied' });
