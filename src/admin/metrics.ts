@@ -45,6 +45,7 @@ const TRAFFIC: Array<[suffix: string, key: Exclude<keyof TrafficFigures, 'denial
   ['bytes_in_total', 'bytesIn', 'Payload bytes received'],
   ['messages_out_total', 'messagesOut', 'Messages delivered to subscribers'],
   ['bytes_out_total', 'bytesOut', 'Payload bytes delivered to subscribers'],
+  ['publishes_held_total', 'publishesHeld', "QoS 0 publishes that waited for room in their client's publish window"],
 ];
 
 /**

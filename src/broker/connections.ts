@@ -7,7 +7,7 @@ import type { Access, CompiledRule } from '../tenancy/rules';
 import type { PendingConnection } from './pending';
 import { clientOfStream } from '../aedes-seam';
 import type { ConnectionInfo } from './listeners';
-import { newPublishWindow, type PublishWindow } from './publish-window';
+import type { PublishWindow } from './publish-window';
 
 /** What the engine knows about one MQTT connection: the policy core's state and who it is. */
 export interface ClientSession extends ClientPolicyState, PublishWindow {
@@ -42,9 +42,16 @@ export interface ClientSession extends ClientPolicyState, PublishWindow {
 
 /** A connection just accepted, before its CONNECT. */
 export function newSession(info: ConnectionInfo, pending: ClientSession['pending']): ClientSession {
+  // one literal, no spreads: V8 builds it from one shape (a spread copy was a tenth of a connect's CPU in profiles)
+  const policy = newClientPolicyState();
   return {
-    ...newClientPolicyState(),
-    ...newPublishWindow(),
+    scope: policy.scope,
+    filters: policy.filters,
+    grants: policy.grants,
+    dollarFilters: policy.dollarFilters,
+    bucket: policy.bucket,
+    publishesInFlight: 0,
+    publishesWaiting: [],
     pending,
     username: null,
     clientId: '',

@@ -422,14 +422,15 @@ function buildHooks(ctx: HookContext) {
         }
         discard(packet);
         // a discarded publish still goes through aedes (onto the sink), to `published`
-        return enterWindow(session, packet.qos, () => callback(null));
+        if (enterWindow(session, packet.qos, () => callback(null))) traffic.held(scope.kind === 'tenant' ? scope.tenant : null);
+        return;
       }
       packet.topic = verdict.topic;
       packet.retain = verdict.retain;
       applied(session, verdict.applied);
       const wait = verdict.wait;
       // answering later holds this packet's batch, so aedes reads the client's socket later: TCP pushes back
-      enterWindow(session, packet.qos, wait === 0 ? () => callback(null) : () => setTimeout(callback, wait, null));
+      if (enterWindow(session, packet.qos, wait === 0 ? () => callback(null) : () => setTimeout(callback, wait, null))) traffic.held(scope.kind === 'tenant' ? scope.tenant : null);
     },
 
     authorizeSubscribe(client, sub, callback) {

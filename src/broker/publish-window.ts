@@ -24,14 +24,19 @@ export const newPublishWindow = (): PublishWindow => ({ publishesInFlight: 0, pu
 
 const windowed = (qos: number): boolean => qos === 0;
 
-/** Runs `go` (aedes' authorization callback) now, or once the client's window has room. */
-export function enterWindow(window: PublishWindow, qos: number, go: () => void): void {
-  if (!windowed(qos)) return go();
+/** Runs `go` (aedes' authorization callback) now, or once the client's window has room; true when it waits. */
+export function enterWindow(window: PublishWindow, qos: number, go: () => void): boolean {
+  if (!windowed(qos)) {
+    go();
+    return false;
+  }
   if (window.publishesInFlight < PUBLISH_WINDOW) {
     window.publishesInFlight++;
-    return go();
+    go();
+    return false;
   }
   window.publishesWaiting.push(go);
+  return true;
 }
 
 /** One of the client's publishes completed: its place goes to the next waiting one. */

@@ -4,13 +4,15 @@ export interface TrafficFigures {
   bytesIn: number;
   messagesOut: number;
   bytesOut: number;
+  /** QoS 0 publishes that waited for room in their client's publish window (publish-window.ts). */
+  publishesHeld: number;
   denials: Record<string, number>;
   /** Message policy violations, by `<policy id>/<reason>`. */
   violations: Record<string, number>;
 }
 
 function empty(): TrafficFigures {
-  return { messagesIn: 0, bytesIn: 0, messagesOut: 0, bytesOut: 0, denials: {}, violations: {} };
+  return { messagesIn: 0, bytesIn: 0, messagesOut: 0, bytesOut: 0, publishesHeld: 0, denials: {}, violations: {} };
 }
 
 /** In-memory counters on the message path: a Map lookup and two additions per event. */
@@ -41,6 +43,11 @@ export class TrafficCounters {
     const figures = this.of(tenant);
     figures.messagesOut++;
     figures.bytesOut += bytes;
+  }
+
+  held(tenant: string | null): void {
+    this.all.publishesHeld++;
+    if (tenant !== null) this.of(tenant).publishesHeld++;
   }
 
   denied(tenant: string | null, reason: string): void {

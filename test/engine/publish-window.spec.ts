@@ -49,6 +49,9 @@ describe("the publish window: how many of one client's publishes are in flight a
           subscriber.inbox.map((m) => Number(m.payload)),
           Array.from({ length: count }, (_, i) => i),
         );
+        const held = fixture.engine.host.stats().tenants.globex.publishesHeld;
+        if (qos === 0) assert.ok(held > 0, `the window held ${held} of ${count}`);
+        else assert.equal(held, 0, 'QoS 1 has no window');
         if (qos === 1) {
           const deadline = Date.now() + 5000;
           while (raw.packets.filter((p) => p.cmd === 'puback').length < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
