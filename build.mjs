@@ -1,5 +1,5 @@
-// Builds what Node-RED loads: one .js per .ts (no bundling, so each engine
-// module exists once at runtime and every node file shares it), plus the
+// Builds what Node-RED loads: the engine (src/) as one bundled module, and one
+// .js per node .ts (not bundled: every node file shares the engine), plus the
 // editor .html, locales/ and icons/ copied beside the built nodes because
 // Node-RED looks for them next to each node's .js file. A node whose editor
 // code outgrew its .html has it in nodes/<type>.editor.ts (and nodes/editor/):
@@ -26,17 +26,12 @@ const isEditorCode = (path) => path.endsWith('.editor.ts') || path.startsWith(jo
 
 await rm('dist', { recursive: true, force: true });
 const nodeTs = await listFiles('nodes', '.ts');
-await build({
-  entryPoints: [...(await listFiles('src', '.ts')), ...nodeTs.filter((path) => !isEditorCode(path))],
-  outdir: 'dist',
-  outbase: '.',
-  bundle: false,
-  platform: 'node',
-  format: 'cjs',
-  target: 'node20',
-  sourcemap: 'linked',
-  logLevel: 'warning',
-});
+const common = { platform: 'node', format: 'cjs', target: 'node20', sourcemap: 'linked', logLevel: 'warning' };
+// the engine as one module: calls between its files are direct, not through CommonJS export getters
+// (about 0.3 µs of a message's 1.3 µs of engine time in fan-in profiles)
+await build({ ...common, entryPoints: ['src/index.ts'], outfile: 'dist/src/index.js', bundle: true, packages: 'external' });
+// the nodes import the engine only through its index (dist/src/index.js), so all of them share one copy
+await build({ ...common, entryPoints: nodeTs.filter((path) => !isEditorCode(path)), outdir: 'dist', outbase: '.', bundle: false });
 
 // the editor's own scripts: one iife per node type, for the browsers Node-RED supports
 const editorScripts = new Map();

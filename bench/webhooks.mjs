@@ -8,7 +8,7 @@
 import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
-import { WebhookDispatcher } from '../dist/src/webhooks/dispatcher.js';
+import { WebhookDispatcher } from '../dist/src/index.js';
 
 const total = Number(process.argv[2] ?? 20_000);
 const concurrency = Number(process.argv[3] ?? 4);
