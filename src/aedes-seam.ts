@@ -62,6 +62,20 @@ export function dropWill(client: Client): void {
   (client as PrivateClient).will = null;
 }
 
+/**
+ * Whether any subscription in aedes' emitter (a connected client's, or an
+ * in-process one) could match a topic: mqemitter keeps them in a Qlobber,
+ * `mq._matcher`. Conservative: it knows nothing of MQTT's `$` rule, and
+ * mqemitter removes a listener a tick after it is asked to. Another emitter
+ * (a shared fabric's) is assumed to have a match.
+ */
+export function hasSubscriptionMatching(aedes: Aedes, topic: string): boolean {
+  const matcher = (aedes as unknown as { mq: { _matcher?: { match?(topic: string): unknown[] } } }).mq._matcher;
+  // another emitter (a shared fabric's): assume someone listens
+  if (typeof matcher?.match !== 'function') return true;
+  return matcher.match(topic).length > 0;
+}
+
 /** The connected clients, by aedes id. */
 export function connectedClients(aedes: Aedes): Readonly<Record<string, Client>> {
   return (aedes as unknown as { clients: Record<string, Client> }).clients;

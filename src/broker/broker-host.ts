@@ -12,7 +12,7 @@ import { TenantBuckets } from '../tenancy/rate';
 import { MAX_TOPIC_LEVELS } from '../tenancy/topics';
 import { WebhookDispatcher } from '../webhooks/dispatcher';
 import type { DeliveryResult, DispatcherOptions, WebhookCounters, WebhookSpec } from '../webhooks/types';
-import { disconnectedCleanly, fitWire, keepWillsStored, onBrokerError, persistenceOf, storeOnlyGranted } from '../aedes-seam';
+import { disconnectedCleanly, fitWire, hasSubscriptionMatching, keepWillsStored, onBrokerError, persistenceOf, storeOnlyGranted } from '../aedes-seam';
 import { Authenticator } from './authenticator';
 import { clientInfo, ConnectionTracker, newSession, type ClientSession } from './connections';
 import { BROKER_DEFAULTS, type LoginSettings } from '../defaults';
@@ -176,9 +176,15 @@ export class BrokerHost extends EventEmitter<EngineEvents> {
           maxBodyBytes: options.maxPacketBytes ?? BROKER_DEFAULTS.maxPacketBytes,
         })
       : null;
-    this.lifecycle = new LifecycleEvents(this, this.registry, (topic, payload) => {
-      if (this.state === 'running') this.aedes?.publish({ cmd: 'publish', topic, payload, qos: 0, retain: false, dup: false }, () => undefined);
-    });
+    this.lifecycle = new LifecycleEvents(
+      this,
+      this.registry,
+      (topic, payload) => {
+        if (this.state === 'running') this.aedes?.publish({ cmd: 'publish', topic, payload, qos: 0, retain: false, dup: false }, () => undefined);
+      },
+      // a subscriber, or a webhook (they hear every published message)
+      (topic) => this.state === 'running' && this.aedes !== null && (this.listenerCount('message') > 0 || hasSubscriptionMatching(this.aedes, topic)),
+    );
     const holdings = new Holdings(this.registry.db, options.persistence ?? 'sqlite', () => (this.state === 'running' ? (this.fabric?.store ?? null) : null));
     this.registry.namespaces.holds = (tenant, purpose) => holdings.holds(tenant, purpose);
   }

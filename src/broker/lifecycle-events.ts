@@ -32,6 +32,8 @@ export class LifecycleEvents {
     private readonly events: EventEmitter<EngineEvents>,
     private readonly registry: Registry,
     private readonly publish: (topic: string, payload: Buffer) => void,
+    /** Whether anyone may receive a topic: an event no one can receive is not built (a tenth of a connect's CPU). */
+    private readonly wanted: (topic: string) => boolean,
   ) {
     for (const [name, handler] of Object.entries(this.handlers)) {
       // emitted from aedes' socket callbacks: a throw here would be uncaught
@@ -55,8 +57,10 @@ export class LifecycleEvents {
     if (client.tenant === null) return;
     const tenant = this.registry.getTenant(client.tenant);
     if (!tenant) return;
+    const topic = eventTopic(tenant.namespace, what);
+    if (!this.wanted(topic)) return;
     const event = what.replace('/', '.');
     const payload = { event, tenant: tenant.username, login: client.username, client_id: client.clientId, transport: client.transport, address: client.remoteAddress ?? null, time: new Date().toISOString(), ...extra };
-    this.publish(eventTopic(tenant.namespace, what), Buffer.from(JSON.stringify(payload)));
+    this.publish(topic, Buffer.from(JSON.stringify(payload)));
   }
 }

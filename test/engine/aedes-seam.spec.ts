@@ -9,6 +9,7 @@ import {
   discard,
   fitWire,
   hasConnectedClient,
+  hasSubscriptionMatching,
   isOwnWill,
   keepWillsStored,
   onBrokerError,
@@ -301,6 +302,23 @@ describe('aedes seam: the assumptions, one by one', () => {
     aedes.publish({ cmd: 'publish', topic: 't', payload: Buffer.from('x'), qos: 0, retain: false, dup: false }, () => undefined);
     for (const r of [a, b]) topics.push(((await r.next('publish')) as { topic: string }).topic);
     assert.deepEqual(topics, ['a:t', 'b:t']);
+  });
+
+  it("hasSubscriptionMatching: aedes keeps every subscription, a client's or an in-process one, in mq._matcher (a Qlobber)", async () => {
+    await start();
+    const topic = '$events/acme/client/connected';
+    assert.equal(hasSubscriptionMatching(aedes, topic), false);
+    const r = await raw('sub');
+    r.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: '$events/acme/#', qos: 0 }] });
+    await r.next('suback');
+    assert.equal(hasSubscriptionMatching(aedes, topic), true);
+    assert.equal(hasSubscriptionMatching(aedes, '$events/globex/client/connected'), false);
+    r.send({ cmd: 'unsubscribe', messageId: 2, unsubscriptions: ['$events/acme/#'] });
+    await r.next('unsuback');
+    await until('the unsubscribed filter is removed', () => !hasSubscriptionMatching(aedes, topic));
+    const inProcess = (_packet: unknown, cb: () => void) => cb();
+    await new Promise<void>((resolve) => aedes.subscribe('$events/+/client/#', inProcess, resolve));
+    assert.equal(hasSubscriptionMatching(aedes, topic), true);
   });
 
   it('the emitter with concurrency 0 never queues: a flood with no subscriber completes every publish in order', async () => {
