@@ -154,7 +154,8 @@ async function main() {
     }
 
     if (wanted(4)) {
-      // 4. HTTP publish adapter, one undici client with keep-alive; a bare Node HTTP server the same way, as the ceiling
+      // 4. HTTP publish adapter, one undici client with keep-alive; a bare Node HTTP server the same way, as the ceiling.
+      // (undici never pipelines a POST, so one Client means one request at a time, whatever its `pipelining`)
       const h = await engine('http', { ws: { port: 0, host: '127.0.0.1' }, httpPublish: true });
       const bare = spawnChild('broker.mjs', ['http']);
       const bareTarget = (await bare.ready).targets[0];

@@ -235,23 +235,22 @@ export function decidePublish(scope: Scope, request: PublishRequest, tenant: Ten
   if (!tenant) return refuse('outside-namespace');
   const denial = (reason: DenialReason): PublishVerdict => (tenant.deniedPublish === 'drop' ? { kind: 'discard', reason } : refuse(reason));
   if (!target.ok) return denial(target.reason);
-  const view = tenantViewOf(scope.namespace, target.topic)!;
-  if (!mayPublish(access, view).allow) return denial('rule-denied');
+  // the view only for whoever reads it: most logins have neither rules nor policies
+  const view = access || policies ? tenantViewOf(scope.namespace, target.topic)! : '';
+  if (access && !mayPublish(access, view).allow) return denial('rule-denied');
   if (tenant.maxPayloadBytes > 0 && request.payloadBytes > tenant.maxPayloadBytes) return denial('payload-too-large');
   const outcome = policies ? checkMessage(policies.set, view, policies.payload) : null;
   if (outcome && outcome.action !== 'detect') return withPolicy(outcome, refuse('policy-violation'));
-  const applied: AppliedLimit[] = [];
-  let retain = request.retain;
-  if (retain && !tenant.allowRetain) {
-    retain = false;
-    applied.push('retain');
-  }
+  const retainRefused = request.retain && !tenant.allowRetain;
   const wait = rate ? throttle(rate, tenant) : 0;
   // a client that keeps exceeding its rate would wait ever longer: it goes instead
   if (wait > MAX_THROTTLE_MS) return refuse('rate-limit');
-  if (wait > 0) applied.push('rate');
-  return withPolicy(outcome, { kind: 'allow', topic: target.topic, retain, wait, applied });
+  const applied: AppliedLimit[] = retainRefused ? (wait > 0 ? ['retain', 'rate'] : ['retain']) : wait > 0 ? ['rate'] : NONE_APPLIED;
+  return withPolicy(outcome, { kind: 'allow', topic: target.topic, retain: request.retain && !retainRefused, wait, applied });
 }
+
+/** Shared by every verdict that applied no limit: nothing reads it but to iterate. */
+const NONE_APPLIED: AppliedLimit[] = Object.freeze([]) as unknown as AppliedLimit[];
 
 /**
  * A failed message policy decides by its action, whatever the tenant's
