@@ -30,7 +30,7 @@ export interface ClientSession extends ClientPolicyState, PublishWindow {
   providerLogin: { login: string; rules: CompiledRule[] } | null;
   /** Closes the connection when a token expires. */
   expiry: NodeJS.Timeout | null;
-  /** The device's rules as last compiled, and what they were compiled from (see accessOf in hooks.ts). */
+  /** The device's rules as last compiled, and what they were compiled from (see sessionAccess in login-placement.ts). */
   access: Access | null;
   accessVersion: number;
   accessTenant: object | null;
@@ -70,6 +70,28 @@ export function newSession(info: ConnectionInfo, pending: ClientSession['pending
     messagesIn: 0,
     messagesOut: 0,
   };
+}
+
+/** A provider's credentials stop at `expiresAt` (a JWT's exp plus the tolerance): the connection goes then, audited. */
+export function closeAtExpiry(client: Client, session: ClientSession, expiresAt: number, connections: ConnectionTracker): void {
+  const arm = () => {
+    const left = expiresAt - Date.now();
+    if (left <= 0) {
+      session.expiry = null;
+      if (client.closed) return;
+      connections.closing(client, 'token-expired');
+      client.close();
+      return;
+    }
+    // timers hold at most 2^31-1 ms: a far expiry is reached in steps
+    session.expiry = setTimeout(arm, Math.min(left, 0x7fffffff));
+    session.expiry.unref?.();
+  };
+  arm();
+  client.conn.once('close', () => {
+    if (session.expiry) clearTimeout(session.expiry);
+    session.expiry = null;
+  });
 }
 
 export function clientInfo(session: ClientSession): ClientInfo {

@@ -1,4 +1,4 @@
-import type { AedesOptions, AuthenticateError, Client, PublishPacket, Subscription } from 'aedes';
+import type { AuthenticateError, Client, PublishPacket, Subscription } from 'aedes';
 import { randomUUID } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
 import type { EngineEvents } from '../events';
@@ -6,7 +6,6 @@ import { REFUSAL_RETURN_CODES, type AppliedLimit, type DenialReason, type Refusa
 import type { Registry } from '../registry/registry';
 import { HashingBusy } from '../registry/passwords';
 import {
-  admit,
   decideDelivery,
   decidePublish,
   decideRestore,
@@ -14,7 +13,6 @@ import {
   decideUnsubscribe,
   decideWill,
   decideWillPublish,
-  deviceAccess,
   holdFilter,
   holdRestored,
   identifierProblem,
@@ -30,10 +28,11 @@ import { ROOT_USER } from '../tenancy/topics';
 import { tenantViewOf } from '../tenancy/views';
 import { enterWindow, leaveWindow } from './publish-window';
 import { discard, isOwnWill, pendingWillOf, publisherIdOf, setSessionKey, type ParsedPacket, type Wire } from '../aedes-seam';
-import { clientInfo, parseSessionKey, sessionKey, type ClientSession, type ConnectionTracker } from './connections';
+import { clientInfo, closeAtExpiry, parseSessionKey, type ClientSession, type ConnectionTracker } from './connections';
+import { guardHooks, refusal, type Hooks } from './hook-guard';
 import type { Authenticator } from './authenticator';
 import type { LoginAttempt } from '../auth/provider';
-import { loginAccess, placeLogin } from './login-placement';
+import { placeLogin, sessionAccess } from './login-placement';
 import type { TrafficCounters } from './traffic';
 
 export interface HookContext {
@@ -62,17 +61,6 @@ export interface InProcessOrigin {
 }
 export type OriginPacket = PublishPacket & { origin?: InProcessOrigin };
 
-/** A device whose record is gone mid-connection may do nothing. */
-const DENY_ALL: Access = { layers: [], defaultAllow: false, subject: { username: '', clientId: '' } };
-
-type Hooks = Required<Pick<AedesOptions, 'preConnect' | 'authenticate' | 'authorizePublish' | 'authorizeSubscribe' | 'authorizeForward' | 'published'>>;
-
-function refusal(reason: RefusalReason): AuthenticateError {
-  const error = new Error(`connection refused: ${reason}`) as AuthenticateError;
-  (error as { returnCode: number }).returnCode = REFUSAL_RETURN_CODES[reason];
-  return error;
-}
-
 /**
  * aedes' hooks and the wire decisions, built from the policy core: every path
  * by which a client reaches the topic tree asks `tenancy/policy.ts` and
@@ -83,67 +71,6 @@ function refusal(reason: RefusalReason): AuthenticateError {
 export function createHooks(ctx: HookContext): { hooks: Hooks; wire: Omit<Wire, 'maxPacketBytes'> & Pick<Wire, 'maxPacketBytes'>; refused: (sub: Subscription) => boolean } {
   const built = buildHooks(ctx);
   return { hooks: guardHooks(built.hooks, ctx.events), wire: built.wire, refused: built.refused };
-}
-
-/**
- * aedes calls the hooks from socket and timer callbacks: an exception thrown
- * there is uncaught, and Node-RED exits on one. A hook that throws (a bug) is
- * reported as `engine-error` and answered with the safest outcome for that one
- * client: its connection refused or closed, the delivery dropped.
- */
-function guardHooks(hooks: Hooks, events: EventEmitter<EngineEvents>): Hooks {
-  const failed = (err: unknown) => {
-    const error = err instanceof Error ? err : new Error(String(err));
-    events.emit('engine-error', error);
-    return error;
-  };
-  return {
-    preConnect(client, packet, callback) {
-      try {
-        hooks.preConnect(client, packet, callback);
-      } catch (err) {
-        callback(failed(err), false);
-      }
-    },
-    authenticate(client, username, password, done) {
-      try {
-        hooks.authenticate(client, username, password, done);
-      } catch (err) {
-        failed(err);
-        done(refusal('server-unavailable'), null);
-      }
-    },
-    authorizePublish(client, packet, callback) {
-      try {
-        hooks.authorizePublish(client, packet, callback);
-      } catch (err) {
-        callback(failed(err));
-      }
-    },
-    authorizeSubscribe(client, sub, callback) {
-      try {
-        hooks.authorizeSubscribe(client, sub, callback);
-      } catch (err) {
-        callback(failed(err), null);
-      }
-    },
-    authorizeForward(client, packet) {
-      try {
-        return hooks.authorizeForward(client, packet);
-      } catch (err) {
-        failed(err);
-        return null;
-      }
-    },
-    published(packet, client, callback) {
-      try {
-        hooks.published(packet, client, callback);
-      } catch (err) {
-        failed(err);
-        callback(null);
-      }
-    },
-  };
 }
 
 function stripUndefined<T extends object>(o: T): T {
@@ -170,28 +97,6 @@ function buildHooks(ctx: HookContext) {
     done(refusal(reason), null);
   }
 
-  /** A provider's credentials stop at `expiresAt` (a JWT's exp plus the tolerance): the connection goes then, audited. */
-  function closeAtExpiry(client: Client, session: ClientSession, expiresAt: number): void {
-    const arm = () => {
-      const left = expiresAt - Date.now();
-      if (left <= 0) {
-        session.expiry = null;
-        if (client.closed) return;
-        connections.closing(client, 'token-expired');
-        client.close();
-        return;
-      }
-      // timers hold at most 2^31-1 ms: a far expiry is reached in steps
-      session.expiry = setTimeout(arm, Math.min(left, 0x7fffffff));
-      session.expiry.unref?.();
-    };
-    arm();
-    client.conn.once('close', () => {
-      if (session.expiry) clearTimeout(session.expiry);
-      session.expiry = null;
-    });
-  }
-
   /** The scope of a stored will's owner, from its session key. */
   function scopeOfKey(key: string): Scope | null {
     const owner = parseSessionKey(key);
@@ -201,24 +106,7 @@ function buildHooks(ctx: HookContext) {
     return tenant ? tenantScope(tenant) : null;
   }
 
-  /**
-   * The rules a device's connection is held to, compiled once per change of
-   * its device, roles or tenant (a new version or tenant object), so a
-   * changed rule applies to the next packet and no packet parses rules.
-   */
-  function accessOf(session: ClientSession): Access | null {
-    const provided = session.providerLogin;
-    if (session.device === null && provided === null) return null;
-    if (session.scope?.kind === 'root') return null;
-    const tenant = session.scope?.kind === 'tenant' ? registry.getTenant(session.scope.tenant) : undefined;
-    const device = session.device !== null ? registry.devices.get(session.device) : undefined;
-    if (!tenant || (session.device !== null && !device)) return DENY_ALL;
-    if (session.access && session.accessVersion === registry.devices.version && session.accessTenant === tenant) return session.access;
-    session.access = loginAccess(registry, tenant, device, provided, session.clientId);
-    session.accessVersion = registry.devices.version;
-    session.accessTenant = tenant;
-    return session.access;
-  }
+  const accessOf = (session: ClientSession): Access | null => sessionAccess(registry, session);
 
   function decideSubscribePacket(client: Client, session: ClientSession, subscriptions: Subscription[]): void {
     const scope = session.scope!;
@@ -379,7 +267,7 @@ function buildHooks(ctx: HookContext) {
             setSessionKey(client, key);
             connections.add(ownerOf(scope), session.device, client);
             if (session.device !== null) registry.devices.seen(session.device);
-            if (result.kind === 'provider' && result.answer.expiresAt !== undefined) closeAtExpiry(client, session, result.answer.expiresAt);
+            if (result.kind === 'provider' && result.answer.expiresAt !== undefined) closeAtExpiry(client, session, result.answer.expiresAt, connections);
             applied(session, willLimits);
             done(null, true);
           },

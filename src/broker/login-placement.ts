@@ -5,7 +5,7 @@ import { placeAnswer, providerLayers } from '../tenancy/providers';
 import type { Access, CompiledRule } from '../tenancy/rules';
 import { ROOT_USER } from '../tenancy/topics';
 import type { LoginResult } from './authenticator';
-import { sessionKey } from './connections';
+import { sessionKey, type ClientSession } from './connections';
 
 export interface PlacementContext {
   username: string;
@@ -89,4 +89,26 @@ export function loginAccess(registry: Registry, tenant: Tenant, device: Device |
   if (provided) return deviceAccess(providerLayers(provided.rules, deviceLayers), tenant, { username: provided.login, clientId });
   if (!device) return null;
   return deviceAccess(deviceLayers, tenant, { username: device.username, clientId });
+}
+
+/** A device whose record is gone mid-connection may do nothing. */
+const DENY_ALL: Access = { layers: [], defaultAllow: false, subject: { username: '', clientId: '' } };
+
+/**
+ * The rules a live connection is held to, compiled once per change of its
+ * device, roles or tenant (a new version or tenant object), so a changed rule
+ * applies to the next packet and no packet parses rules.
+ */
+export function sessionAccess(registry: Registry, session: ClientSession): Access | null {
+  const provided = session.providerLogin;
+  if (session.device === null && provided === null) return null;
+  if (session.scope?.kind === 'root') return null;
+  const tenant = session.scope?.kind === 'tenant' ? registry.getTenant(session.scope.tenant) : undefined;
+  const device = session.device !== null ? registry.devices.get(session.device) : undefined;
+  if (!tenant || (session.device !== null && !device)) return DENY_ALL;
+  if (session.access && session.accessVersion === registry.devices.version && session.accessTenant === tenant) return session.access;
+  session.access = loginAccess(registry, tenant, device, provided, session.clientId);
+  session.accessVersion = registry.devices.version;
+  session.accessTenant = tenant;
+  return session.access;
 }
