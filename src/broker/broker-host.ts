@@ -1,5 +1,6 @@
 import type { Aedes, Client } from 'aedes';
 import { EventEmitter } from 'node:events';
+import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { TenantBrokerError } from '../errors';
 import type { EngineEvents } from '../events';
@@ -13,7 +14,6 @@ import { disconnectedCleanly, fitWire, hasSubscriptionMatching, keepWillsStored,
 import { Authenticator } from './authenticator';
 import { clientInfo, ConnectionTracker, newSession, type ClientSession } from './connections';
 import { BROKER_DEFAULTS, type LoginSettings } from '../defaults';
-import type { AddressInfo } from 'node:net';
 import { createFabric, type Fabric } from './fabric';
 import { createHooks } from './hooks';
 import { Holdings } from './holdings';

@@ -88,7 +88,7 @@ function buildHooks(ctx: HookContext) {
 
   const tenantOf = (scope: Scope): TenantPolicy | undefined => (scope.kind === 'tenant' ? registry.getTenant(scope.tenant) : undefined);
 
-  function applied(session: ClientSession, limits: AppliedLimit[]): void {
+  function applied(session: ClientSession, limits: readonly AppliedLimit[]): void {
     for (const limit of limits) events.emit('limit-applied', { ...clientInfo(session), limit });
   }
 
@@ -108,7 +108,7 @@ function buildHooks(ctx: HookContext) {
 
   const accessOf = (session: ClientSession): Access | null => sessionAccess(registry, session);
 
-  function decideSubscribePacket(client: Client, session: ClientSession, subscriptions: Subscription[]): void {
+  function decideSubscribePacket(session: ClientSession, subscriptions: Subscription[]): void {
     const scope = session.scope!;
     const tenant = tenantOf(scope);
     // later filters of one packet count the earlier ones granted
@@ -131,7 +131,6 @@ function buildHooks(ctx: HookContext) {
       granted.push(view);
     }
     if (granted.length > 0) events.emit('client-subscribed', { ...clientInfo(session), filters: granted });
-    void client;
   }
 
   /**
@@ -166,7 +165,7 @@ function buildHooks(ctx: HookContext) {
     decide(client: Client, packet: ParsedPacket): void {
       const session = sessions.get(client);
       if (!session?.scope) return;
-      if (packet.subscriptions) return decideSubscribePacket(client, session, packet.subscriptions);
+      if (packet.subscriptions) return decideSubscribePacket(session, packet.subscriptions);
       if (packet.unsubscriptions) {
         const asSent = packet.unsubscriptions;
         packet.unsubscriptions = asSent.map((filter) => decideUnsubscribe(session.scope!, filter));

@@ -36,7 +36,7 @@ export function newClientPolicyState(): ClientPolicyState {
 // ------------------------------------------------------------------ verdicts
 
 export type PublishVerdict =
-  | { kind: 'allow'; topic: string; retain: boolean; wait: number; applied: AppliedLimit[]; violations?: Violation[] }
+  | { kind: 'allow'; topic: string; retain: boolean; wait: number; applied: readonly AppliedLimit[]; violations?: Violation[] }
   | { kind: 'refuse'; reason: DenialReason; violations?: Violation[] }
   /** Acknowledged and dropped: never stored, forwarded, counted or sent to webhooks. */
   | { kind: 'discard'; reason: DenialReason; violations?: Violation[] };
@@ -245,12 +245,12 @@ export function decidePublish(scope: Scope, request: PublishRequest, tenant: Ten
   const wait = rate ? throttle(rate, tenant) : 0;
   // a client that keeps exceeding its rate would wait ever longer: it goes instead
   if (wait > MAX_THROTTLE_MS) return refuse('rate-limit');
-  const applied: AppliedLimit[] = retainRefused ? (wait > 0 ? ['retain', 'rate'] : ['retain']) : wait > 0 ? ['rate'] : NONE_APPLIED;
+  const applied: readonly AppliedLimit[] = retainRefused ? (wait > 0 ? ['retain', 'rate'] : ['retain']) : wait > 0 ? ['rate'] : NONE_APPLIED;
   return withPolicy(outcome, { kind: 'allow', topic: target.topic, retain: request.retain && !retainRefused, wait, applied });
 }
 
 /** Shared by every verdict that applied no limit: nothing reads it but to iterate. */
-const NONE_APPLIED: AppliedLimit[] = Object.freeze([]) as unknown as AppliedLimit[];
+const NONE_APPLIED: readonly AppliedLimit[] = Object.freeze([]);
 
 /**
  * A failed message policy decides by its action, whatever the tenant's

@@ -100,7 +100,7 @@ describe('policy core (pure verdicts)', () => {
       const r = rate(prefix);
       const first = decidePublish(prefix, { topic: 'acme/x', payloadBytes: 1, retain: false }, limits, r);
       assert.deepEqual([first.kind, (first as { wait: number }).wait], ['allow', 0]);
-      const second = decidePublish(prefix, { topic: 'acme/x', payloadBytes: 1, retain: false }, limits, r) as { wait: number; applied: string[] };
+      const second = decidePublish(prefix, { topic: 'acme/x', payloadBytes: 1, retain: false }, limits, r) as { wait: number; applied: readonly string[] };
       assert.ok(second.wait > 0 && second.applied.includes('rate'));
       let verdict = decidePublish(prefix, { topic: 'acme/x', payloadBytes: 1, retain: false }, limits, r);
       for (let i = 0; i < 10 && verdict.kind === 'allow'; i++) verdict = decidePublish(prefix, { topic: 'acme/x', payloadBytes: 1, retain: false }, limits, r);
