@@ -52,6 +52,8 @@ export function newSession(info: ConnectionInfo, pending: ClientSession['pending
     bucket: policy.bucket,
     publishesInFlight: 0,
     publishesWaiting: [],
+    publishesWaitingFrom: 0,
+    publishesReleasing: false,
     pending,
     username: null,
     clientId: '',

@@ -16,11 +16,15 @@ export const PUBLISH_WINDOW = 64;
 export interface PublishWindow {
   /** QoS 0 publishes authorized and not yet completed (at most PUBLISH_WINDOW). */
   publishesInFlight: number;
-  /** Authorizations held until one in flight completes. */
-  publishesWaiting: Array<() => void>;
+  /** Authorizations held until the window has room, the next at `publishesWaitingFrom`. */
+  publishesWaiting: Array<(() => void) | undefined>;
+  /** A queue's head moves by index: Array#shift copies long arrays (quadratic for a batch of 100,000). */
+  publishesWaitingFrom: number;
+  /** A release of waiting publishes is scheduled. */
+  publishesReleasing: boolean;
 }
 
-export const newPublishWindow = (): PublishWindow => ({ publishesInFlight: 0, publishesWaiting: [] });
+export const newPublishWindow = (): PublishWindow => ({ publishesInFlight: 0, publishesWaiting: [], publishesWaitingFrom: 0, publishesReleasing: false });
 
 const windowed = (qos: number): boolean => qos === 0;
 
@@ -30,7 +34,7 @@ export function enterWindow(window: PublishWindow, qos: number, go: () => void):
     go();
     return false;
   }
-  if (window.publishesInFlight < PUBLISH_WINDOW) {
+  if (window.publishesInFlight < PUBLISH_WINDOW && waitingCount(window) === 0) {
     window.publishesInFlight++;
     go();
     return false;
@@ -39,10 +43,41 @@ export function enterWindow(window: PublishWindow, qos: number, go: () => void):
   return true;
 }
 
-/** One of the client's publishes completed: its place goes to the next waiting one. */
+/**
+ * One of the client's publishes completed. Its place is given on in a batch,
+ * from an immediate: aedes completes each QoS 0 publish from an immediate of
+ * its own, and a publish released from each of those would be written to its
+ * subscribers alone, one system call per message (measured: writev's cost per
+ * message up by 60 % in a QoS 0 fan-in). Released together, the deliveries of
+ * one batch leave in one write; and a release never recurses, even when the
+ * publishes it releases complete at once (no subscriber).
+ */
 export function leaveWindow(window: PublishWindow, qos: number): void {
   if (!windowed(qos)) return;
-  const next = window.publishesWaiting.shift();
-  if (next) next();
-  else if (window.publishesInFlight > 0) window.publishesInFlight--;
+  if (window.publishesInFlight > 0) window.publishesInFlight--;
+  if (waitingCount(window) > 0 && !window.publishesReleasing) {
+    window.publishesReleasing = true;
+    setImmediate(releaseWaiting, window);
+  }
+}
+
+/** Publishes held until the window has room. */
+export const waitingCount = (window: PublishWindow): number => window.publishesWaiting.length - window.publishesWaitingFrom;
+
+function releaseWaiting(window: PublishWindow): void {
+  try {
+    while (waitingCount(window) > 0 && window.publishesInFlight < PUBLISH_WINDOW) {
+      const waiting = window.publishesWaiting;
+      const go = waiting[window.publishesWaitingFrom]!;
+      waiting[window.publishesWaitingFrom++] = undefined;
+      if (window.publishesWaitingFrom === waiting.length) {
+        window.publishesWaiting = [];
+        window.publishesWaitingFrom = 0;
+      }
+      window.publishesInFlight++;
+      go();
+    }
+  } finally {
+    window.publishesReleasing = false;
+  }
 }

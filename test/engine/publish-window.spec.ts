@@ -1,24 +1,59 @@
 import assert from 'node:assert/strict';
 import mqttPacket, { type IConnackPacket, type Packet } from 'mqtt-packet';
-import { enterWindow, leaveWindow, newPublishWindow, PUBLISH_WINDOW } from '../../src/broker/publish-window';
+import { enterWindow, leaveWindow, newPublishWindow, PUBLISH_WINDOW, waitingCount } from '../../src/broker/publish-window';
 import { engineFixture } from '../helpers/engine';
 import { connectPacket, rawConnect } from '../helpers/raw-mqtt';
 
 describe("the publish window: how many of one client's publishes are in flight at once", () => {
-  it('lets PUBLISH_WINDOW through, holds the rest in order, and passes each completion on', () => {
+  const nextImmediate = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+  it('lets PUBLISH_WINDOW through, holds the rest in order, and gives the places freed on together, from an immediate', async () => {
     const window = newPublishWindow();
     const started: number[] = [];
     for (let i = 0; i < PUBLISH_WINDOW + 3; i++) enterWindow(window, 0, () => started.push(i));
     assert.equal(started.length, PUBLISH_WINDOW);
-    assert.equal(window.publishesWaiting.length, 3);
+    assert.equal(waitingCount(window), 3);
     leaveWindow(window, 0);
-    assert.deepEqual(started.slice(PUBLISH_WINDOW), [PUBLISH_WINDOW]);
-    assert.equal(window.publishesInFlight, PUBLISH_WINDOW, 'a completion hands its place over');
-    for (let i = 0; i < PUBLISH_WINDOW + 2; i++) leaveWindow(window, 0);
-    assert.deepEqual(started, Array.from({ length: PUBLISH_WINDOW + 3 }, (_, i) => i));
+    leaveWindow(window, 0);
+    assert.equal(started.length, PUBLISH_WINDOW, 'not released in the completing call');
+    assert.equal(window.publishesInFlight, PUBLISH_WINDOW - 2);
+    await nextImmediate();
+    assert.deepEqual(started.slice(PUBLISH_WINDOW), [PUBLISH_WINDOW, PUBLISH_WINDOW + 1], 'both freed places given on in one release');
+    assert.equal(window.publishesInFlight, PUBLISH_WINDOW);
+    // a publish arriving while others wait queues behind them
+    leaveWindow(window, 0);
+    assert.equal(enterWindow(window, 0, () => started.push(-1)), true);
+    await nextImmediate();
+    for (let i = 0; i < PUBLISH_WINDOW + 1; i++) leaveWindow(window, 0);
+    await nextImmediate();
+    assert.deepEqual(started, [...Array.from({ length: PUBLISH_WINDOW + 3 }, (_, i) => i), -1]);
+    for (let i = 0; i < PUBLISH_WINDOW; i++) leaveWindow(window, 0);
     assert.equal(window.publishesInFlight, 0);
     leaveWindow(window, 0);
     assert.equal(window.publishesInFlight, 0, 'never below zero (a will completes without entering)');
+  });
+
+  it('releases publishes that complete at once without recursing', async () => {
+    const window = newPublishWindow();
+    const count = 100_000;
+    let started = 0;
+    let depth = 0;
+    let deepest = 0;
+    // as with no subscriber: a released publish completes inside its own authorization
+    const go = (): void => {
+      started++;
+      depth++;
+      deepest = Math.max(deepest, depth);
+      if (started > PUBLISH_WINDOW) leaveWindow(window, 0);
+      depth--;
+    };
+    for (let i = 0; i < count; i++) enterWindow(window, 0, go);
+    assert.equal(started, PUBLISH_WINDOW);
+    leaveWindow(window, 0);
+    await nextImmediate();
+    assert.equal(started, count);
+    assert.equal(deepest, 1);
+    assert.equal(waitingCount(window), 0);
   });
 
   it('leaves QoS 1 and 2 out', () => {
