@@ -210,6 +210,8 @@ type WireParser = EventEmitter & {
 export interface Wire {
   /** The largest packet this client may send now (its length header is checked before the body is buffered). */
   maxPacketBytes(client: Client): number;
+  /** A length every client may send, whatever its state: shorter packets are not asked about. */
+  readonly packetBytesAlwaysAllowed: number;
   /** The client's connection is accepted: its identity is known. */
   isAccepted(client: Client): boolean;
   /**
@@ -225,13 +227,18 @@ export type ParsedPacket = { cmd: string; subscriptions?: Subscription[]; unsubs
 // taken from the first parser aedes makes: mqtt-packet is aedes' dependency, not ours
 let parseLength: WireParser['_parseLength'] | null = null;
 let parseString: WireParser['_parseString'] | null = null;
-// one function of each kind for every connection (`this` is the parser, which aedes links to its client): no closure each
-const wireOf = new WeakMap<WireParser, Wire>();
+// one function of each kind for every connection (`this` is the parser, which aedes links to its client): no closure each;
+// the parser carries its wire under a symbol of ours (a WeakMap lookup per packet cost more)
+const WIRE = Symbol('tenant-broker wire');
+type FittedParser = WireParser & { [WIRE]: Wire };
+const wireOf = (parser: WireParser): Wire => (parser as FittedParser)[WIRE];
 const heldUntilAccepted = new WeakMap<Client, ParsedPacket[]>();
 
 function guardedParseLength(this: WireParser): boolean {
   if (!parseLength!.call(this)) return false;
-  const limit = wireOf.get(this)!.maxPacketBytes(this.client);
+  const wire = wireOf(this);
+  if (this.packet.length <= wire.packetBytesAlwaysAllowed) return true;
+  const limit = wire.maxPacketBytes(this.client);
   if (this.packet.length <= limit) return true;
   this._emitError(new Error(`packet of ${this.packet.length} bytes exceeds ${limit}`));
   return false;
@@ -262,7 +269,7 @@ function guardedParseString(this: WireParser): string | null {
  */
 function decideOnParse(this: WireParser, packet: ParsedPacket): void {
   if (packet.cmd !== 'subscribe' && packet.cmd !== 'unsubscribe') return;
-  const wire = wireOf.get(this)!;
+  const wire = wireOf(this);
   const client = this.client;
   if (wire.isAccepted(client)) return wire.decide(client, packet);
   const held = heldUntilAccepted.get(client);
@@ -274,7 +281,7 @@ function decideOnParse(this: WireParser, packet: ParsedPacket): void {
 function decideHeld(this: Client): void {
   const held = heldUntilAccepted.get(this) ?? [];
   heldUntilAccepted.delete(this);
-  const wire = wireOf.get((this as PrivateClient)._parser)!;
+  const wire = wireOf((this as PrivateClient)._parser);
   for (const packet of held) wire.decide(this, packet);
 }
 
@@ -290,7 +297,7 @@ export function fitWire(client: Client, wire: Wire): void {
   const proto = Object.getPrototypeOf(parser) as WireParser;
   parseLength ??= proto._parseLength;
   parseString ??= proto._parseString;
-  wireOf.set(parser, wire);
+  (parser as FittedParser)[WIRE] = wire;
   parser._parseLength = guardedParseLength;
   parser._parseString = guardedParseString;
   parser.prependListener('packet', decideOnParse);

@@ -68,7 +68,7 @@ export type OriginPacket = PublishPacket & { origin?: InProcessOrigin };
  * SUBSCRIBE and UNSUBSCRIBE (decided as dispatched: see `wire`), restored
  * sessions, and every delivery (live, retained, queued).
  */
-export function createHooks(ctx: HookContext): { hooks: Hooks; wire: Omit<Wire, 'maxPacketBytes'> & Pick<Wire, 'maxPacketBytes'>; refused: (sub: Subscription) => boolean } {
+export function createHooks(ctx: HookContext): { hooks: Hooks; wire: Wire; refused: (sub: Subscription) => boolean } {
   const built = buildHooks(ctx);
   return { hooks: guardHooks(built.hooks, ctx.events), wire: built.wire, refused: built.refused };
 }
@@ -89,6 +89,7 @@ function buildHooks(ctx: HookContext) {
   const tenantOf = (scope: Scope): TenantPolicy | undefined => (scope.kind === 'tenant' ? registry.getTenant(scope.tenant) : undefined);
 
   function applied(session: ClientSession, limits: readonly AppliedLimit[]): void {
+    if (limits.length === 0) return;
     for (const limit of limits) events.emit('limit-applied', { ...clientInfo(session), limit });
   }
 
@@ -161,6 +162,7 @@ function buildHooks(ctx: HookContext) {
 
   const wire = {
     maxPacketBytes: (client: Client) => (sessions.get(client)?.scope ? ctx.maxPacketBytes : ctx.maxUnauthenticatedPacketBytes),
+    packetBytesAlwaysAllowed: Math.min(ctx.maxPacketBytes, ctx.maxUnauthenticatedPacketBytes),
     isAccepted: (client: Client) => Boolean(sessions.get(client)?.scope),
     decide(client: Client, packet: ParsedPacket): void {
       const session = sessions.get(client);
@@ -293,10 +295,11 @@ function buildHooks(ctx: HookContext) {
       const view = packet.topic;
       session.messagesIn++;
       const scope = session.scope;
-      const owner = scope.kind === 'tenant' ? registry.getTenant(scope.tenant) : registry.tenantOfTopic(view);
+      const tenant = tenantOf(scope);
+      const owner = scope.kind === 'tenant' ? tenant : registry.tenantOfTopic(view);
       const set = owner && registry.policies.of(owner.username);
       const policies = set && owner ? { set, namespace: owner.namespace, payload: packet.payload as Buffer } : undefined;
-      const verdict = decidePublish(scope, { topic: view, payloadBytes: packet.payload.length, retain: packet.retain }, tenantOf(scope), { client: session, tenants: tenantBuckets }, accessOf(session), policies);
+      const verdict = decidePublish(scope, { topic: view, payloadBytes: packet.payload.length, retain: packet.retain }, tenant, { client: session, tenants: tenantBuckets }, accessOf(session), policies);
       if (verdict.violations) {
         const action = verdict.kind === 'refuse' ? 'close' : verdict.kind === 'discard' ? 'drop' : 'detect';
         events.emit('policy-violated', { ...clientInfo(session), tenant: owner!.username, topic: verdict.kind === 'allow' ? verdict.topic : view, action, violations: verdict.violations });
@@ -309,15 +312,14 @@ function buildHooks(ctx: HookContext) {
         }
         discard(packet);
         // a discarded publish still goes through aedes (onto the sink), to `published`
-        if (enterWindow(session, packet.qos, () => callback(null))) traffic.held(scope.kind === 'tenant' ? scope.tenant : null);
+        if (enterWindow(session, packet.qos, callback, 0)) traffic.held(scope.kind === 'tenant' ? scope.tenant : null);
         return;
       }
       packet.topic = verdict.topic;
       packet.retain = verdict.retain;
       applied(session, verdict.applied);
-      const wait = verdict.wait;
       // answering later holds this packet's batch, so aedes reads the client's socket later: TCP pushes back
-      if (enterWindow(session, packet.qos, wait === 0 ? () => callback(null) : () => setTimeout(callback, wait, null))) traffic.held(scope.kind === 'tenant' ? scope.tenant : null);
+      if (enterWindow(session, packet.qos, callback, verdict.wait)) traffic.held(scope.kind === 'tenant' ? scope.tenant : null);
     },
 
     authorizeSubscribe(client, sub, callback) {
@@ -345,7 +347,8 @@ function buildHooks(ctx: HookContext) {
       const qos = packet.qos as 0 | 1 | 2;
       const verdict = decideDelivery(session, packet.topic, qos, tenantOf(scope), accessOf(session));
       if (!verdict) return null;
-      if (!isEventTopic(packet.topic)) {
+      // lifecycle events are the broker's, not the tenant's traffic
+      if (packet.topic.charCodeAt(0) !== 36 || !isEventTopic(packet.topic)) {
         session.messagesOut++;
         traffic.delivered(scope.kind === 'tenant' ? scope.tenant : null, packet.payload.length);
       }
@@ -363,7 +366,7 @@ function buildHooks(ctx: HookContext) {
       if (session) leaveWindow(session, packet.qos);
       const topic = packet.topic;
       // lifecycle events are the broker's: never counted as traffic, but webhooks may want them
-      const event = isEventTopic(topic);
+      const event = topic.charCodeAt(0) === 36 && isEventTopic(topic);
       if (topic.charCodeAt(0) !== 36 || event) {
         const tenant = messageOwner(session?.scope ?? null, topic, registry.directory);
         if (!event) traffic.published(tenant, packet.payload.length);

@@ -28,19 +28,30 @@ export const newPublishWindow = (): PublishWindow => ({ publishesInFlight: 0, pu
 
 const windowed = (qos: number): boolean => qos === 0;
 
-/** Runs `go` (aedes' authorization callback) now, or once the client's window has room; true when it waits. */
-export function enterWindow(window: PublishWindow, qos: number, go: () => void): boolean {
+/** aedes' authorization callback. */
+type Authorized = (error: null) => void;
+
+/**
+ * Answers `authorized` now, or once the client's window has room, and after
+ * `waitMs` (a rate limit) either way; true when it waits for room.
+ */
+export function enterWindow(window: PublishWindow, qos: number, authorized: Authorized, waitMs: number): boolean {
   if (!windowed(qos)) {
-    go();
+    answer(authorized, waitMs);
     return false;
   }
   if (window.publishesInFlight < PUBLISH_WINDOW && waitingCount(window) === 0) {
     window.publishesInFlight++;
-    go();
+    answer(authorized, waitMs);
     return false;
   }
-  window.publishesWaiting.push(go);
+  window.publishesWaiting.push(() => answer(authorized, waitMs));
   return true;
+}
+
+function answer(authorized: Authorized, waitMs: number): void {
+  if (waitMs === 0) authorized(null);
+  else setTimeout(authorized, waitMs, null);
 }
 
 /**

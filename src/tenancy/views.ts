@@ -47,7 +47,8 @@ function reservedLevel(text: string, start: number, names: readonly string[]): b
 function checked(full: string): Mounted {
   // a UTF-16 unit is at most 3 UTF-8 bytes: only long topics need counting
   if (full.length * 3 > MAX_TOPIC_BYTES && Buffer.byteLength(full) > MAX_TOPIC_BYTES) return denied('topic-too-long');
-  if (levelCount(full) > MAX_TOPIC_LEVELS) return denied('too-many-levels');
+  // n characters hold at most n + 1 levels: only long topics need counting
+  if (full.length >= MAX_TOPIC_LEVELS && levelCount(full) > MAX_TOPIC_LEVELS) return denied('too-many-levels');
   return { ok: true, topic: full };
 }
 

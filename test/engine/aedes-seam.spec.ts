@@ -211,7 +211,7 @@ describe('aedes seam: the assumptions, one by one', () => {
 
   describe('the wire (mqtt-packet parser)', () => {
     function wire(overrides: Partial<Wire> = {}): Wire {
-      return { maxPacketBytes: () => 1024, isAccepted: () => true, decide: () => undefined, ...overrides };
+      return { maxPacketBytes: () => 1024, packetBytesAlwaysAllowed: 0, isAccepted: () => true, decide: () => undefined, ...overrides };
     }
 
     it('a length header over the limit is refused as soon as it is read: _parseLength and packet.length', async () => {

@@ -10,7 +10,7 @@ describe("the publish window: how many of one client's publishes are in flight a
   it('lets PUBLISH_WINDOW through, holds the rest in order, and gives the places freed on together, from an immediate', async () => {
     const window = newPublishWindow();
     const started: number[] = [];
-    for (let i = 0; i < PUBLISH_WINDOW + 3; i++) enterWindow(window, 0, () => started.push(i));
+    for (let i = 0; i < PUBLISH_WINDOW + 3; i++) enterWindow(window, 0, () => started.push(i), 0);
     assert.equal(started.length, PUBLISH_WINDOW);
     assert.equal(waitingCount(window), 3);
     leaveWindow(window, 0);
@@ -22,7 +22,7 @@ describe("the publish window: how many of one client's publishes are in flight a
     assert.equal(window.publishesInFlight, PUBLISH_WINDOW);
     // a publish arriving while others wait queues behind them
     leaveWindow(window, 0);
-    assert.equal(enterWindow(window, 0, () => started.push(-1)), true);
+    assert.equal(enterWindow(window, 0, () => started.push(-1), 0), true);
     await nextImmediate();
     for (let i = 0; i < PUBLISH_WINDOW + 1; i++) leaveWindow(window, 0);
     await nextImmediate();
@@ -47,7 +47,7 @@ describe("the publish window: how many of one client's publishes are in flight a
       if (started > PUBLISH_WINDOW) leaveWindow(window, 0);
       depth--;
     };
-    for (let i = 0; i < count; i++) enterWindow(window, 0, go);
+    for (let i = 0; i < count; i++) enterWindow(window, 0, go, 0);
     assert.equal(started, PUBLISH_WINDOW);
     leaveWindow(window, 0);
     await nextImmediate();
@@ -59,7 +59,7 @@ describe("the publish window: how many of one client's publishes are in flight a
   it('leaves QoS 1 and 2 out', () => {
     const window = newPublishWindow();
     let started = 0;
-    for (const qos of [1, 2]) for (let i = 0; i < PUBLISH_WINDOW * 2; i++) enterWindow(window, qos, () => started++);
+    for (const qos of [1, 2]) for (let i = 0; i < PUBLISH_WINDOW * 2; i++) enterWindow(window, qos, () => started++, 0);
     assert.equal(started, PUBLISH_WINDOW * 4);
     assert.equal(window.publishesInFlight, 0);
     leaveWindow(window, 1);
