@@ -70,9 +70,16 @@ export function dropWill(client: Client): void {
  * (a shared fabric's) is assumed to have a match.
  */
 export function hasSubscriptionMatching(aedes: Aedes, topic: string): boolean {
-  const matcher = (aedes as unknown as { mq: { _matcher?: { match?(topic: string): unknown[] } } }).mq._matcher;
+  const matcher = (aedes as unknown as { mq: { _matcher?: { match?(topic: string): unknown[]; _trie?: unknown } } }).mq._matcher;
   // another emitter (a shared fabric's): assume someone listens
   if (typeof matcher?.match !== 'function') return true;
+  // Qlobber's trie is a Map keyed by first levels (wildcards as `+`, `#`): a first level nobody subscribes to needs no
+  // match, which splits the topic first (a lifecycle event's cost at every connect and disconnect)
+  const root = matcher._trie;
+  if (root instanceof Map && !root.has('#') && !root.has('+')) {
+    const slash = topic.indexOf('/');
+    if (!root.has(slash === -1 ? topic : topic.slice(0, slash))) return false;
+  }
   return matcher.match(topic).length > 0;
 }
 

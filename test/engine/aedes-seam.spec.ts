@@ -321,6 +321,28 @@ describe('aedes seam: the assumptions, one by one', () => {
     assert.equal(hasSubscriptionMatching(aedes, topic), true);
   });
 
+  it("hasSubscriptionMatching: the Qlobber's root is a Map keyed by first levels, wildcards under '+' and '#'", async () => {
+    await start();
+    const root = (aedes as unknown as { mq: { _matcher: { _trie: unknown } } }).mq._matcher._trie;
+    assert.ok(root instanceof Map, 'mq._matcher._trie is a Map');
+    const inProcess = (_packet: unknown, cb: () => void) => cb();
+    const subscribe = (filter: string) => new Promise<void>((resolve) => aedes.subscribe(filter, inProcess, resolve));
+    const unsubscribe = (filter: string) => new Promise<void>((resolve) => aedes.unsubscribe(filter, inProcess, resolve));
+    await subscribe('$events/acme/#');
+    assert.ok(root.has('$events'));
+    assert.equal(hasSubscriptionMatching(aedes, 'other/client/connected'), false);
+    for (const filter of ['+/acme/client/connected', '#']) {
+      await subscribe(filter);
+      assert.ok(root.has(filter[0]), `a filter starting with ${filter[0]} is kept under ${filter[0]}`);
+      assert.equal(hasSubscriptionMatching(aedes, 'other/acme/client/connected'), filter === '#' || filter.startsWith('+'), filter);
+      await unsubscribe(filter);
+      assert.ok(!root.has(filter[0]), `${filter[0]} goes with its last filter`);
+    }
+    assert.equal(hasSubscriptionMatching(aedes, 'single'), false);
+    await subscribe('single');
+    assert.equal(hasSubscriptionMatching(aedes, 'single'), true);
+  });
+
   it('the emitter with concurrency 0 never queues: a flood with no subscriber completes every publish in order', async () => {
     await start();
     const mq = (aedes as unknown as { mq: { concurrency: number; length: number } }).mq;
