@@ -6,10 +6,12 @@ import { ISOLATION_STYLES, type IsolationStyle } from '../model';
 import type { TenantDirectory } from '../tenancy/flows';
 import { tenantNameProblem } from '../tenancy/topics';
 import { BROKER_DEFAULTS } from '../defaults';
-import { CredentialCache, decoyHash, hashPassword, HashingQueue, verifyPasswordHash } from './passwords';
-import { limitsToRow, mergeLimits, NO_LIMITS, type TenantLimits } from './limits';
+import { hashPassword } from './passwords';
+import { LoginPasswords } from './login-passwords';
+import { deleteTenantRows, insertTenantRow, readTenantRows, updateTenantRow } from './tenant-rows';
+import { mergeLimits, NO_LIMITS, type TenantLimits } from './limits';
 import { migrate } from './schema';
-import { checkIsolation, checkNamespace, checkPassword, LIMIT_COLUMNS, toTenant, type Device, type DeviceChange, type NewTenant, type NewWebhook, type Tenant, type TenantChange, type TenantDefaults, type TenantPatch, type TenantRow, type Webhook } from './records';
+import { checkIsolation, checkNamespace, checkPassword, toTenant, type Device, type DeviceChange, type NewTenant, type NewWebhook, type Tenant, type TenantChange, type TenantDefaults, type TenantPatch, type Webhook } from './records';
 import { DeviceStore, type DeviceFile } from './devices';
 import { PolicyStore } from './policies';
 import { WebhookStore } from './webhooks';
@@ -73,20 +75,19 @@ export class Registry extends EventEmitter<RegistryEvents> {
   /** Webhooks registered at run time. */
   private readonly webhooks: WebhookStore;
   private tenants = new Map<string, Tenant>();
-  /** Tenants by namespace, to find the tenant of a full topic. */
   /** Tenants by namespace: the tenant of a full topic, and the checks of a namespace. */
   readonly namespaces: NamespaceIndex;
   private readonly pendingChanges = new Map<string, Promise<unknown>>();
   private hashes = new Map<string, string>();
-  private readonly credentials = new CredentialCache();
-  private readonly hashing: HashingQueue;
-  private readonly decoy = decoyHash();
+  private readonly passwords: LoginPasswords;
   private readonly defaults: { isolation: IsolationStyle; limits: TenantLimits };
   private readonly watcher: CommitWatcher;
   private readonly watching: boolean;
   private closed = false;
   /** Full scrypt verifications so far: shows the credential cache at work. */
-  scryptChecks = 0;
+  get scryptChecks(): number {
+    return this.passwords.scryptChecks;
+  }
   /** Reads of the file after the first (requested, or after a commit found by the watch). */
   reloads = 0;
 
@@ -96,10 +97,10 @@ export class Registry extends EventEmitter<RegistryEvents> {
     this.defaults = { isolation: checkIsolation(isolation ?? 'prefix'), limits: mergeLimits(NO_LIMITS, limits) };
     // no other process can commit to a private in-memory or temporary database
     const watchMs = options.path === ':memory:' || options.path === '' ? null : watchIntervalMs(options.watchRegistry);
-    this.hashing = new HashingQueue(
-      Math.max(1, options.hashing?.concurrency ?? BROKER_DEFAULTS.login.hashConcurrency),
-      options.hashing?.queuePerUsername ?? BROKER_DEFAULTS.login.hashQueuePerUsername,
-    );
+    this.passwords = new LoginPasswords((username) => this.hashes.get(username) ?? this.devices.hashOf(username), {
+      concurrency: options.hashing?.concurrency ?? BROKER_DEFAULTS.login.hashConcurrency,
+      queuePerUsername: options.hashing?.queuePerUsername ?? BROKER_DEFAULTS.login.hashQueuePerUsername,
+    });
     this.db = new BetterSqlite3(options.path);
     try {
       this.db.pragma('journal_mode = WAL');
@@ -123,7 +124,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
       catchUp: () => this.catchUp(),
       serially: (key, task) => this.serially(key, task),
       deviceChanged: (change) => {
-        this.credentials.forget(change.username);
+        this.passwords.forget(change.username);
         this.emit('device-changed', change);
       },
       rolesChanged: (tenant) => this.emit('roles-changed', tenant),
@@ -186,10 +187,10 @@ export class Registry extends EventEmitter<RegistryEvents> {
     const devices = this.devices.swap(read.devices);
     const policies = this.policies.swap(read.policies);
     for (const change of changes) {
-      this.credentials.forget(change.username);
+      this.passwords.forget(change.username);
       if (!change.after) this.stats.forgetTenant(change.username);
     }
-    for (const change of devices.devices) this.credentials.forget(change.username);
+    for (const change of devices.devices) this.passwords.forget(change.username);
     const found = changes.length > 0 || result.webhooks || devices.devices.length > 0 || devices.roles || policies.length > 0;
     if (trigger !== 'watch' || found) this.audit.record(null, 'admin', 'registry.reload', { trigger, ...result, ...(devices.devices.length > 0 ? { devices: devices.devices.map((c) => c.username) } : {}) });
     for (const change of changes) this.emit('tenant-changed', change);
@@ -216,15 +217,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
 
   /** Tenants, their hashes, devices, roles and the webhook rows, read in one transaction (as of one commit). */
   private readFile(): { tenants: Map<string, Tenant>; hashes: Map<string, string>; webhookRows: string; devices: DeviceFile; policies: ReturnType<PolicyStore['read']> } {
-    return this.db.transaction(() => {
-      const tenants = new Map<string, Tenant>();
-      const hashes = new Map<string, string>();
-      for (const row of this.db.prepare('SELECT * FROM tenants ORDER BY username').all() as TenantRow[]) {
-        tenants.set(row.username, toTenant(row));
-        hashes.set(row.username, row.password_hash);
-      }
-      return { tenants, hashes, webhookRows: this.webhooks.rows(), devices: this.devices.read(), policies: this.policies.read() };
-    })();
+    return this.db.transaction(() => ({ ...readTenantRows(this.db), webhookRows: this.webhooks.rows(), devices: this.devices.read(), policies: this.policies.read() }))();
   }
 
   /**
@@ -295,14 +288,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
     // checked again: another add (here or outside) may have finished while scrypt ran
     this.catchUp();
     free();
-    const now = Date.now();
-    const row = this.db
-      .prepare(
-        `INSERT INTO tenants (username, password_hash, namespace, isolation, enabled, created_at, updated_at, ${LIMIT_COLUMNS.join(', ')})
-         VALUES (@username, @hash, @namespace, @isolation, @enabled, @now, @now, ${LIMIT_COLUMNS.map((c) => '@' + c).join(', ')}) RETURNING *`,
-      )
-      .get({ username: input.username, hash, namespace: namespace === input.username ? null : namespace, isolation, enabled: enabled ? 1 : 0, now, ...limitsToRow(limits) }) as TenantRow;
-    const tenant = toTenant(row);
+    const tenant = toTenant(insertTenantRow(this.db, { username: input.username, isolation, namespace, enabled, limits, now: Date.now() }, hash));
     this.tenants.set(tenant.username, tenant);
     this.namespaces.index(this.tenants.values());
     this.hashes.set(tenant.username, hash);
@@ -334,18 +320,12 @@ export class Registry extends EventEmitter<RegistryEvents> {
     if (namespace !== before.namespace) this.namespaces.checkChange(before, namespace);
     const limits = mergeLimits(before, patch);
     const enabled = patch.enabled === undefined ? before.enabled : Boolean(patch.enabled);
-    const row = this.db
-      .prepare(
-        `UPDATE tenants SET isolation = @isolation, namespace = @namespace, enabled = @enabled, password_hash = COALESCE(@hash, password_hash), updated_at = @now,
-           ${LIMIT_COLUMNS.map((c) => `${c} = @${c}`).join(', ')}
-         WHERE username = @username RETURNING *`,
-      )
-      .get({ isolation, namespace: namespace === username ? null : namespace, enabled: enabled ? 1 : 0, hash: hash ?? null, now: Date.now(), username, ...limitsToRow(limits) }) as TenantRow;
+    const row = updateTenantRow(this.db, { username, isolation, namespace, enabled, limits, now: Date.now() }, hash);
     const after = toTenant(row);
     this.tenants.set(username, after);
     this.namespaces.index(this.tenants.values());
     this.hashes.set(username, row.password_hash);
-    this.credentials.forget(username);
+    this.passwords.forget(username);
     const changed = (Object.keys(after) as Array<keyof Tenant>).filter((key) => key !== 'updatedAt' && after[key] !== before[key]);
     this.audit.record(username, 'admin', 'tenant.update', { changed: hash === undefined ? changed : [...changed, 'password'] });
     this.emit('tenant-changed', { kind: 'updated', username, before, after, passwordChanged: hash !== undefined });
@@ -355,59 +335,33 @@ export class Registry extends EventEmitter<RegistryEvents> {
   removeTenant(username: string): void {
     this.catchUp();
     const before = this.requireTenant(username);
-    this.db.transaction(() => {
-      this.db.prepare('DELETE FROM webhooks WHERE tenant = ?').run(username);
-      this.db.prepare('DELETE FROM topic_stats WHERE tenant = ?').run(username);
-      this.db.prepare('DELETE FROM topic_stats_other WHERE tenant = ?').run(username);
-      this.db.prepare('DELETE FROM tenants WHERE username = ?').run(username);
-    })();
+    deleteTenantRows(this.db, username);
     this.stats.forgetTenant(username);
     this.tenants.delete(username);
     this.namespaces.index(this.tenants.values());
     const devices = this.devices.forgetTenant(username);
     this.policies.forgetTenant(username);
     this.hashes.delete(username);
-    this.credentials.forget(username);
+    this.passwords.forget(username);
     this.audit.record(username, 'admin', 'tenant.remove');
     this.emit('tenant-changed', { kind: 'removed', username, before, after: null, passwordChanged: false });
     for (const change of devices) this.emit('device-changed', change);
     this.webhooks.written();
   }
 
-  /**
-   * Checks a tenant's password: scrypt on the first login, a cached keyed
-   * digest afterwards (see CredentialCache). Unknown tenants fail the same way.
-   */
-  /**
-   * Whether the password is the tenant's (or the device's). An unknown username is checked
-   * against a decoy hash, with the same scrypt work, and is false; hashing
-   * waits for its username's turn (rejects with HashingBusy when too many
-   * logins of that username wait already).
-   */
-  async verifyPassword(username: string, password: string): Promise<boolean> {
-    const stored = () => this.hashes.get(username) ?? this.devices.hashOf(username);
-    const hash = stored() ?? this.decoy;
-    return this.credentials.verify(
-      username,
-      password,
-      hash,
-      () =>
-        this.hashing.run(username, () => {
-          this.scryptChecks++;
-          return verifyPasswordHash(password, hash);
-        }),
-      () => stored() === hash,
-    );
+  /** Whether the password is the tenant's or the device's (see LoginPasswords). */
+  verifyPassword(username: string, password: string): Promise<boolean> {
+    return this.passwords.verify(username, password);
   }
 
-  /** Whether the password is the one last verified for this tenant, without hashing (for a throttled login). */
+  /** Whether the password is the one last verified for this login, without hashing (for a throttled login). */
   passwordVerifiedBefore(username: string, password: string): boolean {
-    return (this.hashes.has(username) || this.devices.get(username) !== undefined) && this.credentials.matches(username, password);
+    return this.passwords.verifiedBefore(username, password);
   }
 
-  /** Forgets every verified password, so each tenant's next login runs scrypt again (a benchmark's cold start). */
+  /** Forgets every verified password, so each login's next check runs scrypt again (a benchmark's cold start). */
   forgetVerifiedPasswords(): void {
-    this.credentials.clear();
+    this.passwords.clear();
   }
 
   addWebhook(input: NewWebhook): Webhook {
