@@ -10,7 +10,7 @@
 import type { AppliedLimit, DenialReason, RefusalReason, Scope, TenantPolicy } from '../model';
 import { GrantIndex } from './grants';
 import { MAX_THROTTLE_MS, TokenBucket, type TenantBuckets } from './rate';
-import { ALL_TENANTS, filterProblem, isInsideTenant, publishTopicProblem, ROOT_USER, tenantNameProblem, topicMatches } from './topics';
+import { isInsideTenant, ROOT_USER } from './topics';
 import { checkMessage, type PolicyOutcome, type PolicySet, type Violation } from './message-policies';
 import { mayPublish, mayReceive, maySubscribe, type Access } from './rules';
 import { hiddenFromWildcards, mountFilter, mountTopic, namesDollarLevel, tenantViewOf, viewOf } from './views';

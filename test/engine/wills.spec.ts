@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { BrokerHost, type BrokerHostOptions, type WillDropped } from '../../src';
 import { engineFixture } from '../helpers/engine';
-import { closed, connackCode, connect, type TestClient } from '../helpers/mqtt';
+import { connackCode, connect, type TestClient } from '../helpers/mqtt';
 import { tempDir } from '../helpers/tmp';
 import { until } from '../helpers/until';
 
