@@ -51,7 +51,7 @@ export function secretsEqual(a: string | Buffer, b: string | Buffer): boolean {
 
 /**
  * Remembers, per username, a keyed digest of the last password that passed the
- * full scrypt check, so a reconnect storm costs one HMAC per login instead of
+ * full scrypt check, so a reconnect storm costs one hash per login instead of
  * one scrypt; and shares one scrypt among simultaneous first logins with the
  * same credentials (a fleet reconnecting after a restart would otherwise queue
  * one 30 MiB scrypt per device on libuv's four threads). The key is random per
